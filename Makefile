@@ -1,0 +1,65 @@
+# ocspxy: a caching OCSP proxy. See README.md.
+
+PREFIX	?= /usr/local
+BINDIR	?= $(PREFIX)/bin
+SBINDIR	?= $(PREFIX)/sbin
+sysconfdir ?= /etc
+DESTDIR	?=
+BUILD	?= build
+CC	?= cc
+CFLAGS	?= -O2 -g
+PKGS	 = fcgi hiredis libcurl openssl
+WARN	 = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow \
+	   -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wpointer-arith
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+ALL_CFLAGS = $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Isrc -MMD -MP
+
+MODULES	 = log config ocsp cache upstream http proxy
+OBJS	 = $(MODULES:%=$(BUILD)/%.o)
+LIB	 = $(BUILD)/libocspxy.a
+PROGS	 = $(BUILD)/ocspxy-fcgi
+
+.PHONY: all check unit deps run install uninstall clean format bench
+
+all: $(PROGS) $(BUILD)/test-unit
+
+$(BUILD)/%.o: src/%.c
+	@mkdir -p $(BUILD)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/%.o: tests/%.c
+	@mkdir -p $(BUILD)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIB): $(OBJS)
+	rm -f $@
+	$(AR) rcs $@ $(OBJS)
+
+$(BUILD)/ocspxy-%: $(BUILD)/ocspxy-%.o $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
+
+$(BUILD)/test-unit: $(BUILD)/unit.o $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
+
+# Installs the Debian packages the build and the tests need, when missing.
+deps:
+	@sh tests/deps.sh
+
+check: deps
+	$(MAKE) all
+	$(MAKE) BUILD=build-asan \
+	    CFLAGS='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
+	    all
+	OCSPXY_BUILD=$(CURDIR)/build-asan bash tests/run.sh
+
+run: deps all
+	sh tests/run-proxy.sh
+
+clean:
+	rm -rf build build-asan run
+
+format:
+	clang-format -i src/*.c src/*.h tests/*.c
+
+-include $(OBJS:.o=.d) $(BUILD)/unit.d $(BUILD)/ocspxy-fcgi.d

@@ -1,0 +1,83 @@
+/*
+ * cache.h: the Redis cache (hiredis), the only module that speaks Redis.
+ * An entry is a hash under "<prefix><issuerKeyHash hex>0x<serial hex>"
+ * with the fields of the Perl ocsp_proxy (ocsp_responder request response
+ * thisupd nextupd status nonce lastchecked) and ours (lasttry failures
+ * lasterror). Failures of Redis are logged here, once per outage.
+ */
+#ifndef OCSPXY_CACHE_H
+#define OCSPXY_CACHE_H
+
+#include <stddef.h>
+#include <time.h>
+
+struct config;
+struct cache;
+
+struct cache_entry {
+	void		*reply;		/* owns every pointer below */
+	const char	*response;	/* NULL when the entry has none */
+	size_t		 response_len;
+	const char	*request;
+	size_t		 request_len;
+	const char	*responder;	/* "host[:port][/path]" */
+	const char	*status;
+	time_t		 thisupd, nextupd, lastchecked, lasttry;
+	long		 failures;
+};
+
+struct cache_record {
+	const char		*responder;
+	const unsigned char	*request;
+	size_t			 request_len;
+	const unsigned char	*response;
+	size_t			 response_len;
+	const char		*status;
+	time_t			 thisupd, nextupd, now;
+};
+
+/* A cache over the config's Redis; connects lazily. NULL on error. */
+struct cache *cache_new(const struct config *);
+void cache_free(struct cache *);
+/* 1 while Redis answers, 0 during an outage. */
+int cache_up(const struct cache *);
+
+/*
+ * Reads the entry under key in one round trip; with touch, also renews
+ * the key's lifetime (entry_ttl) when it has run down. Returns 1 (hit:
+ * fields set, free with cache_entry_clear()), 0 (no such key), -1.
+ */
+int cache_get(struct cache *, const char *key, int touch,
+    struct cache_entry *);
+void cache_entry_clear(struct cache_entry *);
+
+/*
+ * Stores every field at once and renews the key's lifetime, unless the
+ * stored response has a later thisUpdate. Returns 1 stored, 0 kept the
+ * newer stored entry, -1 error.
+ */
+int cache_put(struct cache *, const char *key, const struct cache_record *);
+/* Counts a failed refresh on an existing key. 1, 0 (no key), -1. */
+int cache_fail(struct cache *, const char *key, time_t now, const char *why);
+/* Deletes key. 1 deleted, 0 absent, -1 error. */
+int cache_del(struct cache *, const char *key);
+
+/*
+ * A short lock for key (SET NX PX). Returns 1 taken, 0 held by someone
+ * else, -1 error. cache_unlock() frees it only if it is still ours.
+ */
+int cache_lock(struct cache *, const char *key, long ms);
+int cache_unlock(struct cache *, const char *key);
+
+/*
+ * One SCAN step over the entry keys from *cursor (0 to start); calls fn
+ * for each entry key and sets *cursor (0 when the walk is done). Returns
+ * 0, or -1 on a Redis error or when fn returns -1.
+ */
+int cache_scan(struct cache *, unsigned long long *cursor, long count,
+    int (*fn)(void *, const char *), void *arg);
+
+/* 1 when key has the shape of an entry key under prefix. */
+int cache_is_entry_key(const char *prefix, const char *key);
+
+#endif

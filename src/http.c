@@ -1,0 +1,359 @@
+/* http.c: the FastCGI (or CGI) request in and the answer out. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <fcgiapp.h>
+#include <openssl/evp.h>
+
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "ocsp.h"
+
+const char *
+http_param(const struct http_conn *c, const char *name)
+{
+	if (c->fcgx != NULL)
+		return FCGX_GetParam(name, c->fcgx->envp);
+	return getenv(name);
+}
+
+static size_t
+http_read(struct http_conn *c, unsigned char *buf, size_t n)
+{
+	size_t got = 0;
+	int r;
+
+	if (c->fcgx == NULL)
+		return fread(buf, 1, n, stdin);
+	while (got < n) {
+		r = FCGX_GetStr((char *)buf + got,
+		    (int)(n - got > 65536 ? 65536 : n - got), c->fcgx->in);
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	return got;
+}
+
+static void
+http_write(struct http_conn *c, const void *buf, size_t n)
+{
+	if (c->fcgx == NULL) {
+		fwrite(buf, 1, n, stdout);
+		return;
+	}
+	FCGX_PutStr(buf, (int)n, c->fcgx->out);
+}
+
+/* 1 when the comma-separated header value holds token (any case). */
+static int
+http_has_token(const char *value, const char *token)
+{
+	size_t tl = strlen(token), n;
+	const char *p = value;
+
+	while (p != NULL && *p != '\0') {
+		p += strspn(p, " \t,");
+		n = strcspn(p, " \t,;=");
+		if (n == tl && strncasecmp(p, token, tl) == 0)
+			return 1;
+		p = strchr(p, ',');
+	}
+	return 0;
+}
+
+/* A Host header fit to put in a URL: name or [v6], optional port. */
+static int
+http_host_ok(const char *h)
+{
+	size_t n = strlen(h);
+
+	return n > 0 && n < 256 &&
+	    strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		"0123456789.-:[]_") == n;
+}
+
+/* The path of a request URI; an absolute-form URI loses its authority. */
+static const char *
+http_uri_path(const char *uri)
+{
+	const char *p;
+
+	if (uri == NULL || *uri == '\0')
+		return "/";
+	if (strncasecmp(uri, "http://", 7) == 0) {
+		p = strchr(uri + 7, '/');
+		return p != NULL ? p : "/";
+	}
+	return uri;
+}
+
+static int
+http_path_ok(const char *p)
+{
+	if (*p != '/')
+		return 0;
+	for (; *p != '\0'; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+			return 0;
+	return 1;
+}
+
+int
+http_get_decode(const char *uri, char **path, struct ocsp_req **req,
+    char *err)
+{
+	const char *start;
+	char *b64 = NULL, *sp;
+	int len;
+
+	*path = NULL;
+	*req = NULL;
+	if (!http_path_ok(uri)) {
+		errfmt(err, "request path is not a clean absolute path");
+		return -1;
+	}
+	/*
+	 * The base64 text may itself hold unescaped '/': try the last
+	 * segment first, then longer tails, until one is an OCSP request.
+	 */
+	for (start = uri + strlen(uri); start > uri;) {
+		while (start > uri && start[-1] != '/')
+			start--;
+		if (*start != '\0') {
+			b64 = curl_easy_unescape(NULL, start, 0, &len);
+			if (b64 == NULL) {
+				errfmt(err, "out of memory");
+				return -1;
+			}
+			/* A '+' that a client left unescaped, read as ' '. */
+			for (sp = b64; *sp != '\0'; sp++)
+				if (*sp == ' ')
+					*sp = '+';
+			*req = ocsp_req_parse_b64(b64, (size_t)len, err);
+			curl_free(b64);
+			if (*req != NULL)
+				break;
+		}
+		start--; /* the '/' before the segment */
+	}
+	if (*req == NULL) {
+		errfmt(err, "GET path holds no base64 OCSP request");
+		return -1;
+	}
+	if ((*path = strndup(uri, (size_t)(start - uri))) == NULL) {
+		errfmt(err, "out of memory");
+		ocsp_req_free(*req);
+		*req = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+http_read_post(struct http_conn *c, const struct config *cf,
+    struct request *r, char *err)
+{
+	const char *ct, *cl, *uri;
+	unsigned char *body = NULL;
+	char *end;
+	long len;
+	int status = 400;
+
+	ct = http_param(c, "CONTENT_TYPE");
+	if (ct == NULL || strncasecmp(ct, "application/ocsp-request", 24) != 0 ||
+	    (ct[24] != '\0' && ct[24] != ';' && ct[24] != ' ')) {
+		errfmt(err, "Content-Type is %s%s%s, not "
+		    "application/ocsp-request", ct ? "'" : "",
+		    ct ? ct : "missing", ct ? "'" : "");
+		return 400;
+	}
+	if ((cl = http_param(c, "CONTENT_LENGTH")) == NULL || *cl == '\0') {
+		errfmt(err, "POST without Content-Length");
+		return 411;
+	}
+	errno = 0;
+	len = strtol(cl, &end, 10);
+	if (errno != 0 || *end != '\0' || len < 0) {
+		errfmt(err, "bad Content-Length '%.32s'", cl);
+		return 400;
+	}
+	if (len > cf->max_request_bytes) {
+		errfmt(err, "body of %ld bytes over max_request_bytes %ld",
+		    len, cf->max_request_bytes);
+		return 413;
+	}
+	if (len == 0) {
+		errfmt(err, "empty body");
+		return 400;
+	}
+	if ((body = malloc((size_t)len)) == NULL) {
+		errfmt(err, "out of memory");
+		return 503;
+	}
+	if (http_read(c, body, (size_t)len) != (size_t)len) {
+		errfmt(err, "body shorter than Content-Length %ld", len);
+		goto done;
+	}
+	if ((r->ocsp = ocsp_req_parse(body, (size_t)len, err)) == NULL)
+		goto done;
+	uri = http_uri_path(http_param(c, "REQUEST_URI"));
+	if (!http_path_ok(uri)) {
+		errfmt(err, "request path is not a clean absolute path");
+		goto done;
+	}
+	if ((r->path = strdup(uri)) == NULL) {
+		errfmt(err, "out of memory");
+		status = 503;
+		goto done;
+	}
+	status = 0;
+done:
+	free(body);
+	return status;
+}
+
+int
+http_request_read(struct http_conn *c, const struct config *cf,
+    struct request *r, char *err)
+{
+	const char *m, *v;
+	int status;
+
+	memset(r, 0, sizeof(*r));
+	m = http_param(c, "REQUEST_METHOD");
+	if (m != NULL && strcmp(m, "POST") == 0)
+		r->method = HTTP_POST;
+	else if (m != NULL && strcmp(m, "GET") == 0)
+		r->method = HTTP_GET;
+	else {
+		errfmt(err, "method %.16s not allowed", m ? m : "(none)");
+		return 405;
+	}
+	r->host = http_param(c, "HTTP_HOST");
+	if (r->host == NULL || *r->host == '\0') {
+		errfmt(err, "request without a Host header");
+		return 400;
+	}
+	if (!http_host_ok(r->host)) {
+		errfmt(err, "Host header '%.64s' is not a host[:port]",
+		    r->host);
+		return 400;
+	}
+	r->remote = http_param(c, "REMOTE_ADDR");
+	if ((v = http_param(c, "HTTP_CACHE_CONTROL")) != NULL)
+		r->no_cache = http_has_token(v, "no-cache");
+	if ((v = http_param(c, "HTTP_X_PRUNE_FROM_CACHE")) != NULL)
+		r->prune = *v != '\0' && strcmp(v, "0") != 0;
+	if (r->method == HTTP_POST)
+		status = http_read_post(c, cf, r, err);
+	else
+		status = http_get_decode(http_uri_path(http_param(c,
+		    "REQUEST_URI")), &r->path, &r->ocsp, err) == 0 ? 0 : 400;
+	if (status != 0)
+		http_request_clear(r);
+	return status;
+}
+
+void
+http_request_clear(struct request *r)
+{
+	free(r->path);
+	ocsp_req_free(r->ocsp);
+	memset(r, 0, sizeof(*r));
+}
+
+void
+http_date(time_t t, char *buf)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, 32, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+void
+http_reply_ocsp(struct http_conn *c, const unsigned char *der, size_t len,
+    time_t thisupd, time_t nextupd, time_t now)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	char head[768], date[32], lm[32], ex[32], etag[2 * EVP_MAX_MD_SIZE + 1];
+	unsigned int mdlen = 0;
+	int n;
+
+	http_date(now, date);
+	if (nextupd > now) {
+		http_date(thisupd, lm);
+		http_date(nextupd, ex);
+		if (!EVP_Digest(der, len, md, &mdlen, EVP_sha1(), NULL))
+			mdlen = 0;
+		ocsp_hex(md, mdlen, etag);
+		n = snprintf(head, sizeof(head),
+		    "Status: 200 OK\r\n"
+		    "Content-Type: application/ocsp-response\r\n"
+		    "Content-Length: %zu\r\n"
+		    "Date: %s\r\n"
+		    "Last-Modified: %s\r\n"
+		    "Expires: %s\r\n"
+		    "ETag: \"%s\"\r\n"
+		    "Cache-Control: max-age=%lld, public, no-transform, "
+		    "must-revalidate\r\n\r\n",
+		    len, date, lm, ex, etag, (long long)(nextupd - now));
+	} else
+		n = snprintf(head, sizeof(head),
+		    "Status: 200 OK\r\n"
+		    "Content-Type: application/ocsp-response\r\n"
+		    "Content-Length: %zu\r\n"
+		    "Date: %s\r\n"
+		    "Cache-Control: no-cache, no-transform\r\n\r\n",
+		    len, date);
+	if (n < 0 || (size_t)n >= sizeof(head))
+		return;
+	http_write(c, head, (size_t)n);
+	http_write(c, der, len);
+}
+
+static const char *
+http_reason(int status)
+{
+	switch (status) {
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 410: return "Gone";
+	case 411: return "Length Required";
+	case 413: return "Payload Too Large";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	default: return "Error";
+	}
+}
+
+void
+http_reply_error(struct http_conn *c, int status, const char *text)
+{
+	char head[512], date[32];
+	int n;
+
+	http_date(time(NULL), date);
+	n = snprintf(head, sizeof(head),
+	    "Status: %d %s\r\n"
+	    "Content-Type: text/plain\r\n"
+	    "Content-Length: %zu\r\n"
+	    "Date: %s\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "%s\r\n%s\n",
+	    status, http_reason(status), strlen(text) + 1, date,
+	    status == 405 ? "Allow: GET, POST\r\n" : "", text);
+	if (n < 0 || (size_t)n >= sizeof(head))
+		return;
+	http_write(c, head, (size_t)n);
+}

@@ -1,0 +1,66 @@
+/*
+ * http.h: the FastCGI side, the only module that touches libfcgi streams:
+ * the request in (method, Host, path, headers, bounded body, GET
+ * decoding) and the answer out (status, RFC 5019 headers, GMT dates).
+ * Without a FastCGI request it works as CGI on stdin, stdout, environ.
+ */
+#ifndef OCSPXY_HTTP_H
+#define OCSPXY_HTTP_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include <fcgiapp.h>
+
+struct config;
+struct ocsp_req;
+
+struct http_conn {
+	FCGX_Request	*fcgx;	/* NULL: CGI */
+};
+
+enum http_method { HTTP_GET, HTTP_POST };
+
+struct request {
+	enum http_method method;
+	const char	*host;		/* Host header, borrowed */
+	char		*path;		/* upstream path, owned */
+	const char	*remote;	/* REMOTE_ADDR, borrowed */
+	int		 no_cache;	/* Cache-Control: no-cache */
+	int		 prune;		/* X-prune-from-cache */
+	struct ocsp_req	*ocsp;		/* owned */
+};
+
+/* A request parameter (CGI/FastCGI variable), or NULL. */
+const char *http_param(const struct http_conn *, const char *name);
+
+/*
+ * Reads and parses one request. Returns 0 with r filled (free with
+ * http_request_clear()), or the HTTP status to answer (400, 405, 411,
+ * 413) with err set to the reason.
+ */
+int http_request_read(struct http_conn *, const struct config *,
+    struct request *r, char *err);
+void http_request_clear(struct request *);
+
+/*
+ * Splits a GET request URI into the upstream path and the OCSP request
+ * in its last segment(s) (RFC 6960 A.1, URL-encoded base64). Returns 0
+ * with *path (malloc'd) and *req (ocsp_req_free()), or -1 with err set.
+ */
+int http_get_decode(const char *uri, char **path, struct ocsp_req **req,
+    char *err);
+
+/*
+ * Writes an OCSP answer with RFC 5019 caching headers; nextupd 0 (no
+ * nextUpdate, or a pass-through) asks caches not to keep it.
+ */
+void http_reply_ocsp(struct http_conn *, const unsigned char *der,
+    size_t len, time_t thisupd, time_t nextupd, time_t now);
+/* Writes status with a one-line text/plain body. */
+void http_reply_error(struct http_conn *, int status, const char *text);
+
+/* RFC 7231 IMF-fixdate in GMT into buf of 32 bytes. */
+void http_date(time_t t, char *buf);
+
+#endif

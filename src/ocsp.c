@@ -1,0 +1,338 @@
+/* ocsp.c: OCSP requests and responses, pure functions over bytes. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/ocsp.h>
+#include <openssl/x509v3.h>
+
+#include "log.h"
+#include "ocsp.h"
+
+struct ocsp_req {
+	OCSP_REQUEST	*req;
+	OCSP_CERTID	*id;	/* first certificate, borrowed from req */
+	unsigned char	*der;
+	size_t		 len;
+};
+
+void
+ocsp_hex(const unsigned char *p, size_t len, char *buf)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		buf[2 * i] = digits[p[i] >> 4];
+		buf[2 * i + 1] = digits[p[i] & 0xf];
+	}
+	buf[2 * len] = '\0';
+}
+
+struct ocsp_req *
+ocsp_req_parse(const unsigned char *der, size_t len, char *err)
+{
+	struct ocsp_req *r = NULL;
+	const unsigned char *p = der;
+	OCSP_ONEREQ *one;
+
+	if (len == 0 || len > 1048576) {
+		errfmt(err, "request of %zu bytes", len);
+		return NULL;
+	}
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		errfmt(err, "out of memory");
+		return NULL;
+	}
+	if ((r->req = d2i_OCSP_REQUEST(NULL, &p, (long)len)) == NULL) {
+		errfmt(err, "not a DER OCSP request");
+		goto fail;
+	}
+	if (p != der + len) {
+		errfmt(err, "%zu bytes after the OCSP request",
+		    len - (size_t)(p - der));
+		goto fail;
+	}
+	if (OCSP_request_onereq_count(r->req) < 1 ||
+	    (one = OCSP_request_onereq_get0(r->req, 0)) == NULL ||
+	    (r->id = OCSP_onereq_get0_id(one)) == NULL) {
+		errfmt(err, "OCSP request names no certificate");
+		goto fail;
+	}
+	if ((r->der = malloc(len)) == NULL) {
+		errfmt(err, "out of memory");
+		goto fail;
+	}
+	memcpy(r->der, der, len);
+	r->len = len;
+	return r;
+fail:
+	ocsp_req_free(r);
+	return NULL;
+}
+
+struct ocsp_req *
+ocsp_req_parse_b64(const char *b64, size_t len, char *err)
+{
+	struct ocsp_req *r = NULL;
+	EVP_ENCODE_CTX *ctx = NULL;
+	unsigned char *der = NULL, pad[3] = "===";
+	int n, total = 0;
+
+	if (len == 0 || len > 1398101) {
+		errfmt(err, "base64 request of %zu characters", len);
+		return NULL;
+	}
+	if ((der = malloc(len / 4 * 3 + 3 + 80)) == NULL ||
+	    (ctx = EVP_ENCODE_CTX_new()) == NULL) {
+		errfmt(err, "out of memory");
+		goto done;
+	}
+	EVP_DecodeInit(ctx);
+	if (EVP_DecodeUpdate(ctx, der, &n, (const unsigned char *)b64,
+	    (int)len) < 0) {
+		errfmt(err, "request is not base64");
+		goto done;
+	}
+	total = n;
+	/* Some clients leave the padding out. */
+	if (len % 4 != 0) {
+		if (EVP_DecodeUpdate(ctx, der + total, &n, pad,
+		    (int)(4 - len % 4)) < 0) {
+			errfmt(err, "request is not base64");
+			goto done;
+		}
+		total += n;
+	}
+	if (EVP_DecodeFinal(ctx, der + total, &n) < 0) {
+		errfmt(err, "request is not base64");
+		goto done;
+	}
+	total += n;
+	r = ocsp_req_parse(der, (size_t)total, err);
+done:
+	EVP_ENCODE_CTX_free(ctx);
+	free(der);
+	return r;
+}
+
+void
+ocsp_req_free(struct ocsp_req *r)
+{
+	if (r == NULL)
+		return;
+	OCSP_REQUEST_free(r->req);
+	free(r->der);
+	free(r);
+}
+
+int
+ocsp_req_count(const struct ocsp_req *r)
+{
+	return OCSP_request_onereq_count(r->req);
+}
+
+int
+ocsp_req_has_nonce(const struct ocsp_req *r)
+{
+	return OCSP_REQUEST_get_ext_by_NID(r->req, NID_id_pkix_OCSP_Nonce,
+	    -1) >= 0;
+}
+
+const unsigned char *
+ocsp_req_get0_der(const struct ocsp_req *r, size_t *len)
+{
+	*len = r->len;
+	return r->der;
+}
+
+int
+ocsp_req_keyhash(const struct ocsp_req *r, char *buf, size_t size)
+{
+	ASN1_OCTET_STRING *ikh = NULL;
+	size_t len;
+
+	if (!OCSP_id_get0_info(NULL, NULL, &ikh, NULL, r->id) || ikh == NULL)
+		return -1;
+	len = (size_t)ASN1_STRING_length(ikh);
+	if (len == 0 || 2 * len + 1 > size)
+		return -1;
+	ocsp_hex(ASN1_STRING_get0_data(ikh), len, buf);
+	return 0;
+}
+
+int
+ocsp_req_key(const struct ocsp_req *r, const char *prefix, char *buf,
+    char *err)
+{
+	ASN1_INTEGER *serial = NULL;
+	const unsigned char *s;
+	char kh[129], sh[256], *sp;
+	size_t plen, slen;
+
+	if (ocsp_req_keyhash(r, kh, sizeof(kh)) == -1) {
+		errfmt(err, "issuerKeyHash empty or longer than 64 bytes");
+		return -1;
+	}
+	if (!OCSP_id_get0_info(NULL, NULL, NULL, &serial, r->id) ||
+	    serial == NULL) {
+		errfmt(err, "CertID has no serial number");
+		return -1;
+	}
+	s = ASN1_STRING_get0_data(serial);
+	slen = (size_t)ASN1_STRING_length(serial);
+	/* The magnitude without leading zero bytes, as Math::BigInt prints. */
+	while (slen > 0 && *s == 0) {
+		s++;
+		slen--;
+	}
+	if (2 * slen + 1 > sizeof(sh)) {
+		errfmt(err, "serial number of %zu bytes", slen);
+		return -1;
+	}
+	ocsp_hex(s, slen, sh);
+	sp = sh;
+	if (*sp == '0' && sp[1] != '\0')
+		sp++;
+	if (*sp == '\0')
+		sp = "0";
+	plen = strlen(prefix);
+	if (plen + strlen(kh) + strlen(sp) + 4 > OCSP_KEYLEN) {
+		errfmt(err, "cache key too long");
+		return -1;
+	}
+	snprintf(buf, OCSP_KEYLEN, "%s%s%s0x%s", prefix, kh,
+	    ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER ? "-" : "", sp);
+	return 0;
+}
+
+int
+ocsp_req_plain(const struct ocsp_req *r, unsigned char **der, size_t *len,
+    char *err)
+{
+	OCSP_REQUEST *req = NULL;
+	OCSP_CERTID *id = NULL;
+	unsigned char *out = NULL;
+	int n, ret = -1;
+
+	if ((req = OCSP_REQUEST_new()) == NULL ||
+	    (id = OCSP_CERTID_dup(r->id)) == NULL) {
+		errfmt(err, "out of memory");
+		goto done;
+	}
+	if (OCSP_request_add0_id(req, id) == NULL) {
+		errfmt(err, "cannot build a plain request");
+		goto done;
+	}
+	id = NULL; /* owned by req now */
+	if ((n = i2d_OCSP_REQUEST(req, &out)) <= 0) {
+		errfmt(err, "cannot encode a plain request");
+		goto done;
+	}
+	*der = out;
+	*len = (size_t)n;
+	ret = 0;
+done:
+	OCSP_CERTID_free(id);
+	OCSP_REQUEST_free(req);
+	return ret;
+}
+
+const char *
+ocsp_status_name(int status)
+{
+	switch (status) {
+	case V_OCSP_CERTSTATUS_GOOD:
+		return "good";
+	case V_OCSP_CERTSTATUS_REVOKED:
+		return "revoked";
+	default:
+		return "unknown";
+	}
+}
+
+static int
+ocsp_time(const ASN1_GENERALIZEDTIME *t, time_t *out)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (!ASN1_TIME_to_tm(t, &tm))
+		return -1;
+	if ((*out = timegm(&tm)) == (time_t)-1)
+		return -1;
+	return 0;
+}
+
+int
+ocsp_resp_check(const unsigned char *der, size_t len,
+    const struct ocsp_req *req, time_t now, long skew,
+    struct ocsp_status *st, char *err)
+{
+	OCSP_RESPONSE *resp = NULL;
+	OCSP_BASICRESP *bs = NULL;
+	OCSP_SINGLERESP *single;
+	ASN1_GENERALIZEDTIME *thisupd = NULL, *nextupd = NULL;
+	const unsigned char *p = der;
+	int idx, rs, ret = -1;
+
+	memset(st, 0, sizeof(*st));
+	if (len == 0 || len > 16777216 ||
+	    (resp = d2i_OCSP_RESPONSE(NULL, &p, (long)len)) == NULL) {
+		errfmt(err, "not a DER OCSP response (%zu bytes)", len);
+		goto done;
+	}
+	if (p != der + len) {
+		errfmt(err, "%zu bytes after the OCSP response",
+		    len - (size_t)(p - der));
+		goto done;
+	}
+	if ((rs = OCSP_response_status(resp)) !=
+	    OCSP_RESPONSE_STATUS_SUCCESSFUL) {
+		errfmt(err, "OCSP response status %s",
+		    OCSP_response_status_str(rs));
+		goto done;
+	}
+	if ((bs = OCSP_response_get1_basic(resp)) == NULL) {
+		errfmt(err, "not a basic OCSP response");
+		goto done;
+	}
+	if ((idx = OCSP_resp_find(bs, req->id, -1)) < 0 ||
+	    (single = OCSP_resp_get0(bs, idx)) == NULL) {
+		errfmt(err, "no SingleResponse for the requested CertID");
+		goto done;
+	}
+	st->status = OCSP_single_get0_status(single, NULL, NULL, &thisupd,
+	    &nextupd);
+	if (st->status < 0 || thisupd == NULL ||
+	    ocsp_time(thisupd, &st->thisupd) == -1) {
+		errfmt(err, "SingleResponse without a valid thisUpdate");
+		goto done;
+	}
+	if (nextupd != NULL && ocsp_time(nextupd, &st->nextupd) == -1) {
+		errfmt(err, "SingleResponse with a bad nextUpdate");
+		goto done;
+	}
+	if (st->thisupd > now + skew) {
+		errfmt(err, "thisUpdate %lld s in the future",
+		    (long long)(st->thisupd - now));
+		goto done;
+	}
+	if (nextupd != NULL && st->nextupd <= now) {
+		errfmt(err, "expired: nextUpdate %lld s ago",
+		    (long long)(now - st->nextupd));
+		goto done;
+	}
+	if (nextupd != NULL && st->nextupd < st->thisupd) {
+		errfmt(err, "nextUpdate before thisUpdate");
+		goto done;
+	}
+	st->nonce = OCSP_BASICRESP_get_ext_by_NID(bs, NID_id_pkix_OCSP_Nonce,
+	    -1) >= 0;
+	ret = 0;
+done:
+	OCSP_BASICRESP_free(bs);
+	OCSP_RESPONSE_free(resp);
+	return ret;
+}

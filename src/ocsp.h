@@ -1,0 +1,74 @@
+/*
+ * ocsp.h: OCSP requests and responses, pure functions over bytes.
+ * Errors are described in a caller's buffer of ERRLEN bytes (log.h).
+ */
+#ifndef OCSPXY_OCSP_H
+#define OCSPXY_OCSP_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include <openssl/ocsp.h>
+
+/* Longest cache key: prefix, 64-byte key hash, a 126-byte serial. */
+#define OCSP_KEYLEN 512
+
+struct ocsp_req;
+
+/*
+ * Parses a DER OCSPRequest (no trailing bytes). Returns a new request
+ * that the caller frees with ocsp_req_free(), or NULL with err set.
+ */
+struct ocsp_req *ocsp_req_parse(const unsigned char *der, size_t len,
+    char *err);
+/* The same from base64 text (RFC 6960 A.1 GET, already URL-decoded). */
+struct ocsp_req *ocsp_req_parse_b64(const char *b64, size_t len, char *err);
+void ocsp_req_free(struct ocsp_req *);
+
+/* Number of certificates asked about (1 or more). */
+int ocsp_req_count(const struct ocsp_req *);
+/* 1 when the request carries a nonce extension. */
+int ocsp_req_has_nonce(const struct ocsp_req *);
+/* The DER the request was parsed from; borrowed from the request. */
+const unsigned char *ocsp_req_get0_der(const struct ocsp_req *, size_t *len);
+/*
+ * Writes the cache key of the first certificate, prefix + lowercase hex
+ * issuerKeyHash + "0x" + lowercase hex serial without leading zeros, into
+ * buf of OCSP_KEYLEN bytes. Returns 0, or -1 with err set.
+ */
+int ocsp_req_key(const struct ocsp_req *, const char *prefix, char *buf,
+    char *err);
+/* Lowercase hex issuerKeyHash of the first certificate, or -1. */
+int ocsp_req_keyhash(const struct ocsp_req *, char *buf, size_t size);
+/*
+ * A request for the first certificate alone, without nonce or other
+ * extensions (what the cache stores to refresh with). Returns 0 and a
+ * malloc'd *der the caller frees with OPENSSL_free(), or -1.
+ */
+int ocsp_req_plain(const struct ocsp_req *, unsigned char **der,
+    size_t *len, char *err);
+
+struct ocsp_status {
+	int	 status;	/* V_OCSP_CERTSTATUS_GOOD, _REVOKED, _UNKNOWN */
+	time_t	 thisupd;
+	time_t	 nextupd;	/* 0: the response has none */
+	int	 nonce;		/* 1: the response carries a nonce */
+};
+
+/* "good", "revoked" or "unknown". */
+const char *ocsp_status_name(int status);
+
+/*
+ * Checks a DER OCSPResponse against the first certificate of req: a
+ * successful basic response holding a SingleResponse for exactly that
+ * CertID, thisUpdate no more than skew seconds ahead of now, nextUpdate
+ * (when present) after now. Returns 0 and fills st, or -1 with err set.
+ */
+int ocsp_resp_check(const unsigned char *der, size_t len,
+    const struct ocsp_req *req, time_t now, long skew,
+    struct ocsp_status *st, char *err);
+
+/* Lowercase hex of len bytes into buf (2 * len + 1 bytes). */
+void ocsp_hex(const unsigned char *p, size_t len, char *buf);
+
+#endif

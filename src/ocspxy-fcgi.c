@@ -1,0 +1,78 @@
+/*
+ * ocspxy-fcgi: the caching OCSP responder behind a web server (FastCGI),
+ * or for one request as a CGI program when started without a socket.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <fcgiapp.h>
+
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "proxy.h"
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: ocspxy-fcgi [-v] [-c file]\n");
+	exit(2);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct config *cf;
+	struct proxy *p;
+	struct http_conn conn;
+	FCGX_Request rq;
+	const char *file = NULL;
+	int ch, verbose = 0;
+
+	log_init("ocspxy-fcgi", 0);
+	while ((ch = getopt(argc, argv, "c:v")) != -1) {
+		switch (ch) {
+		case 'c':
+			file = optarg;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	log_setverbose(verbose);
+	if ((cf = config_load(file)) == NULL)
+		exit(2);
+	/* A client that goes away must not kill the process. */
+	signal(SIGPIPE, SIG_IGN);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		fatalx("libcurl initialisation failed");
+	if ((p = proxy_new(cf)) == NULL)
+		fatalx("cannot set up the proxy");
+	memset(&conn, 0, sizeof(conn));
+	if (FCGX_IsCGI()) {
+		proxy_serve(p, &conn);
+		fflush(stdout);
+	} else {
+		if (FCGX_Init() != 0 || FCGX_InitRequest(&rq, 0, 0) != 0)
+			fatalx("libfcgi initialisation failed");
+		conn.fcgx = &rq;
+		while (FCGX_Accept_r(&rq) >= 0) {
+			proxy_serve(p, &conn);
+			FCGX_Finish_r(&rq);
+		}
+		FCGX_Free(&rq, 1);
+	}
+	proxy_free(p);
+	config_free(cf);
+	curl_global_cleanup();
+	return 0;
+}

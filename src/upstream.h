@@ -1,0 +1,47 @@
+/*
+ * upstream.h: HTTP to OCSP responders (libcurl), the only module that
+ * speaks HTTP upstream. POST of a DER request, no redirects, bounded in
+ * time and size. Failures are described in err (ERRLEN bytes).
+ */
+#ifndef OCSPXY_UPSTREAM_H
+#define OCSPXY_UPSTREAM_H
+
+#include <stddef.h>
+
+struct config;
+struct upstream;
+struct upstream_multi;
+
+/* A fetcher that keeps its handle between calls. NULL on error. */
+struct upstream *upstream_new(const struct config *);
+void upstream_free(struct upstream *);
+
+/*
+ * POSTs body to url and waits for the answer. Returns 0 and a malloc'd
+ * *out that the caller frees, or -1 with err set.
+ */
+int upstream_fetch(struct upstream *, const char *url,
+    const unsigned char *body, size_t len, unsigned char **out,
+    size_t *outlen, char *err);
+
+/* Called once per finished transfer: out is NULL and err set on failure. */
+typedef void (*upstream_done_fn)(void *arg, const unsigned char *out,
+    size_t outlen, const char *err);
+
+/* Many fetches at once. NULL on error. */
+struct upstream_multi *upstream_multi_new(const struct config *);
+/* Abandons the transfers still in flight (their done is not called). */
+void upstream_multi_free(struct upstream_multi *);
+/*
+ * Starts a POST of body (which must live until done is called) to url.
+ * Returns 0, or -1 with err set (done is then not called).
+ */
+int upstream_multi_add(struct upstream_multi *, const char *url,
+    const unsigned char *body, size_t len, void *arg, char *err);
+/*
+ * Runs transfers for at most ms milliseconds, calling done for each one
+ * that ends. Returns the number still in flight, or -1 on a libcurl error.
+ */
+int upstream_multi_run(struct upstream_multi *, int ms, upstream_done_fn);
+
+#endif
