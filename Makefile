@@ -15,10 +15,10 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS = $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Isrc -MMD -MP
 
-MODULES	 = log config ocsp cache upstream http proxy
+MODULES	 = log config ocsp cache upstream http proxy refresh
 OBJS	 = $(MODULES:%=$(BUILD)/%.o)
 LIB	 = $(BUILD)/libocspxy.a
-PROGS	 = $(BUILD)/ocspxy-fcgi
+PROGS	 = $(BUILD)/ocspxy-fcgi $(BUILD)/ocspxy-refresh
 
 .PHONY: all check unit deps run install uninstall clean format bench
 
@@ -54,7 +54,38 @@ check: deps
 	OCSPXY_BUILD=$(CURDIR)/build-asan bash tests/run.sh
 
 run: deps all
-	sh tests/run-proxy.sh
+	sh tests/run-local.sh
+
+# Programs, units, the example config and the web server snippets. Units
+# and snippets name @SBINDIR@ and @SYSCONFDIR@, filled in here.
+DATADIR	?= $(PREFIX)/share/ocspxy
+UNITDIR	?= $(PREFIX)/lib/systemd/system
+SUBST	 = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(sysconfdir)|g'
+SNIPPETS = $(wildcard nginx/* apache/* lighttpd/*)
+UNITS	 = $(wildcard fcgi/*.service fcgi/*.socket)
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(sysconfdir)/ocspxy
+	install -m 0755 $(PROGS) $(DESTDIR)$(SBINDIR)/
+	set -e; for f in $(UNITS); do \
+	    $(SUBST) $$f > $(DESTDIR)$(UNITDIR)/$${f#fcgi/}; \
+	    chmod 0644 $(DESTDIR)$(UNITDIR)/$${f#fcgi/}; done
+	set -e; for f in $(SNIPPETS); do \
+	    install -d $(DESTDIR)$(DATADIR)/$${f%/*}; \
+	    $(SUBST) $$f > $(DESTDIR)$(DATADIR)/$$f; done
+	install -m 0644 fcgi/ocspxy.conf $(DESTDIR)$(DATADIR)/ocspxy.conf.example
+	test -e $(DESTDIR)$(sysconfdir)/ocspxy/ocspxy.conf || \
+	    install -m 0644 fcgi/ocspxy.conf $(DESTDIR)$(sysconfdir)/ocspxy/ocspxy.conf
+
+# Leaves a config the operator may have edited in place.
+uninstall:
+	rm -f $(PROGS:$(BUILD)/%=$(DESTDIR)$(SBINDIR)/%)
+	rm -f $(UNITS:fcgi/%=$(DESTDIR)$(UNITDIR)/%)
+	rm -rf $(DESTDIR)$(DATADIR)
+	cmp -s fcgi/ocspxy.conf $(DESTDIR)$(sysconfdir)/ocspxy/ocspxy.conf && \
+	    rm -f $(DESTDIR)$(sysconfdir)/ocspxy/ocspxy.conf || true
+	rmdir $(DESTDIR)$(sysconfdir)/ocspxy 2>/dev/null || true
 
 clean:
 	rm -rf build build-asan run
@@ -62,4 +93,4 @@ clean:
 format:
 	clang-format -i src/*.c src/*.h tests/*.c
 
--include $(OBJS:.o=.d) $(BUILD)/unit.d $(BUILD)/ocspxy-fcgi.d
+-include $(OBJS:.o=.d) $(BUILD)/unit.d $(PROGS:=.d)

@@ -466,20 +466,21 @@ cache_unlock(struct cache *c, const char *key)
 int
 cache_is_entry_key(const char *prefix, const char *key)
 {
-	size_t plen = strlen(prefix);
-	const char *p, *x;
+	static const char hex[] = "0123456789abcdef";
+	size_t plen = strlen(prefix), n;
+	const char *p;
 
 	if (strncmp(key, prefix, plen) != 0)
 		return 0;
+	/* <hex key hash>0x[-]<hex serial>: 'x' ends the first hex run. */
 	p = key + plen;
-	if ((x = strstr(p, "0x")) == NULL || x == p)
+	n = strspn(p, hex);
+	if (n < 2 || p[n] != 'x' || p[n - 1] != '0')
 		return 0;
-	if (strspn(p, "0123456789abcdef") != (size_t)(x - p))
-		return 0;
-	x += 2;
-	if (*x == '-')
-		x++;
-	return *x != '\0' && strspn(x, "0123456789abcdef") == strlen(x);
+	p += n + 1;
+	if (*p == '-')
+		p++;
+	return *p != '\0' && strspn(p, hex) == strlen(p);
 }
 
 int

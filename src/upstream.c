@@ -209,7 +209,7 @@ upstream_multi_new(const struct config *cf)
 	if ((um->m = curl_multi_init()) == NULL ||
 	    (um->hdrs = upstream_headers()) == NULL) {
 		log_warnx("upstream: cannot set up libcurl multi");
-		upstream_multi_free(um);
+		upstream_multi_free(um, NULL);
 		return NULL;
 	}
 	return um;
@@ -240,7 +240,7 @@ xfer_unlink(struct upstream_multi *um, struct xfer *x)
 }
 
 void
-upstream_multi_free(struct upstream_multi *um)
+upstream_multi_free(struct upstream_multi *um, void (*drop)(void *))
 {
 	struct xfer *x;
 
@@ -248,6 +248,8 @@ upstream_multi_free(struct upstream_multi *um)
 		return;
 	while ((x = um->list) != NULL) {
 		xfer_unlink(um, x);
+		if (drop != NULL)
+			drop(x->arg);
 		xfer_free(x);
 	}
 	if (um->m != NULL)

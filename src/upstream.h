@@ -30,8 +30,9 @@ typedef void (*upstream_done_fn)(void *arg, const unsigned char *out,
 
 /* Many fetches at once. NULL on error. */
 struct upstream_multi *upstream_multi_new(const struct config *);
-/* Abandons the transfers still in flight (their done is not called). */
-void upstream_multi_free(struct upstream_multi *);
+/* Abandons the transfers still in flight: drop (if not NULL) gets the
+ * arg of each instead of done. */
+void upstream_multi_free(struct upstream_multi *, void (*drop)(void *));
 /*
  * Starts a POST of body (which must live until done is called) to url.
  * Returns 0, or -1 with err set (done is then not called).

@@ -1,0 +1,330 @@
+/* refresh.c: one refresh pass over the cache. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cache.h"
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "ocsp.h"
+#include "proxy.h"
+#include "refresh.h"
+#include "upstream.h"
+
+/* Keys read from one SCAN step, waiting their turn. */
+struct batch {
+	char	**keys;
+	size_t	  n, cap;
+};
+
+/* One fetch in flight. */
+struct job {
+	struct pass		*pass;
+	char			*key;
+	char			*url;
+	char			*responder;
+	struct ocsp_req		*req;	/* owns the DER being posted */
+};
+
+struct pass {
+	const struct config	*cf;
+	struct cache		*cache;
+	struct upstream_multi	*multi;
+	struct refresh_stats	*st;
+};
+
+long
+refresh_backoff(const struct config *cf, const char *key, long failures)
+{
+	unsigned long h = 5381;
+	long b = 60, jitter;
+	const char *p;
+
+	while (--failures > 0 && b < cf->refresh_min_age)
+		b *= 2;
+	if (b > cf->refresh_min_age)
+		b = cf->refresh_min_age;
+	/* A jitter of +-25 % that stays the same for a key and a count. */
+	for (p = key; *p != '\0'; p++)
+		h = h * 33 + (unsigned char)*p;
+	h = h * 33 + (unsigned long)failures;
+	jitter = b / 2 > 0 ? (long)(h % (unsigned long)(b / 2 + 1)) - b / 4 :
+	    0;
+	return b + jitter;
+}
+
+int
+refresh_due(const struct config *cf, const char *key,
+    const struct refresh_times *t, time_t now)
+{
+	time_t half;
+
+	if (t->failures > 0)
+		return now - t->lasttry >= refresh_backoff(cf, key,
+		    t->failures);
+	if (t->thisupd <= 0 || t->nextupd <= t->thisupd)
+		return 1;
+	if (now >= t->nextupd - cf->refresh_min_age)
+		return 1;
+	half = t->thisupd + (t->nextupd - t->thisupd) / 2;
+	if (now >= half)
+		return now - t->lastchecked >= cf->refresh_min_age;
+	return now - t->lastchecked >= cf->refresh_max_age;
+}
+
+static void
+job_free(struct job *j)
+{
+	if (j == NULL)
+		return;
+	free(j->key);
+	free(j->url);
+	free(j->responder);
+	ocsp_req_free(j->req);
+	free(j);
+}
+
+static void
+job_done(void *arg, const unsigned char *out, size_t outlen, const char *err)
+{
+	struct job *j = arg;
+	struct pass *ps = j->pass;
+	struct ocsp_status st;
+	char why[ERRLEN], date[32];
+	time_t now = time(NULL);
+	int r = -1;
+
+	why[0] = '\0';
+	if (out != NULL)
+		r = proxy_store(ps->cache, ps->cf, j->key, j->req,
+		    j->responder, out, outlen, now, &st, why);
+	else
+		snprintf(why, sizeof(why), "%s", err);
+	if (r == 1) {
+		ps->st->refreshed++;
+		http_date(st.nextupd, date);
+		log_info("%s: refreshed from %s: %s, nextUpdate %s", j->key,
+		    j->url, ocsp_status_name(st.status), date);
+	} else {
+		ps->st->failed++;
+		cache_fail(ps->cache, j->key, now, why);
+		if (out == NULL)
+			log_warnx("%s: refresh failed: %s", j->key, why);
+		else
+			log_warnx("%s: refresh from %s failed: %s%s", j->key,
+			    j->url, r == 0 ? "valid but not stored: " : "",
+			    why);
+	}
+	cache_unlock(ps->cache, j->key);
+	job_free(j);
+}
+
+/* A fetch abandoned at shutdown: its lock is let go, nothing counted. */
+static void
+job_drop(void *arg)
+{
+	struct job *j = arg;
+
+	cache_unlock(j->pass->cache, j->key);
+	job_free(j);
+}
+
+/* Removes an entry that cannot be refreshed: no request or responder. */
+static void
+refresh_remove(struct pass *ps, const char *key, const char *why)
+{
+	if (cache_del(ps->cache, key) == 1) {
+		ps->st->removed++;
+		log_warnx("%s: corrupt entry removed: %s", key, why);
+	}
+}
+
+static void
+entry_times(const struct cache_entry *e, struct refresh_times *t)
+{
+	t->thisupd = e->thisupd;
+	t->nextupd = e->nextupd;
+	t->lastchecked = e->lastchecked;
+	t->lasttry = e->lasttry;
+	t->failures = e->failures;
+}
+
+/*
+ * Reads key and, when it is due, locks it and starts its fetch. Returns
+ * 0, or -1 when Redis fails.
+ */
+static int
+refresh_one(struct pass *ps, const char *key)
+{
+	struct cache_entry e;
+	struct refresh_times t;
+	struct job *j = NULL;
+	const unsigned char *der;
+	size_t len;
+	char err[ERRLEN];
+	time_t now = time(NULL);
+	int r, locked = 0, ret = -1;
+
+	ps->st->seen++;
+	if ((r = cache_get(ps->cache, key, 0, &e)) != 1)
+		return r == 0 ? 0 : -1;
+	if (e.request == NULL || e.request_len == 0 || e.responder == NULL ||
+	    *e.responder == '\0') {
+		refresh_remove(ps, key, e.request == NULL || e.request_len == 0 ?
+		    "no request" : "no responder");
+		ret = 0;
+		goto done;
+	}
+	entry_times(&e, &t);
+	if (!refresh_due(ps->cf, key, &t, now)) {
+		ret = 0;
+		goto done;
+	}
+	/* Lock, then read again: another daemon may have just done it. */
+	if ((r = cache_lock(ps->cache, key,
+	    (ps->cf->upstream_timeout + 5) * 1000)) != 1) {
+		if (r == 0) {
+			ps->st->skipped++;
+			log_debug("%s: refreshed by another daemon", key);
+		}
+		ret = r == 0 ? 0 : -1;
+		goto done;
+	}
+	locked = 1;
+	cache_entry_clear(&e);
+	if ((r = cache_get(ps->cache, key, 0, &e)) != 1) {
+		ret = r == 0 ? 0 : -1;
+		goto done;
+	}
+	entry_times(&e, &t);
+	if (!refresh_due(ps->cf, key, &t, now)) {
+		ps->st->skipped++;
+		ret = 0;
+		goto done;
+	}
+	ps->st->due++;
+	if ((j = calloc(1, sizeof(*j))) == NULL ||
+	    (j->key = strdup(key)) == NULL ||
+	    (j->responder = strdup(e.responder)) == NULL ||
+	    (j->url = proxy_url(e.responder)) == NULL) {
+		log_warnx("%s: refresh: out of memory", key);
+		goto done;
+	}
+	j->pass = ps;
+	if ((j->req = ocsp_req_parse((const unsigned char *)e.request,
+	    e.request_len, err)) == NULL) {
+		ps->st->due--;
+		refresh_remove(ps, key, err);
+		ret = 0;
+		goto done;
+	}
+	der = ocsp_req_get0_der(j->req, &len);
+	if (upstream_multi_add(ps->multi, j->url, der, len, j, err) == -1) {
+		ps->st->failed++;
+		log_warnx("%s: refresh: %s", key, err);
+		goto done;
+	}
+	j = NULL;
+	locked = 0; /* the job unlocks when it ends */
+	ret = 0;
+done:
+	if (locked)
+		cache_unlock(ps->cache, key);
+	job_free(j);
+	cache_entry_clear(&e);
+	return ret;
+}
+
+static int
+batch_add(void *arg, const char *key)
+{
+	struct batch *b = arg;
+	char **k;
+
+	if (b->n == b->cap) {
+		if ((k = reallocarray(b->keys, b->cap ? b->cap * 2 : 64,
+		    sizeof(*k))) == NULL)
+			return -1;
+		b->keys = k;
+		b->cap = b->cap ? b->cap * 2 : 64;
+	}
+	if ((b->keys[b->n] = strdup(key)) == NULL)
+		return -1;
+	b->n++;
+	return 0;
+}
+
+static void
+batch_clear(struct batch *b)
+{
+	while (b->n > 0)
+		free(b->keys[--b->n]);
+}
+
+/* Runs the transfers until fewer than max are in flight. */
+static int
+refresh_wait(struct pass *ps, int max)
+{
+	int n;
+
+	while ((n = upstream_multi_run(ps->multi, 0, job_done)) >= max)
+		if (upstream_multi_run(ps->multi, 200, job_done) == -1)
+			return -1;
+	return n < 0 ? -1 : 0;
+}
+
+int
+refresh_pass(const struct config *cf, volatile sig_atomic_t *stop,
+    struct refresh_stats *st)
+{
+	struct pass ps;
+	struct batch b;
+	unsigned long long cursor = 0;
+	size_t i;
+	time_t start = time(NULL), deadline;
+	int ret = -1, n;
+
+	memset(&ps, 0, sizeof(ps));
+	memset(&b, 0, sizeof(b));
+	memset(st, 0, sizeof(*st));
+	ps.cf = cf;
+	ps.st = st;
+	if ((ps.cache = cache_new(cf)) == NULL ||
+	    (ps.multi = upstream_multi_new(cf)) == NULL)
+		goto done;
+	do {
+		if (cache_scan(ps.cache, &cursor, 200, batch_add, &b) == -1)
+			goto drain;
+		for (i = 0; i < b.n && !*stop; i++) {
+			if (refresh_wait(&ps, (int)cf->refresh_concurrency) ==
+			    -1)
+				goto drain;
+			if (refresh_one(&ps, b.keys[i]) == -1)
+				goto drain;
+		}
+		batch_clear(&b);
+	} while (cursor != 0 && !*stop);
+	ret = 0;
+drain:
+	/* Let the fetches in flight end, within upstream_timeout. */
+	deadline = time(NULL) + cf->upstream_timeout + 1;
+	while ((n = upstream_multi_run(ps.multi, 200, job_done)) > 0 &&
+	    time(NULL) < deadline)
+		;
+	if (n > 0)
+		log_info("refresh: %d fetches abandoned", n);
+done:
+	batch_clear(&b);
+	free(b.keys);
+	upstream_multi_free(ps.multi, job_drop);
+	cache_free(ps.cache);
+	log_info("refresh pass: %ld entries, %ld due, %ld refreshed, %ld "
+	    "failed, %ld skipped, %ld removed, %lld s%s", st->seen, st->due,
+	    st->refreshed, st->failed, st->skipped, st->removed,
+	    (long long)(time(NULL) - start), ret == -1 ? ", cut short" : "");
+	if (ret == -1)
+		return -1;
+	return st->failed > 0 ? 1 : 0;
+}

@@ -1,0 +1,37 @@
+#!/bin/sh
+# deps.sh [bench]: installs the Debian packages that building, running and
+# testing ocspxy need, when any is missing. Installing starts no service
+# we rely on: the tests and `make run` start their own.
+set -eu
+
+pkgs="gcc make pkg-config libc6-dev libfcgi-dev libhiredis-dev
+libcurl4-openssl-dev libssl-dev openssl curl redis-server redis-tools
+spawn-fcgi lighttpd apache2 libapache2-mod-fcgid python3 mandoc
+clang libclang-rt-14-dev valgrind systemd"
+[ "${1:-}" = bench ] && pkgs="$pkgs wrk hyperfine linux-perf"
+
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
+	    grep -q 'install ok installed' || missing="$missing $p"
+done
+# nginx-light has the FastCGI module; any other nginx flavour does too.
+command -v nginx >/dev/null 2>&1 || missing="$missing nginx-light"
+
+[ -z "$missing" ] && exit 0
+echo "deps: installing$missing"
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: not root: install these packages first:$missing" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# Debian starts some services on install; we run our own instances.
+for s in nginx lighttpd apache2 redis-server; do
+	if command -v systemctl >/dev/null 2>&1 &&
+	    systemctl is-active --quiet "$s" 2>/dev/null; then
+		systemctl stop "$s" || true
+	fi
+done
