@@ -472,14 +472,15 @@ cache_is_entry_key(const char *prefix, const char *key)
 
 	if (strncmp(key, prefix, plen) != 0)
 		return 0;
-	/* <hex key hash>0x[-]<hex serial>: 'x' ends the first hex run. */
+	/* <hex key hash>[-]0x<hex serial>: 'x' or '-' ends the hex run. */
 	p = key + plen;
 	n = strspn(p, hex);
-	if (n < 2 || p[n] != 'x' || p[n - 1] != '0')
+	if (n >= 2 && p[n] == 'x' && p[n - 1] == '0')
+		p += n + 1;
+	else if (n >= 1 && strncmp(p + n, "-0x", 3) == 0)
+		p += n + 3;
+	else
 		return 0;
-	p += n + 1;
-	if (*p == '-')
-		p++;
 	return *p != '\0' && strspn(p, hex) == strlen(p);
 }
 

@@ -1,0 +1,400 @@
+/* unit.c: tests of the pure functions (no servers). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/ocsp.h>
+#include <openssl/x509.h>
+
+#include "cache.h"
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "ocsp.h"
+#include "refresh.h"
+
+static int passed, failed;
+
+#define CHECK(cond, ...) check((cond) != 0, #cond, __VA_ARGS__)
+
+static void
+check(int ok, const char *expr, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%s - ", ok ? "ok" : "FAIL");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	if (!ok)
+		printf(" (%s)", expr);
+	printf("\n");
+	if (ok)
+		passed++;
+	else
+		failed++;
+}
+
+/* A CA: key and self-signed certificate. */
+struct ca {
+	EVP_PKEY	*key;
+	X509		*cert;
+};
+
+static void
+ca_make(struct ca *ca, const char *cn)
+{
+	X509_NAME *n;
+
+	ca->key = EVP_EC_gen("P-256");
+	ca->cert = X509_new();
+	X509_set_version(ca->cert, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(ca->cert), 1);
+	X509_gmtime_adj(X509_getm_notBefore(ca->cert), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(ca->cert), 86400);
+	n = X509_get_subject_name(ca->cert);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
+	    (const unsigned char *)cn, -1, -1, 0);
+	X509_set_issuer_name(ca->cert, n);
+	X509_set_pubkey(ca->cert, ca->key);
+	X509_sign(ca->cert, ca->key, EVP_sha256());
+}
+
+static OCSP_CERTID *
+certid(const struct ca *ca, long serial, const EVP_MD *md)
+{
+	ASN1_INTEGER *s = ASN1_INTEGER_new();
+	OCSP_CERTID *id;
+
+	ASN1_INTEGER_set(s, serial);
+	id = OCSP_cert_id_new(md, X509_get_subject_name(ca->cert),
+	    X509_get0_pubkey_bitstr(ca->cert), s);
+	ASN1_INTEGER_free(s);
+	return id;
+}
+
+/* DER of a request for serial (and serial2 when not -1). */
+static size_t
+request_der(const struct ca *ca, long serial, long serial2, int nonce,
+    unsigned char **der)
+{
+	OCSP_REQUEST *req = OCSP_REQUEST_new();
+	int n;
+
+	OCSP_request_add0_id(req, certid(ca, serial, EVP_sha1()));
+	if (serial2 != -1)
+		OCSP_request_add0_id(req, certid(ca, serial2, EVP_sha1()));
+	if (nonce)
+		OCSP_request_add1_nonce(req, NULL, -1);
+	*der = NULL;
+	n = i2d_OCSP_REQUEST(req, der);
+	OCSP_REQUEST_free(req);
+	return (size_t)n;
+}
+
+/* DER of a response for serial with the given times (offsets to now). */
+static size_t
+response_der(const struct ca *ca, long serial, long thisoff, long nextoff,
+    int status, int nonce, unsigned char **der)
+{
+	OCSP_BASICRESP *bs = OCSP_BASICRESP_new();
+	OCSP_RESPONSE *resp;
+	ASN1_TIME *thisupd = X509_gmtime_adj(NULL, thisoff);
+	ASN1_TIME *nextupd = nextoff ? X509_gmtime_adj(NULL, nextoff) : NULL;
+	ASN1_TIME *rev = X509_gmtime_adj(NULL, -86400);
+	OCSP_CERTID *id = certid(ca, serial, EVP_sha1());
+	int n;
+
+	OCSP_basic_add1_status(bs, id, status, 0, rev, thisupd, nextupd);
+	if (nonce)
+		OCSP_basic_add1_nonce(bs, NULL, -1);
+	OCSP_basic_sign(bs, ca->cert, ca->key, EVP_sha256(), NULL, 0);
+	resp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, bs);
+	*der = NULL;
+	n = i2d_OCSP_RESPONSE(resp, der);
+	OCSP_RESPONSE_free(resp);
+	OCSP_BASICRESP_free(bs);
+	OCSP_CERTID_free(id);
+	ASN1_TIME_free(thisupd);
+	ASN1_TIME_free(nextupd);
+	ASN1_TIME_free(rev);
+	return (size_t)n;
+}
+
+static void
+test_keys(const struct ca *ca)
+{
+	static const struct {
+		long serial;
+		const char *tail;
+	} cases[] = {
+		{ 0, "0x0" }, { 5, "0x5" }, { 0x1001, "0x1001" },
+		{ 0xff, "0xff" }, { 0x100, "0x100" }, { -5, "-0x5" },
+	};
+	char key[OCSP_KEYLEN], err[ERRLEN], kh[129], want[OCSP_KEYLEN];
+	unsigned char *der, md[20];
+	struct ocsp_req *r;
+	unsigned int mdlen;
+	size_t i, len;
+
+	/* issuerKeyHash: SHA-1 of the issuer's public key bits. */
+	EVP_Digest(ASN1_STRING_get0_data(X509_get0_pubkey_bitstr(ca->cert)),
+	    ASN1_STRING_length(X509_get0_pubkey_bitstr(ca->cert)), md, &mdlen,
+	    EVP_sha1(), NULL);
+	ocsp_hex(md, mdlen, kh);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		len = request_der(ca, cases[i].serial, -1, 0, &der);
+		r = ocsp_req_parse(der, len, err);
+		snprintf(want, sizeof(want), "ocspxy_%s%s", kh, cases[i].tail);
+		CHECK(r != NULL && ocsp_req_key(r, "ocspxy_", key, err) == 0 &&
+		    strcmp(key, want) == 0, "key of serial %ld ends in %s",
+		    cases[i].serial, cases[i].tail);
+		CHECK(cache_is_entry_key("ocspxy_", want),
+		    "%s has the shape of an entry key", cases[i].tail);
+		ocsp_req_free(r);
+		OPENSSL_free(der);
+	}
+	CHECK(!cache_is_entry_key("ocspxy_", "ocspxy_lock:ab0x1"),
+	    "a lock key is no entry key");
+	CHECK(!cache_is_entry_key("ocspxy_", "ocspxy_responder:ab"),
+	    "a responder key is no entry key");
+	CHECK(!cache_is_entry_key("ocspxy_", "ocspxy_ab0x"),
+	    "a key without serial is no entry key");
+	CHECK(cache_is_entry_key("ocspxy_", "ocspxy_a00x0"),
+	    "a key hash ending in 0 is read right");
+}
+
+static void
+test_requests(const struct ca *ca)
+{
+	char err[ERRLEN], *b64, *path, uri[4096], esc[2048], *p;
+	unsigned char *der, *plain, junk[] = "garbage";
+	struct ocsp_req *r, *r2 = NULL;
+	size_t len, plen;
+	int n;
+
+	CHECK(ocsp_req_parse(junk, sizeof(junk), err) == NULL,
+	    "garbage is no request: %s", err);
+	len = request_der(ca, 7, -1, 0, &der);
+	CHECK(ocsp_req_parse(der, len - 1, err) == NULL,
+	    "a truncated request is refused");
+	der = OPENSSL_realloc(der, len + 1);
+	der[len] = 0;
+	CHECK(ocsp_req_parse(der, len + 1, err) == NULL,
+	    "trailing bytes are refused: %s", err);
+	OPENSSL_free(der);
+
+	len = request_der(ca, 7, 8, 0, &der);
+	r = ocsp_req_parse(der, len, err);
+	CHECK(r != NULL && ocsp_req_count(r) == 2, "two certificates counted");
+	ocsp_req_free(r);
+	OPENSSL_free(der);
+
+	len = request_der(ca, 7, -1, 1, &der);
+	r = ocsp_req_parse(der, len, err);
+	CHECK(r != NULL && ocsp_req_has_nonce(r), "a nonce is seen");
+	CHECK(r != NULL && ocsp_req_plain(r, &plain, &plen, err) == 0 &&
+	    (r2 = ocsp_req_parse(plain, plen, err)) != NULL &&
+	    !ocsp_req_has_nonce(r2) && ocsp_req_count(r2) == 1,
+	    "the plain request drops the nonce");
+	ocsp_req_free(r2);
+	OPENSSL_free(plain);
+	ocsp_req_free(r);
+
+	/* GET: base64 with '/', '+', '=' escaped or not, under a path. */
+	b64 = malloc(4 * len / 3 + 8);
+	n = EVP_EncodeBlock((unsigned char *)b64, der, (int)len);
+	b64[n] = '\0';
+	snprintf(uri, sizeof(uri), "/ca2/sub/%s", b64);
+	CHECK(http_get_decode(uri, &path, &r, err) == 0 &&
+	    strcmp(path, "/ca2/sub/") == 0 && ocsp_req_has_nonce(r),
+	    "GET unescaped base64 under /ca2/sub/");
+	free(path);
+	ocsp_req_free(r);
+	for (p = b64, n = 0; *p != '\0'; p++)
+		n += snprintf(esc + n, sizeof(esc) - (size_t)n,
+		    strchr("/+=", *p) ? "%%%02X" : "%c", *p);
+	snprintf(uri, sizeof(uri), "/%s", esc);
+	CHECK(http_get_decode(uri, &path, &r, err) == 0 &&
+	    strcmp(path, "/") == 0, "GET URL-encoded base64 at /");
+	free(path);
+	ocsp_req_free(r);
+	if ((p = strchr(b64, '=')) != NULL)
+		*p = '\0';
+	snprintf(uri, sizeof(uri), "/%s", b64);
+	CHECK(http_get_decode(uri, &path, &r, err) == 0,
+	    "GET base64 without padding");
+	free(path);
+	ocsp_req_free(r);
+	CHECK(http_get_decode("/bm90IGFuIE9DU1AgcmVxdWVzdA==", &path, &r,
+	    err) == -1, "GET of base64 that is no request: %s", err);
+	CHECK(http_get_decode("/", &path, &r, err) == -1, "GET of /");
+	CHECK(http_get_decode("/a b", &path, &r, err) == -1,
+	    "GET with a space");
+	free(b64);
+	OPENSSL_free(der);
+}
+
+static void
+test_responses(const struct ca *ca)
+{
+	struct ocsp_status st;
+	struct ocsp_req *r, *other;
+	unsigned char *req, *req2, *der;
+	char err[ERRLEN];
+	time_t now = time(NULL);
+	size_t len, rlen;
+
+	rlen = request_der(ca, 0x1001, -1, 0, &req);
+	r = ocsp_req_parse(req, rlen, err);
+	rlen = request_der(ca, 0x1002, -1, 0, &req2);
+	other = ocsp_req_parse(req2, rlen, err);
+
+	len = response_der(ca, 0x1001, -10, 3600, V_OCSP_CERTSTATUS_GOOD, 0,
+	    &der);
+	CHECK(ocsp_resp_check(der, len, r, now, 300, &st, err) == 0 &&
+	    st.status == V_OCSP_CERTSTATUS_GOOD && !st.nonce &&
+	    st.nextupd - st.thisupd == 3610, "a good response is accepted");
+	CHECK(ocsp_resp_check(der, len, other, now, 300, &st, err) == -1,
+	    "a response for another serial is refused: %s", err);
+	CHECK(ocsp_resp_check(der, len - 3, r, now, 300, &st, err) == -1,
+	    "a truncated response is refused: %s", err);
+	OPENSSL_free(der);
+
+	len = response_der(ca, 0x1001, -7200, -60, V_OCSP_CERTSTATUS_GOOD, 0,
+	    &der);
+	CHECK(ocsp_resp_check(der, len, r, now, 300, &st, err) == -1,
+	    "an expired response is refused: %s", err);
+	OPENSSL_free(der);
+	len = response_der(ca, 0x1001, 1000, 7200, V_OCSP_CERTSTATUS_GOOD, 0,
+	    &der);
+	CHECK(ocsp_resp_check(der, len, r, now, 300, &st, err) == -1,
+	    "a thisUpdate beyond the skew is refused: %s", err);
+	CHECK(ocsp_resp_check(der, len, r, now, 1200, &st, err) == 0,
+	    "a thisUpdate within the skew is accepted");
+	OPENSSL_free(der);
+	len = response_der(ca, 0x1001, -10, 3600, V_OCSP_CERTSTATUS_REVOKED, 1,
+	    &der);
+	CHECK(ocsp_resp_check(der, len, r, now, 300, &st, err) == 0 &&
+	    st.status == V_OCSP_CERTSTATUS_REVOKED && st.nonce &&
+	    strcmp(ocsp_status_name(st.status), "revoked") == 0,
+	    "revoked with a nonce: status and nonce seen");
+	OPENSSL_free(der);
+	len = response_der(ca, 0x1001, -10, 0, V_OCSP_CERTSTATUS_GOOD, 0, &der);
+	CHECK(ocsp_resp_check(der, len, r, now, 300, &st, err) == 0 &&
+	    st.nextupd == 0, "no nextUpdate: accepted, nextupd 0");
+	OPENSSL_free(der);
+	ocsp_req_free(r);
+	ocsp_req_free(other);
+	OPENSSL_free(req);
+	OPENSSL_free(req2);
+}
+
+static void
+test_refresh(const struct config *cf)
+{
+	struct refresh_times t;
+	time_t now = 1000000;
+	long b, i;
+
+	memset(&t, 0, sizeof(t));
+	t.thisupd = now - 100;
+	t.nextupd = now + 7 * 86400;
+	t.lastchecked = now - 100;
+	CHECK(!refresh_due(cf, "k", &t, now), "fresh entry not due");
+	t.lastchecked = now - 86400;
+	CHECK(refresh_due(cf, "k", &t, now), "checked a day ago: due");
+	t.thisupd = now - 5 * 86400;
+	t.nextupd = now + 2 * 86400;
+	t.lastchecked = now - 3599;
+	CHECK(!refresh_due(cf, "k", &t, now), "past half, checked 1 h ago: no");
+	t.lastchecked = now - 3600;
+	CHECK(refresh_due(cf, "k", &t, now), "past half, checked 1 h ago: due");
+	t.thisupd = now - 100;
+	t.nextupd = now + 3000;
+	t.lastchecked = now - 10;
+	CHECK(refresh_due(cf, "k", &t, now), "near nextUpdate: due");
+	t.nextupd = now - 10;
+	CHECK(refresh_due(cf, "k", &t, now), "expired: due");
+	t.failures = 1;
+	t.lasttry = now - 10;
+	CHECK(!refresh_due(cf, "k", &t, now), "failed 10 s ago: backing off");
+	t.lasttry = now - 3600;
+	CHECK(refresh_due(cf, "k", &t, now), "failed 1 h ago: due");
+	for (i = 1; i < 20; i++) {
+		b = refresh_backoff(cf, "ocspxy_ab0x1", i);
+		if (b < 45 || b > cf->refresh_min_age * 5 / 4)
+			break;
+	}
+	CHECK(i == 20, "back-off stays within 45 s and 1.25 min_age");
+	CHECK(refresh_backoff(cf, "ocspxy_ab0x1", 1) !=
+	    refresh_backoff(cf, "ocspxy_ab0x2", 1) ||
+	    refresh_backoff(cf, "ocspxy_ab0x3", 1) !=
+	    refresh_backoff(cf, "ocspxy_ab0x4", 1), "back-off has jitter");
+	CHECK(refresh_backoff(cf, "k", 8) > refresh_backoff(cf, "k", 1),
+	    "back-off grows");
+}
+
+static void
+test_config(void)
+{
+	char path[] = "/tmp/ocspxy-unit-XXXXXX";
+	struct config *cf;
+	FILE *fp;
+	int fd;
+
+	cf = config_load(NULL);
+	CHECK(cf != NULL && strcmp(cf->prefix, "ocspxy_") == 0 &&
+	    cf->upstream_timeout == 5 && cf->max_request_bytes == 16384,
+	    "defaults");
+	config_free(cf);
+	fd = mkstemp(path);
+	fp = fdopen(fd, "w");
+	fprintf(fp, "# comment\n  redis  unix:/x/y.sock  # here\n"
+	    "prefix p_\nupstream_timeout 9\n");
+	fclose(fp);
+	cf = config_load(path);
+	CHECK(cf != NULL && strcmp(cf->redis, "unix:/x/y.sock") == 0 &&
+	    strcmp(cf->prefix, "p_") == 0 && cf->upstream_timeout == 9,
+	    "a file's values");
+	config_free(cf);
+	fp = fopen(path, "w");
+	fprintf(fp, "upstream_timeout 9x\n");
+	fclose(fp);
+	CHECK(config_load(path) == NULL, "a bad number is refused");
+	fp = fopen(path, "w");
+	fprintf(fp, "\nbogus 1\n");
+	fclose(fp);
+	CHECK(config_load(path) == NULL, "an unknown key is refused");
+	unlink(path);
+	CHECK(config_load(path) == NULL, "a missing file is refused");
+}
+
+int
+main(void)
+{
+	struct config *cf;
+	struct ca ca;
+	char date[32];
+
+	log_init("test-unit", 0);
+	ca_make(&ca, "Unit CA");
+	test_keys(&ca);
+	test_requests(&ca);
+	test_responses(&ca);
+	cf = config_load(NULL);
+	test_refresh(cf);
+	config_free(cf);
+	test_config();
+	http_date(0, date);
+	CHECK(strcmp(date, "Thu, 01 Jan 1970 00:00:00 GMT") == 0,
+	    "HTTP date in GMT: %s", date);
+	X509_free(ca.cert);
+	EVP_PKEY_free(ca.key);
+	printf("unit: %d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
