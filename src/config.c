@@ -1,61 +1,271 @@
 /* config.c: the config file. */
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
 
 #include "config.h"
 #include "log.h"
 
-enum ctype { C_STR, C_LONG };
+enum ctype {
+	C_STR, C_LONG, C_BOOL, C_WORDS, C_PORTS, C_NETS, C_ADDRS,
+	C_RESPONDER, C_ISSUER, C_ISSUER_DIR
+};
 
 struct ckey {
 	const char	*name;
 	enum ctype	 type;
-	size_t		 off;
+	size_t		 off;	/* the field; for lists, the array */
+	size_t		 noff;	/* for lists, the count */
 	long		 min, max;
 	const char	*def;
 };
 
 #define O(f) offsetof(struct config, f)
+#define L(f) offsetof(struct config, f), offsetof(struct config, n##f)
 static const struct ckey ckeys[] = {
-	{ "redis", C_STR, O(redis), 0, 0, "unix:/run/redis/redis-server.sock" },
-	{ "prefix", C_STR, O(prefix), 1, 64, "ocspxy_" },
-	{ "upstream_timeout", C_LONG, O(upstream_timeout), 1, 300, "5" },
-	{ "max_request_bytes", C_LONG, O(max_request_bytes), 64, 1048576,
+	{ "redis", C_STR, O(redis), 0, 0, 0,
+	    "unix:/run/redis/redis-server.sock" },
+	{ "prefix", C_STR, O(prefix), 0, 1, 64, "ocspxy_" },
+	{ "upstream_timeout", C_LONG, O(upstream_timeout), 0, 1, 300, "5" },
+	{ "upstream_connect_timeout", C_LONG, O(upstream_connect_timeout), 0,
+	    1, 300, "3" },
+	{ "max_request_bytes", C_LONG, O(max_request_bytes), 0, 64, 1048576,
 	    "16384" },
-	{ "max_response_bytes", C_LONG, O(max_response_bytes), 256, 16777216,
-	    "65536" },
-	{ "clock_skew", C_LONG, O(clock_skew), 0, 86400, "300" },
-	{ "redis_timeout_ms", C_LONG, O(redis_timeout_ms), 10, 60000, "1000" },
-	{ "refresh_interval", C_LONG, O(refresh_interval), 1, 604800, "1800" },
-	{ "refresh_min_age", C_LONG, O(refresh_min_age), 1, 31536000, "3600" },
-	{ "refresh_max_age", C_LONG, O(refresh_max_age), 1, 31536000,
+	{ "max_response_bytes", C_LONG, O(max_response_bytes), 0, 256,
+	    16777216, "65536" },
+	{ "clock_skew", C_LONG, O(clock_skew), 0, 0, 86400, "300" },
+	{ "redis_timeout_ms", C_LONG, O(redis_timeout_ms), 0, 10, 60000,
+	    "1000" },
+	{ "refresh_interval", C_LONG, O(refresh_interval), 0, 1, 604800,
+	    "1800" },
+	{ "refresh_min_age", C_LONG, O(refresh_min_age), 0, 1, 31536000,
+	    "3600" },
+	{ "refresh_max_age", C_LONG, O(refresh_max_age), 0, 1, 31536000,
 	    "86400" },
-	{ "refresh_concurrency", C_LONG, O(refresh_concurrency), 1, 1024, "8" },
-	{ "entry_ttl", C_LONG, O(entry_ttl), 60, 315360000, "2592000" },
+	{ "refresh_concurrency", C_LONG, O(refresh_concurrency), 0, 1, 1024,
+	    "8" },
+	{ "entry_ttl", C_LONG, O(entry_ttl), 0, 60, 315360000, "2592000" },
+	{ "require_verified", C_BOOL, O(require_verified), 0, 0, 1, "no" },
+	{ "self", C_WORDS, L(self), 0, 0, "localhost 127.0.0.1 ::1" },
+	{ "upstream_ports", C_PORTS, L(ports), 1, 65535, "80" },
+	{ "upstream_allow", C_NETS, L(allow), 0, 0, "" },
+	{ "prune_allow", C_ADDRS, L(prune), 0, 0, "127.0.0.1 ::1" },
+	{ "responder", C_RESPONDER, L(responders), 0, 0, NULL },
+	{ "issuer", C_ISSUER, O(issuers), 0, 0, 0, NULL },
+	{ "issuer_dir", C_ISSUER_DIR, O(issuers), 0, 0, 0, NULL },
 };
 #undef O
+#undef L
+#define NKEYS (sizeof(ckeys) / sizeof(ckeys[0]))
 
 static const struct ckey *
 config_find(const char *name)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(ckeys) / sizeof(ckeys[0]); i++)
+	for (i = 0; i < NKEYS; i++)
 		if (strcmp(ckeys[i].name, name) == 0)
 			return &ckeys[i];
 	return NULL;
 }
 
+/* Grows the array at *arr (n elements of size) by one zeroed element. */
+static void *
+config_grow(void *arrp, size_t *n, size_t size)
+{
+	void **arr = arrp;
+	char *p;
+
+	if ((p = reallocarray(*arr, *n + 1, size)) == NULL)
+		return NULL;
+	memset(p + *n * size, 0, size);
+	*arr = p;
+	return p + (*n)++ * size;
+}
+
+static const char *
+config_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+		return "not a whole number in range";
+	*out = v;
+	return NULL;
+}
+
+static const char *
+config_port(const char *w, struct portrange *pr)
+{
+	char lo[16];
+	const char *dash = strchr(w, '-');
+
+	if (dash == NULL) {
+		if (config_long(w, 1, 65535, &pr->lo) != NULL)
+			return "not a port or range of ports";
+		pr->hi = pr->lo;
+		return NULL;
+	}
+	if ((size_t)(dash - w) >= sizeof(lo))
+		return "not a port or range of ports";
+	memcpy(lo, w, (size_t)(dash - w));
+	lo[dash - w] = '\0';
+	if (config_long(lo, 1, 65535, &pr->lo) != NULL ||
+	    config_long(dash + 1, 1, 65535, &pr->hi) != NULL ||
+	    pr->hi < pr->lo)
+		return "not a port or range of ports";
+	return NULL;
+}
+
+/* An address or CIDR; a host pattern too when patterns is set. */
+static const char *
+config_net(const char *w, struct netmatch *m, int patterns)
+{
+	char buf[64], *slash;
+	long bits = -1;
+
+	if (strlen(w) >= sizeof(buf))
+		return "address too long";
+	memcpy(buf, w, strlen(w) + 1);
+	if ((slash = strchr(buf, '/')) != NULL) {
+		*slash = '\0';
+		if (config_long(slash + 1, 0, 128, &bits) != NULL)
+			return "bad prefix length";
+	}
+	if (inet_pton(AF_INET, buf, m->addr) == 1) {
+		m->family = AF_INET;
+		m->bits = bits == -1 ? 32 : (int)bits;
+		return m->bits > 32 ? "bad prefix length" : NULL;
+	}
+	if (inet_pton(AF_INET6, buf, m->addr) == 1) {
+		m->family = AF_INET6;
+		m->bits = bits == -1 ? 128 : (int)bits;
+		return NULL;
+	}
+	if (!patterns || slash != NULL)
+		return "not an address";
+	if (strspn(w, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789.-_*?") != strlen(w))
+		return "not a host name pattern";
+	if ((m->pattern = strdup(w)) == NULL)
+		return "out of memory";
+	return NULL;
+}
+
+/* Appends every certificate of a PEM file to issuers. */
+static const char *
+config_certs(STACK_OF(X509) **issuers, const char *file, int *count)
+{
+	FILE *fp;
+	X509 *x;
+
+	if (*issuers == NULL && (*issuers = sk_X509_new_null()) == NULL)
+		return "out of memory";
+	if ((fp = fopen(file, "r")) == NULL)
+		return strerror(errno);
+	*count = 0;
+	while ((x = PEM_read_X509(fp, NULL, NULL, NULL)) != NULL) {
+		if (!sk_X509_push(*issuers, x)) {
+			X509_free(x);
+			fclose(fp);
+			return "out of memory";
+		}
+		(*count)++;
+	}
+	ERR_clear_error();
+	fclose(fp);
+	return *count > 0 ? NULL : "no PEM certificate in the file";
+}
+
+static const char *
+config_issuer_dir(STACK_OF(X509) **issuers, const char *dir)
+{
+	char path[4096];
+	struct dirent *de;
+	const char *why = NULL, *ext;
+	DIR *d;
+	int n;
+
+	if ((d = opendir(dir)) == NULL)
+		return strerror(errno);
+	while (why == NULL && (de = readdir(d)) != NULL) {
+		ext = strrchr(de->d_name, '.');
+		if (ext == NULL || (strcmp(ext, ".pem") != 0 &&
+		    strcmp(ext, ".crt") != 0 && strcmp(ext, ".cer") != 0))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		why = config_certs(issuers, path, &n);
+	}
+	closedir(d);
+	return why;
+}
+
+static const char *
+config_responder(struct config *c, const struct ckey *k, char *val)
+{
+	struct cfresponder *r;
+	STACK_OF(X509) *one = NULL;
+	char *url;
+	const char *why;
+	int n;
+
+	url = val + strcspn(val, " \t");
+	if (*url == '\0')
+		return "expected: responder <issuer certificate> <url>";
+	*url++ = '\0';
+	url += strspn(url, " \t");
+	if (strncmp(url, "http://", 7) == 0)
+		url += 7;
+	else if (strstr(url, "://") != NULL)
+		return "only http:// responders";
+	if (*url == '\0' || strcspn(url, " \t") != strlen(url))
+		return "expected: responder <issuer certificate> <url>";
+	if ((why = config_certs(&one, val, &n)) != NULL) {
+		sk_X509_pop_free(one, X509_free);
+		return why;
+	}
+	if ((r = config_grow((char *)c + k->off, (size_t *)((char *)c +
+	    k->noff), sizeof(*r))) == NULL ||
+	    (r->url = strdup(url)) == NULL) {
+		sk_X509_pop_free(one, X509_free);
+		return "out of memory";
+	}
+	r->issuer = sk_X509_shift(one);
+	X509_up_ref(r->issuer);
+	/* The responder's issuer is a known issuer too. */
+	if (c->issuers == NULL && (c->issuers = sk_X509_new_null()) == NULL)
+		why = "out of memory";
+	else if (!sk_X509_push(c->issuers, r->issuer)) {
+		X509_free(r->issuer);
+		why = "out of memory";
+	}
+	sk_X509_pop_free(one, X509_free);
+	return why;
+}
+
 /* Sets one key; returns NULL or a static reason why the value is bad. */
 static const char *
-config_set(struct config *c, const struct ckey *k, const char *val)
+config_set(struct config *c, const struct ckey *k, char *val)
 {
-	char *end, *s, **sp;
-	long *lp, v;
+	char *s, **sp, *w, *save = NULL;
+	long *lp;
+	const char *why;
+	void *e;
+	size_t *np = (size_t *)((char *)c + k->noff);
+	int n;
 
 	switch (k->type) {
 	case C_STR:
@@ -68,16 +278,84 @@ config_set(struct config *c, const struct ckey *k, const char *val)
 		*sp = s;
 		return NULL;
 	case C_LONG:
-		errno = 0;
-		v = strtol(val, &end, 10);
-		if (errno != 0 || end == val || *end != '\0' || v < k->min ||
-		    v > k->max)
-			return "not a whole number in range";
 		lp = (long *)((char *)c + k->off);
-		*lp = v;
+		return config_long(val, k->min, k->max, lp);
+	case C_BOOL:
+		if (strcasecmp(val, "yes") == 0 || strcmp(val, "1") == 0)
+			*(int *)((char *)c + k->off) = 1;
+		else if (strcasecmp(val, "no") == 0 || strcmp(val, "0") == 0)
+			*(int *)((char *)c + k->off) = 0;
+		else
+			return "expected yes or no";
 		return NULL;
+	case C_RESPONDER:
+		return config_responder(c, k, val);
+	case C_ISSUER:
+		return config_certs((STACK_OF(X509) **)((char *)c + k->off),
+		    val, &n);
+	case C_ISSUER_DIR:
+		return config_issuer_dir((STACK_OF(X509) **)((char *)c +
+		    k->off), val);
+	default:
+		break;
 	}
-	return "bad key type";
+	/* Lists of words. */
+	for (w = strtok_r(val, " \t", &save); w != NULL;
+	    w = strtok_r(NULL, " \t", &save)) {
+		switch (k->type) {
+		case C_WORDS:
+			if ((e = config_grow((char *)c + k->off, np,
+			    sizeof(char *))) == NULL ||
+			    (*(char **)e = strdup(w)) == NULL)
+				return "out of memory";
+			break;
+		case C_PORTS:
+			if ((e = config_grow((char *)c + k->off, np,
+			    sizeof(struct portrange))) == NULL)
+				return "out of memory";
+			if ((why = config_port(w, e)) != NULL)
+				return why;
+			break;
+		default: /* C_NETS, C_ADDRS */
+			if ((e = config_grow((char *)c + k->off, np,
+			    sizeof(struct netmatch))) == NULL)
+				return "out of memory";
+			if ((why = config_net(w, e, k->type == C_NETS)) != NULL)
+				return why;
+			break;
+		}
+	}
+	return NULL;
+}
+
+/* Empties a list key, so that a file's first line replaces the default. */
+static void
+config_clear(struct config *c, const struct ckey *k)
+{
+	size_t *np = (size_t *)((char *)c + k->noff), i;
+	char **words;
+	struct netmatch *m;
+
+	switch (k->type) {
+	case C_WORDS:
+		words = *(char ***)((char *)c + k->off);
+		for (i = 0; i < *np; i++)
+			free(words[i]);
+		break;
+	case C_NETS:
+	case C_ADDRS:
+		m = *(struct netmatch **)((char *)c + k->off);
+		for (i = 0; i < *np; i++)
+			free(m[i].pattern);
+		break;
+	case C_PORTS:
+		break;
+	default:
+		return;
+	}
+	free(*(void **)((char *)c + k->off));
+	*(void **)((char *)c + k->off) = NULL;
+	*np = 0;
 }
 
 static void
@@ -96,6 +374,7 @@ static struct config *
 config_defaults(void)
 {
 	struct config *c;
+	char buf[256];
 	const char *why;
 	size_t i;
 
@@ -103,8 +382,11 @@ config_defaults(void)
 		log_warn("config: calloc");
 		return NULL;
 	}
-	for (i = 0; i < sizeof(ckeys) / sizeof(ckeys[0]); i++) {
-		if ((why = config_set(c, &ckeys[i], ckeys[i].def)) != NULL) {
+	for (i = 0; i < NKEYS; i++) {
+		if (ckeys[i].def == NULL)
+			continue;
+		snprintf(buf, sizeof(buf), "%s", ckeys[i].def);
+		if ((why = config_set(c, &ckeys[i], buf)) != NULL) {
 			log_warnx("config: default of %s: %s", ckeys[i].name,
 			    why);
 			config_free(c);
@@ -120,7 +402,7 @@ config_load(const char *path)
 	struct config *c = NULL;
 	const struct ckey *k;
 	FILE *fp = NULL;
-	char *line = NULL, *key, *val, *p;
+	char *line = NULL, *key, *val, *p, seen[NKEYS];
 	const char *why;
 	size_t cap = 0;
 	long lineno = 0;
@@ -129,6 +411,7 @@ config_load(const char *path)
 		return NULL;
 	if (path == NULL)
 		return c;
+	memset(seen, 0, sizeof(seen));
 	if ((fp = fopen(path, "r")) == NULL) {
 		log_warn("config %s: cannot open", path);
 		goto fail;
@@ -150,6 +433,8 @@ config_load(const char *path)
 			    lineno, key);
 			goto fail;
 		}
+		if (!seen[k - ckeys]++)
+			config_clear(c, k);
 		if ((why = config_set(c, k, val)) != NULL) {
 			log_warnx("config %s:%ld: key '%s': bad value '%s': %s",
 			    path, lineno, key, val, why);
@@ -160,6 +445,8 @@ config_load(const char *path)
 		log_warn("config %s:%ld: read", path, lineno);
 		goto fail;
 	}
+	if (c->upstream_connect_timeout > c->upstream_timeout)
+		c->upstream_connect_timeout = c->upstream_timeout;
 	free(line);
 	fclose(fp);
 	return c;
@@ -174,9 +461,70 @@ fail:
 void
 config_free(struct config *c)
 {
+	size_t i;
+
 	if (c == NULL)
 		return;
+	for (i = 0; i < NKEYS; i++)
+		config_clear(c, &ckeys[i]);
+	for (i = 0; i < c->nresponders; i++) {
+		X509_free(c->responders[i].issuer);
+		free(c->responders[i].url);
+	}
+	free(c->responders);
+	sk_X509_pop_free(c->issuers, X509_free);
 	free(c->redis);
 	free(c->prefix);
 	free(c);
+}
+
+static int
+config_match_one(const struct netmatch *m, int family, const unsigned char *a)
+{
+	int bytes = m->bits / 8, rest = m->bits % 8;
+
+	if (m->pattern != NULL || m->family != family)
+		return 0;
+	if (memcmp(m->addr, a, (size_t)bytes) != 0)
+		return 0;
+	return rest == 0 ||
+	    ((m->addr[bytes] ^ a[bytes]) & (0xff << (8 - rest))) == 0;
+}
+
+int
+config_match_addr(const struct netmatch *m, size_t n, int family,
+    const void *addr)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (config_match_one(&m[i], family, addr))
+			return 1;
+	return 0;
+}
+
+int
+config_match_text(const struct netmatch *m, size_t n, const char *text)
+{
+	unsigned char a[16];
+
+	if (text == NULL)
+		return 0;
+	if (inet_pton(AF_INET, text, a) == 1)
+		return config_match_addr(m, n, AF_INET, a);
+	if (inet_pton(AF_INET6, text, a) == 1)
+		return config_match_addr(m, n, AF_INET6, a);
+	return 0;
+}
+
+int
+config_match_host(const struct netmatch *m, size_t n, const char *host)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (m[i].pattern != NULL &&
+		    fnmatch(m[i].pattern, host, FNM_CASEFOLD) == 0)
+			return 1;
+	return 0;
 }

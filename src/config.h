@@ -2,6 +2,28 @@
 #ifndef OCSPXY_CONFIG_H
 #define OCSPXY_CONFIG_H
 
+#include <stddef.h>
+
+#include <openssl/x509.h>
+
+/* An address with a prefix length (a CIDR), or a host name pattern. */
+struct netmatch {
+	char		*pattern;	/* host glob, or NULL for an address */
+	int		 family;	/* AF_INET, AF_INET6 */
+	unsigned char	 addr[16];
+	int		 bits;
+};
+
+struct portrange {
+	long	lo, hi;
+};
+
+/* "responder <issuer certificate file> <url>" */
+struct cfresponder {
+	X509	*issuer;
+	char	*url;		/* without "http://" */
+};
+
 struct config {
 	char	*redis;			/* unix:/path or host:port */
 	char	*prefix;		/* key prefix, "ocspxy_" */
@@ -15,7 +37,28 @@ struct config {
 	long	 refresh_max_age;	/* re-check age otherwise */
 	long	 refresh_concurrency;	/* fetches in flight at once */
 	long	 entry_ttl;		/* seconds a key lives unused */
+	long	 upstream_connect_timeout; /* seconds to connect */
+	int	 require_verified;	/* store only verified responses */
+
+	char		  **self;	/* names of the proxy itself */
+	size_t		    nself;
+	struct cfresponder *responders;
+	size_t		    nresponders;
+	STACK_OF(X509)	   *issuers;	/* known issuers, responders' too */
+	struct portrange   *ports;	/* upstream_ports */
+	size_t		    nports;
+	struct netmatch	   *allow;	/* upstream_allow */
+	size_t		    nallow;
+	struct netmatch	   *prune;	/* prune_allow */
+	size_t		    nprune;
 };
+
+/* 1 when the address (REMOTE_ADDR text, or a sockaddr's bytes) or host
+ * name matches one of the entries. */
+int config_match_addr(const struct netmatch *, size_t n, int family,
+    const void *addr);
+int config_match_text(const struct netmatch *, size_t n, const char *text);
+int config_match_host(const struct netmatch *, size_t n, const char *host);
 
 /*
  * Reads path (NULL: built-in defaults). Returns a new config that the

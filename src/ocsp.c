@@ -3,6 +3,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ocsp.h>
 #include <openssl/x509v3.h>
@@ -265,11 +266,78 @@ ocsp_time(const ASN1_GENERALIZEDTIME *t, time_t *out)
 	return 0;
 }
 
+X509 *
+ocsp_req_find_issuer(const struct ocsp_req *r, STACK_OF(X509) *issuers)
+{
+	ASN1_OCTET_STRING *inh = NULL, *ikh = NULL;
+	ASN1_OBJECT *alg = NULL;
+	const ASN1_BIT_STRING *key;
+	const EVP_MD *md;
+	unsigned char h[EVP_MAX_MD_SIZE];
+	unsigned int hlen;
+	X509 *x;
+	int i;
+
+	if (issuers == NULL ||
+	    !OCSP_id_get0_info(&inh, &alg, &ikh, NULL, r->id) ||
+	    (md = EVP_get_digestbyobj(alg)) == NULL)
+		return NULL;
+	for (i = 0; i < sk_X509_num(issuers); i++) {
+		x = sk_X509_value(issuers, i);
+		key = X509_get0_pubkey_bitstr(x);
+		if (key == NULL || !EVP_Digest(key->data, (size_t)key->length,
+		    h, &hlen, md, NULL) ||
+		    (int)hlen != ASN1_STRING_length(ikh) ||
+		    memcmp(h, ASN1_STRING_get0_data(ikh), hlen) != 0)
+			continue;
+		if (!X509_NAME_digest(X509_get_subject_name(x), md, h, &hlen) ||
+		    (int)hlen != ASN1_STRING_length(inh) ||
+		    memcmp(h, ASN1_STRING_get0_data(inh), hlen) != 0)
+			continue;
+		return x;
+	}
+	return NULL;
+}
+
+/* The signature, by the issuer or a responder it authorised. */
+static int
+ocsp_verify(OCSP_BASICRESP *bs, X509 *issuer, char *err)
+{
+	X509_STORE *store = NULL;
+	STACK_OF(X509) *certs = NULL;
+	unsigned long e;
+	int ret = -1;
+
+	ERR_clear_error();
+	if ((store = X509_STORE_new()) == NULL ||
+	    (certs = sk_X509_new_null()) == NULL ||
+	    !X509_STORE_add_cert(store, issuer) ||
+	    !X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN) ||
+	    !sk_X509_push(certs, issuer)) {
+		errfmt(err, "out of memory");
+		goto done;
+	}
+	if (OCSP_basic_verify(bs, certs, store, 0) <= 0) {
+		e = ERR_peek_last_error();
+		errfmt(err, "signature does not verify against the issuer: %s",
+		    e ? ERR_reason_error_string(e) : "unknown reason");
+		goto done;
+	}
+	ret = 0;
+done:
+	ERR_clear_error();
+	sk_X509_free(certs);
+	X509_STORE_free(store);
+	return ret;
+}
+
 int
 ocsp_resp_check(const unsigned char *der, size_t len,
-    const struct ocsp_req *req, time_t now, long skew,
-    struct ocsp_status *st, char *err)
+    const struct ocsp_req *req, STACK_OF(X509) *issuers, time_t now,
+    long skew, struct ocsp_status *st, char *err)
 {
+	X509 *issuer;
+
 	OCSP_RESPONSE *resp = NULL;
 	OCSP_BASICRESP *bs = NULL;
 	OCSP_SINGLERESP *single;
@@ -330,6 +398,11 @@ ocsp_resp_check(const unsigned char *der, size_t len,
 	}
 	st->nonce = OCSP_BASICRESP_get_ext_by_NID(bs, NID_id_pkix_OCSP_Nonce,
 	    -1) >= 0;
+	if ((issuer = ocsp_req_find_issuer(req, issuers)) != NULL) {
+		if (ocsp_verify(bs, issuer, err) == -1)
+			goto done;
+		st->verified = 1;
+	}
 	ret = 0;
 done:
 	OCSP_BASICRESP_free(bs);

@@ -53,20 +53,30 @@ struct ocsp_status {
 	time_t	 thisupd;
 	time_t	 nextupd;	/* 0: the response has none */
 	int	 nonce;		/* 1: the response carries a nonce */
+	int	 verified;	/* 1: signature checked against the issuer */
 };
 
 /* "good", "revoked" or "unknown". */
 const char *ocsp_status_name(int status);
 
 /*
+ * The certificate among issuers (may be NULL) that issued the request's
+ * first certificate (same name and key hash), borrowed; or NULL.
+ */
+X509 *ocsp_req_find_issuer(const struct ocsp_req *, STACK_OF(X509) *issuers);
+
+/*
  * Checks a DER OCSPResponse against the first certificate of req: a
  * successful basic response holding a SingleResponse for exactly that
  * CertID, thisUpdate no more than skew seconds ahead of now, nextUpdate
- * (when present) after now. Returns 0 and fills st, or -1 with err set.
+ * (when present) after now. When issuers holds the request's issuer,
+ * the signature must verify against it: signed by the issuer itself, or
+ * by a responder certificate it issued with id-kp-OCSPSigning (RFC 6960
+ * 4.2.2.2); st->verified says so. Returns 0 and fills st, or -1 with err.
  */
 int ocsp_resp_check(const unsigned char *der, size_t len,
-    const struct ocsp_req *req, time_t now, long skew,
-    struct ocsp_status *st, char *err);
+    const struct ocsp_req *req, STACK_OF(X509) *issuers, time_t now,
+    long skew, struct ocsp_status *st, char *err);
 
 /* Lowercase hex of len bytes into buf (2 * len + 1 bytes). */
 void ocsp_hex(const unsigned char *p, size_t len, char *buf);

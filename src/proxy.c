@@ -64,9 +64,13 @@ proxy_store(struct cache *cache, const struct config *cf, const char *key,
 	unsigned char *plain = NULL;
 	int ret;
 
-	if (ocsp_resp_check(resp, len, req, now, cf->clock_skew, st, err) ==
-	    -1)
+	if (ocsp_resp_check(resp, len, req, cf->issuers, now, cf->clock_skew,
+	    st, err) == -1)
 		return -1;
+	if (!st->verified && cf->require_verified) {
+		errfmt(err, "no known issuer to verify it (require_verified)");
+		return 0;
+	}
 	if (st->nonce) {
 		errfmt(err, "the response carries a nonce");
 		return 0;

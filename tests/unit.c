@@ -96,10 +96,22 @@ request_der(const struct ca *ca, long serial, long serial2, int nonce,
 	return (size_t)n;
 }
 
+static size_t response_signed(const struct ca *, const struct ca *, long,
+    long, long, int, int, unsigned char **);
+
 /* DER of a response for serial with the given times (offsets to now). */
 static size_t
 response_der(const struct ca *ca, long serial, long thisoff, long nextoff,
     int status, int nonce, unsigned char **der)
+{
+	return response_signed(ca, ca, serial, thisoff, nextoff, status, nonce,
+	    der);
+}
+
+/* The same, signed by signer for a certificate of ca. */
+static size_t
+response_signed(const struct ca *ca, const struct ca *signer, long serial,
+    long thisoff, long nextoff, int status, int nonce, unsigned char **der)
 {
 	OCSP_BASICRESP *bs = OCSP_BASICRESP_new();
 	OCSP_RESPONSE *resp;
@@ -112,7 +124,7 @@ response_der(const struct ca *ca, long serial, long thisoff, long nextoff,
 	OCSP_basic_add1_status(bs, id, status, 0, rev, thisupd, nextupd);
 	if (nonce)
 		OCSP_basic_add1_nonce(bs, NULL, -1);
-	OCSP_basic_sign(bs, ca->cert, ca->key, EVP_sha256(), NULL, 0);
+	OCSP_basic_sign(bs, signer->cert, signer->key, EVP_sha256(), NULL, 0);
 	resp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, bs);
 	*der = NULL;
 	n = i2d_OCSP_RESPONSE(resp, der);
@@ -244,6 +256,8 @@ test_responses(const struct ca *ca)
 {
 	struct ocsp_status st;
 	struct ocsp_req *r, *other;
+	struct ca stranger;
+	STACK_OF(X509) *issuers;
 	unsigned char *req, *req2, *der;
 	char err[ERRLEN];
 	time_t now = time(NULL);
@@ -256,38 +270,58 @@ test_responses(const struct ca *ca)
 
 	len = response_der(ca, 0x1001, -10, 3600, V_OCSP_CERTSTATUS_GOOD, 0,
 	    &der);
-	CHECK(ocsp_resp_check(der, len, r, now, 300, &st, err) == 0 &&
+	CHECK(ocsp_resp_check(der, len, r, NULL, now, 300, &st, err) == 0 &&
 	    st.status == V_OCSP_CERTSTATUS_GOOD && !st.nonce &&
 	    st.nextupd - st.thisupd == 3610, "a good response is accepted");
-	CHECK(ocsp_resp_check(der, len, other, now, 300, &st, err) == -1,
+	CHECK(ocsp_resp_check(der, len, other, NULL, now, 300, &st, err) == -1,
 	    "a response for another serial is refused: %s", err);
-	CHECK(ocsp_resp_check(der, len - 3, r, now, 300, &st, err) == -1,
+	CHECK(ocsp_resp_check(der, len - 3, r, NULL, now, 300, &st, err) == -1,
 	    "a truncated response is refused: %s", err);
 	OPENSSL_free(der);
 
 	len = response_der(ca, 0x1001, -7200, -60, V_OCSP_CERTSTATUS_GOOD, 0,
 	    &der);
-	CHECK(ocsp_resp_check(der, len, r, now, 300, &st, err) == -1,
+	CHECK(ocsp_resp_check(der, len, r, NULL, now, 300, &st, err) == -1,
 	    "an expired response is refused: %s", err);
 	OPENSSL_free(der);
 	len = response_der(ca, 0x1001, 1000, 7200, V_OCSP_CERTSTATUS_GOOD, 0,
 	    &der);
-	CHECK(ocsp_resp_check(der, len, r, now, 300, &st, err) == -1,
+	CHECK(ocsp_resp_check(der, len, r, NULL, now, 300, &st, err) == -1,
 	    "a thisUpdate beyond the skew is refused: %s", err);
-	CHECK(ocsp_resp_check(der, len, r, now, 1200, &st, err) == 0,
+	CHECK(ocsp_resp_check(der, len, r, NULL, now, 1200, &st, err) == 0,
 	    "a thisUpdate within the skew is accepted");
 	OPENSSL_free(der);
 	len = response_der(ca, 0x1001, -10, 3600, V_OCSP_CERTSTATUS_REVOKED, 1,
 	    &der);
-	CHECK(ocsp_resp_check(der, len, r, now, 300, &st, err) == 0 &&
+	CHECK(ocsp_resp_check(der, len, r, NULL, now, 300, &st, err) == 0 &&
 	    st.status == V_OCSP_CERTSTATUS_REVOKED && st.nonce &&
 	    strcmp(ocsp_status_name(st.status), "revoked") == 0,
 	    "revoked with a nonce: status and nonce seen");
 	OPENSSL_free(der);
 	len = response_der(ca, 0x1001, -10, 0, V_OCSP_CERTSTATUS_GOOD, 0, &der);
-	CHECK(ocsp_resp_check(der, len, r, now, 300, &st, err) == 0 &&
+	CHECK(ocsp_resp_check(der, len, r, NULL, now, 300, &st, err) == 0 &&
 	    st.nextupd == 0, "no nextUpdate: accepted, nextupd 0");
 	OPENSSL_free(der);
+
+	/* Signatures: the issuer's own, and a stranger's of the same name. */
+	issuers = sk_X509_new_null();
+	sk_X509_push(issuers, ca->cert);
+	ca_make(&stranger, "Unit CA");
+	len = response_der(ca, 0x1001, -10, 3600, V_OCSP_CERTSTATUS_GOOD, 0,
+	    &der);
+	CHECK(ocsp_resp_check(der, len, r, issuers, now, 300, &st, err) == 0 &&
+	    st.verified, "signed by the known issuer: verified");
+	CHECK(ocsp_resp_check(der, len, r, NULL, now, 300, &st, err) == 0 &&
+	    !st.verified, "no known issuer: accepted, not verified");
+	OPENSSL_free(der);
+	len = response_signed(ca, &stranger, 0x1001, -10, 3600,
+	    V_OCSP_CERTSTATUS_GOOD, 0, &der);
+	CHECK(ocsp_resp_check(der, len, r, issuers, now, 300, &st, err) == -1,
+	    "forged by a stranger key: refused: %s", err);
+	OPENSSL_free(der);
+	X509_free(stranger.cert);
+	EVP_PKEY_free(stranger.key);
+	sk_X509_free(issuers);
 	ocsp_req_free(r);
 	ocsp_req_free(other);
 	OPENSSL_free(req);
