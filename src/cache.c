@@ -31,12 +31,18 @@ static const char get_lua[] =
 enum { F_RESPONSE, F_THISUPD, F_NEXTUPD, F_STATUS, F_REQUEST, F_RESPONDER,
     F_LASTCHECKED, F_FAILURES, F_LASTTRY, F_COUNT };
 
-/* Never replace a newer response; ARGV: ttl, thisupd, field/value... */
+/*
+ * Never replace a newer response. KEYS: the entry, the issuer's learned
+ * responder; ARGV: ttl, thisupd, responder to learn or "", field/value...
+ */
 static const char put_lua[] =
     "local old = tonumber(redis.call('HGET', KEYS[1], 'thisupd'))\n"
     "if old and old > tonumber(ARGV[2]) then return 0 end\n"
-    "redis.call('HSET', KEYS[1], unpack(ARGV, 3))\n"
+    "redis.call('HSET', KEYS[1], unpack(ARGV, 4))\n"
     "redis.call('EXPIRE', KEYS[1], ARGV[1])\n"
+    "if ARGV[3] ~= '' then\n"
+    "  redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[1])\n"
+    "end\n"
     "return 1\n";
 
 /* A failed refresh touches only its own fields; ARGV: now, why. */
@@ -225,31 +231,38 @@ cache_cmd(struct cache *c, const char *key, int argc, const char **argv,
 	return r;
 }
 
-/* EVALSHA, loading the script with EVAL when Redis does not know it. */
+/*
+ * EVALSHA over key (and key2 when not NULL), loading the script with EVAL
+ * when Redis does not know it.
+ */
 static redisReply *
-cache_eval(struct cache *c, int s, const char *key, int nargs,
-    const char **args, const size_t *lens)
+cache_eval(struct cache *c, int s, const char *key, const char *key2,
+    int nargs, const char **args, const size_t *lens)
 {
-	const char *argv[32];
-	size_t alen[32];
+	const char *argv[40];
+	size_t alen[40];
 	redisReply *r;
-	int i;
+	int i, n = 0;
 
-	if (nargs + 3 > 32)
+	if (nargs + 5 > 40)
 		return NULL;
-	argv[0] = "EVALSHA";
-	argv[1] = c->scripts[s].sha;
-	argv[2] = "1";
-	argv[3] = key;
-	alen[0] = 7;
-	alen[1] = 40;
-	alen[2] = 1;
-	alen[3] = strlen(key);
-	for (i = 0; i < nargs; i++) {
-		argv[4 + i] = args[i];
-		alen[4 + i] = lens ? lens[i] : strlen(args[i]);
+	argv[n] = "EVALSHA";
+	alen[n++] = 7;
+	argv[n] = c->scripts[s].sha;
+	alen[n++] = 40;
+	argv[n] = key2 ? "2" : "1";
+	alen[n++] = 1;
+	argv[n] = key;
+	alen[n++] = strlen(key);
+	if (key2 != NULL) {
+		argv[n] = key2;
+		alen[n++] = strlen(key2);
 	}
-	if ((r = cache_cmd(c, key, 4 + nargs, argv, alen)) == NULL)
+	for (i = 0; i < nargs; i++) {
+		argv[n] = args[i];
+		alen[n++] = lens ? lens[i] : strlen(args[i]);
+	}
+	if ((r = cache_cmd(c, key, n, argv, alen)) == NULL)
 		return NULL;
 	if (r->type != REDIS_REPLY_ERROR)
 		return r;
@@ -258,7 +271,7 @@ cache_eval(struct cache *c, int s, const char *key, int nargs,
 	alen[0] = 4;
 	argv[1] = c->scripts[s].body;
 	alen[1] = strlen(argv[1]);
-	if ((r = cache_cmd(c, key, 4 + nargs, argv, alen)) == NULL)
+	if ((r = cache_cmd(c, key, n, argv, alen)) == NULL)
 		return NULL;
 	if (r->type == REDIS_REPLY_ERROR) {
 		log_warnx("redis %s: EVAL %s: %s", c->addr, key, r->str);
@@ -305,7 +318,7 @@ cache_get(struct cache *c, const char *key, int touch, struct cache_entry *e)
 	snprintf(ttl, sizeof(ttl), "%ld", touch ? c->ttl : 0L);
 	snprintf(low, sizeof(low), "%ld",
 	    c->ttl - (c->ttl / 10 < 86400 ? c->ttl / 10 : 86400));
-	if ((r = cache_eval(c, S_GET, key, 2, args, NULL)) == NULL)
+	if ((r = cache_eval(c, S_GET, key, NULL, 2, args, NULL)) == NULL)
 		return -1;
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != F_COUNT) {
 		log_warnx("redis %s: read %s: unexpected reply", c->addr, key);
@@ -344,8 +357,9 @@ int
 cache_put(struct cache *c, const char *key, const struct cache_record *rec)
 {
 	char ttl[32], thisupd[32], nextupd[32], now[32];
-	const char *a[24];
-	size_t l[24];
+	char learn[OCSP_KEYLEN + 32];
+	const char *a[32];
+	size_t l[32];
 	redisReply *r;
 	int n = 0, ret;
 
@@ -355,8 +369,11 @@ cache_put(struct cache *c, const char *key, const struct cache_record *rec)
 	snprintf(thisupd, sizeof(thisupd), "%lld", (long long)rec->thisupd);
 	snprintf(nextupd, sizeof(nextupd), "%lld", (long long)rec->nextupd);
 	snprintf(now, sizeof(now), "%lld", (long long)rec->now);
+	snprintf(learn, sizeof(learn), "%sresponder:%s", c->prefix,
+	    rec->keyhash ? rec->keyhash : "");
 	STR(ttl);
 	STR(thisupd);
+	STR(rec->keyhash ? rec->responder : "");
 	STR("ocsp_responder");
 	STR(rec->responder);
 	STR("request");
@@ -381,7 +398,7 @@ cache_put(struct cache *c, const char *key, const struct cache_record *rec)
 	STR("");
 #undef STR
 #undef ARG
-	if ((r = cache_eval(c, S_PUT, key, n, a, l)) == NULL)
+	if ((r = cache_eval(c, S_PUT, key, learn, n, a, l)) == NULL)
 		return -1;
 	ret = r->type == REDIS_REPLY_INTEGER && r->integer == 1 ? 1 : 0;
 	freeReplyObject(r);
@@ -397,7 +414,7 @@ cache_fail(struct cache *c, const char *key, time_t now, const char *why)
 	int ret;
 
 	snprintf(t, sizeof(t), "%lld", (long long)now);
-	if ((r = cache_eval(c, S_FAIL, key, 2, args, NULL)) == NULL)
+	if ((r = cache_eval(c, S_FAIL, key, NULL, 2, args, NULL)) == NULL)
 		return -1;
 	ret = r->type == REDIS_REPLY_INTEGER && r->integer == 1 ? 1 : 0;
 	freeReplyObject(r);
@@ -457,10 +474,32 @@ cache_unlock(struct cache *c, const char *key)
 
 	if (cache_lockname(c, key, name, sizeof(name)) == -1)
 		return -1;
-	if ((r = cache_eval(c, S_UNLOCK, name, 1, args, NULL)) == NULL)
+	if ((r = cache_eval(c, S_UNLOCK, name, NULL, 1, args, NULL)) == NULL)
 		return -1;
 	freeReplyObject(r);
 	return 0;
+}
+
+int
+cache_responder(struct cache *c, const char *keyhash, char **responder)
+{
+	char name[OCSP_KEYLEN + 32];
+	const char *argv[2] = { "GET", name };
+	redisReply *r;
+	int ret = 0;
+
+	*responder = NULL;
+	snprintf(name, sizeof(name), "%sresponder:%s", c->prefix, keyhash);
+	if ((r = cache_cmd(c, name, 2, argv, NULL)) == NULL)
+		return -1;
+	if (r->type == REDIS_REPLY_STRING && r->len > 0) {
+		if ((*responder = strdup(r->str)) == NULL)
+			ret = -1;
+		else
+			ret = 1;
+	}
+	freeReplyObject(r);
+	return ret;
 }
 
 int

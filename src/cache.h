@@ -34,6 +34,7 @@ struct cache_record {
 	size_t			 response_len;
 	const char		*status;
 	time_t			 thisupd, nextupd, now;
+	const char		*keyhash;	/* learn responder, or NULL */
 };
 
 /* A cache over the config's Redis; connects lazily. NULL on error. */
@@ -53,10 +54,16 @@ void cache_entry_clear(struct cache_entry *);
 
 /*
  * Stores every field at once and renews the key's lifetime, unless the
- * stored response has a later thisUpdate. Returns 1 stored, 0 kept the
- * newer stored entry, -1 error.
+ * stored response has a later thisUpdate. With keyhash, also records the
+ * responder as the one of that issuer ("<prefix>responder:<keyhash>").
+ * Returns 1 stored, 0 kept the newer stored entry, -1 error.
  */
 int cache_put(struct cache *, const char *key, const struct cache_record *);
+/*
+ * The responder learned for an issuer key hash. Returns 1 with a new
+ * string in *responder (the caller frees it), 0 none known, -1 error.
+ */
+int cache_responder(struct cache *, const char *keyhash, char **responder);
 /* Counts a failed refresh on an existing key. 1, 0 (no key), -1. */
 int cache_fail(struct cache *, const char *key, time_t now, const char *why);
 /* Deletes key. 1 deleted, 0 absent, -1 error. */

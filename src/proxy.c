@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <openssl/crypto.h>
@@ -56,12 +57,13 @@ proxy_url(const char *responder)
 
 int
 proxy_store(struct cache *cache, const struct config *cf, const char *key,
-    const struct ocsp_req *req, const char *responder,
+    const struct ocsp_req *req, const char *responder, int learn,
     const unsigned char *resp, size_t len, time_t now,
     struct ocsp_status *st, char *err)
 {
 	struct cache_record rec;
 	unsigned char *plain = NULL;
+	char kh[129];
 	int ret;
 
 	if (ocsp_resp_check(resp, len, req, cf->issuers, now, cf->clock_skew,
@@ -88,6 +90,8 @@ proxy_store(struct cache *cache, const struct config *cf, const char *key,
 		rec.request = plain;
 	} else
 		rec.request = ocsp_req_get0_der(req, &rec.request_len);
+	if (learn && ocsp_req_keyhash(req, kh, sizeof(kh)) == 0)
+		rec.keyhash = kh;
 	rec.response = resp;
 	rec.response_len = len;
 	rec.status = ocsp_status_name(st->status);
@@ -126,6 +130,89 @@ proxy_reply_entry(struct http_conn *conn, const struct cache_entry *e,
 	    e->response_len, e->thisupd, e->nextupd, now);
 }
 
+/*
+ * 1 when Host names the proxy itself: a self name, with no port or the
+ * port the web server took the request on (nginx's own stapling sends
+ * the Host of ssl_stapling_responder, which is the proxy).
+ */
+static int
+proxy_is_self(const struct config *cf, const char *host, const char *sport)
+{
+	char name[256];
+	const char *port = NULL, *end;
+	size_t i, n;
+
+	if (*host == '[') {
+		if ((end = strchr(host, ']')) == NULL)
+			return 0;
+		n = (size_t)(end - host - 1);
+		host++;
+		if (end[1] == ':')
+			port = end + 2;
+	} else {
+		n = strcspn(host, ":");
+		if (host[n] == ':')
+			port = host + n + 1;
+	}
+	if (n >= sizeof(name))
+		return 0;
+	memcpy(name, host, n);
+	name[n] = '\0';
+	if (port != NULL && (sport == NULL || strcmp(port, sport) != 0))
+		return 0;
+	for (i = 0; i < cf->nself; i++)
+		if (strcasecmp(cf->self[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Where to fetch r from, as "host[:port][/path]" (the Perl tool stored
+ * the Host alone): the Host and path the client named, or for a request
+ * to the proxy itself the responder configured or learned for the
+ * issuer. Returns a new string and sets *learn when the client named it,
+ * or NULL with err set.
+ */
+static char *
+proxy_responder(struct proxy *p, struct http_conn *conn,
+    const struct request *r, int *learn, char *err)
+{
+	STACK_OF(X509) *one;
+	char kh[129], *s = NULL;
+	size_t i;
+
+	*learn = 0;
+	if (!proxy_is_self(p->cf, r->host, http_param(conn, "SERVER_PORT"))) {
+		if (asprintf(&s, "%s%s", r->host,
+		    strcmp(r->path, "/") == 0 ? "" : r->path) == -1) {
+			errfmt(err, "out of memory");
+			return NULL;
+		}
+		*learn = 1;
+		return s;
+	}
+	for (i = 0; i < p->cf->nresponders; i++) {
+		if ((one = sk_X509_new_null()) == NULL ||
+		    !sk_X509_push(one, p->cf->responders[i].issuer)) {
+			sk_X509_free(one);
+			errfmt(err, "out of memory");
+			return NULL;
+		}
+		if (ocsp_req_find_issuer(r->ocsp, one) != NULL)
+			s = strdup(p->cf->responders[i].url);
+		sk_X509_free(one);
+		if (s != NULL)
+			return s;
+	}
+	if (ocsp_req_keyhash(r->ocsp, kh, sizeof(kh)) == 0 &&
+	    cache_responder(p->cache, kh, &s) == 1)
+		return s;
+	errfmt(err, "Host %s is this proxy and no responder is known for "
+	    "issuer key hash %s (add a responder line, or warm the cache once "
+	    "with the responder's Host)", r->host, kh);
+	return NULL;
+}
+
 /* A request for several certificates goes upstream and back untouched. */
 static void
 proxy_pass(struct proxy *p, struct http_conn *conn, const struct request *r,
@@ -135,12 +222,15 @@ proxy_pass(struct proxy *p, struct http_conn *conn, const struct request *r,
 	unsigned char *resp = NULL;
 	const unsigned char *der;
 	size_t len, rlen;
+	int rc;
 
 	der = ocsp_req_get0_der(r->ocsp, &len);
-	if (upstream_fetch(p->up, url, der, len, &resp, &rlen, err) == -1) {
+	if ((rc = upstream_fetch(p->up, url, der, len, &resp, &rlen, err)) !=
+	    0) {
 		log_warnx("pass-through of %d certificates: upstream %s",
 		    ocsp_req_count(r->ocsp), err);
-		http_reply_error(conn, 503, "OCSP responder unavailable");
+		http_reply_error(conn, rc == -2 ? 403 : 503, rc == -2 ?
+		    "upstream refused by policy" : "OCSP responder unavailable");
 		return;
 	}
 	log_debug("passed %d certificates through %s",
@@ -150,19 +240,53 @@ proxy_pass(struct proxy *p, struct http_conn *conn, const struct request *r,
 }
 
 static void
-proxy_prune(struct proxy *p, struct http_conn *conn, const char *key)
+proxy_prune(struct proxy *p, struct http_conn *conn, const struct request *r,
+    const char *key)
 {
+	if (!config_match_text(p->cf->prune, p->cf->nprune, r->remote)) {
+		log_warnx("%s: prune refused (403): %s is not in prune_allow",
+		    key, r->remote ? r->remote : "(no address)");
+		http_reply_error(conn, 403, "prune not allowed from here");
+		return;
+	}
 	switch (cache_del(p->cache, key)) {
 	case -1:
 		http_reply_error(conn, 503, "cache unavailable");
 		return;
 	case 1:
-		log_info("%s: pruned from the cache", key);
+		log_info("%s: pruned from the cache by %s", key, r->remote);
 		break;
 	default:
-		log_info("%s: prune asked, no such entry", key);
+		log_info("%s: prune asked by %s, no such entry", key,
+		    r->remote);
 	}
 	http_reply_error(conn, 410, "pruned from the cache");
+}
+
+/*
+ * Waits while another process fetches key (a fleet restarting asks for
+ * the same certificate at once): 1 when it stored a servable entry (in
+ * e), 0 when this process holds the lock now or may fetch anyway.
+ */
+static int
+proxy_wait_turn(struct proxy *p, const char *key, struct cache_entry *e,
+    int *locked)
+{
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+	time_t deadline = time(NULL) + p->cf->upstream_timeout + 1;
+	long ms = (p->cf->upstream_timeout + 2) * 1000;
+	int r;
+
+	while ((r = cache_lock(p->cache, key, ms)) == 0 &&
+	    time(NULL) < deadline) {
+		nanosleep(&ts, NULL);
+		cache_entry_clear(e);
+		if (cache_get(p->cache, key, 0, e) == 1 &&
+		    proxy_servable(e, time(NULL)))
+			return 1;
+	}
+	*locked = r == 1;
+	return 0;
 }
 
 void
@@ -176,7 +300,7 @@ proxy_serve(struct proxy *p, struct http_conn *conn)
 	const unsigned char *der;
 	size_t len, rlen;
 	time_t now = time(NULL);
-	int status, cached = 0, from_cache_first;
+	int status, cached = 0, fresh_first, learn, locked = 0;
 
 	memset(&e, 0, sizeof(e));
 	if ((status = http_request_read(conn, p->cf, &r, err)) != 0) {
@@ -186,41 +310,51 @@ proxy_serve(struct proxy *p, struct http_conn *conn)
 		http_reply_error(conn, status, err);
 		return;
 	}
-	/* Responder as the Perl tool stored it: host[:port], then path. */
-	if (asprintf(&responder, "%s%s", r.host,
-	    strcmp(r.path, "/") == 0 ? "" : r.path) == -1 ||
-	    (url = proxy_url(responder)) == NULL) {
-		log_warnx("request for %s: out of memory", r.host);
-		http_reply_error(conn, 503, "out of memory");
-		goto done;
-	}
-	if (ocsp_req_count(r.ocsp) > 1) {
-		proxy_pass(p, conn, &r, url);
-		goto done;
-	}
 	if (ocsp_req_key(r.ocsp, p->cf->prefix, key, err) == -1) {
-		log_warnx("request for %s refused (400): %s", url, err);
+		log_warnx("request for %s refused (400): %s", r.host, err);
 		http_reply_error(conn, 400, err);
 		goto done;
 	}
 	if (r.prune) {
-		proxy_prune(p, conn, key);
+		proxy_prune(p, conn, &r, key);
 		goto done;
 	}
 	/* A nonce or no-cache asks for a fresh answer: the cache is the
 	 * fallback then, not the first choice. */
-	from_cache_first = !r.no_cache && !ocsp_req_has_nonce(r.ocsp);
-	if (from_cache_first) {
+	fresh_first = r.no_cache || ocsp_req_has_nonce(r.ocsp) ||
+	    ocsp_req_count(r.ocsp) > 1;
+	if (!fresh_first) {
 		cached = cache_get(p->cache, key, 1, &e);
 		if (cached == 1 && proxy_servable(&e, now)) {
 			proxy_reply_entry(conn, &e, now);
 			goto done;
 		}
 	}
+	if ((responder = proxy_responder(p, conn, &r, &learn, err)) == NULL ||
+	    (url = proxy_url(responder)) == NULL) {
+		log_warnx("%s: no upstream (503): %s", key, err);
+		http_reply_error(conn, 503, "no OCSP responder known");
+		goto done;
+	}
+	if (ocsp_req_count(r.ocsp) > 1) {
+		proxy_pass(p, conn, &r, url);
+		goto done;
+	}
+	if (!fresh_first && cached != -1 &&
+	    proxy_wait_turn(p, key, &e, &locked) == 1) {
+		proxy_reply_entry(conn, &e, time(NULL));
+		goto done;
+	}
 	der = ocsp_req_get0_der(r.ocsp, &len);
-	if (upstream_fetch(p->up, url, der, len, &resp, &rlen, err) == 0) {
+	status = upstream_fetch(p->up, url, der, len, &resp, &rlen, err);
+	if (status == -2) {
+		log_warnx("%s: upstream %s (403)", key, err);
+		http_reply_error(conn, 403, "upstream refused by policy");
+		goto done;
+	}
+	if (status == 0) {
 		status = proxy_store(p->cache, p->cf, key, r.ocsp, responder,
-		    resp, rlen, now, &st, err);
+		    learn, resp, rlen, now, &st, err);
 		if (status >= 0) {
 			log_info("%s: fetched from %s: %s, nextUpdate in %llds, "
 			    "%s%s", key, url, ocsp_status_name(st.status),
@@ -235,8 +369,10 @@ proxy_serve(struct proxy *p, struct http_conn *conn)
 		    key, url, err);
 	} else
 		log_warnx("%s: upstream %s", key, err);
-	if (!from_cache_first)
+	if (fresh_first) {
+		cache_entry_clear(&e);
 		cached = cache_get(p->cache, key, 0, &e);
+	}
 	if (cached == 1 && proxy_servable(&e, now)) {
 		log_info("%s: served from the cache, upstream failed", key);
 		proxy_reply_entry(conn, &e, now);
@@ -245,6 +381,8 @@ proxy_serve(struct proxy *p, struct http_conn *conn)
 	http_reply_error(conn, 503,
 	    "OCSP responder unavailable and no valid cached response");
 done:
+	if (locked)
+		cache_unlock(p->cache, key);
 	cache_entry_clear(&e);
 	free(resp);
 	free(url);

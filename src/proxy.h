@@ -32,13 +32,14 @@ void proxy_serve(struct proxy *, struct http_conn *);
 
 /*
  * Checks an upstream answer for req and, when it may be cached, stores
- * it under key with the request and responder to refresh it by. Returns
+ * it under key with the request and responder to refresh it by; with
+ * learn, the responder is also recorded as its issuer's. Returns
  * 1 stored, 0 valid but not stored (err says why: a nonce, no nextUpdate,
  * a newer cached response, Redis down), -1 invalid (err says why). st is
  * filled for valid answers.
  */
 int proxy_store(struct cache *, const struct config *, const char *key,
-    const struct ocsp_req *req, const char *responder,
+    const struct ocsp_req *req, const char *responder, int learn,
     const unsigned char *resp, size_t len, time_t now,
     struct ocsp_status *st, char *err);
 

@@ -99,7 +99,7 @@ job_done(void *arg, const unsigned char *out, size_t outlen, const char *err)
 	why[0] = '\0';
 	if (out != NULL)
 		r = proxy_store(ps->cache, ps->cf, j->key, j->req,
-		    j->responder, out, outlen, now, &st, why);
+		    j->responder, 0, out, outlen, now, &st, why);
 	else
 		snprintf(why, sizeof(why), "%s", err);
 	if (r == 1) {

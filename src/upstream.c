@@ -1,4 +1,7 @@
 /* upstream.c: HTTP to OCSP responders (libcurl). */
+#include <sys/socket.h>
+#include <netinet/in.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,20 +19,21 @@ struct xfer {
 	int		 over;		/* the answer outgrew max */
 	void		*arg;
 	struct xfer	*next, *prev;	/* in flight in a multi */
+	const struct config *cf;
+	int		 listed;	/* the host is named in upstream_allow */
+	char		 refused[128];	/* why a connection was refused */
 	char		 curlerr[CURL_ERROR_SIZE];
 };
 
 struct upstream {
 	struct xfer		 x;
 	struct curl_slist	*hdrs;
-	long			 timeout;
 };
 
 struct upstream_multi {
+	const struct config	*cf;
 	CURLM			*m;
 	struct curl_slist	*hdrs;
-	long			 timeout;
-	size_t			 max;
 	int			 running;
 	struct xfer		*list;	/* in flight */
 };
@@ -82,22 +86,142 @@ xfer_write(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/*
+ * Loopback, private, link-local, shared, multicast and reserved ranges:
+ * never an OCSP responder unless upstream_allow names them.
+ */
+static int
+upstream_internal(int family, const unsigned char *a)
+{
+	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	    0xff, 0xff };
+	static const unsigned char zero[16];
+
+	if (family == AF_INET6 && memcmp(a, mapped, 12) == 0)
+		return upstream_internal(AF_INET, a + 12);
+	if (family == AF_INET)
+		return a[0] == 0 || a[0] == 10 || a[0] == 127 ||
+		    (a[0] == 100 && (a[1] & 0xc0) == 64) ||
+		    (a[0] == 169 && a[1] == 254) ||
+		    (a[0] == 172 && (a[1] & 0xf0) == 16) ||
+		    (a[0] == 192 && a[1] == 168) || a[0] >= 224;
+	return memcmp(a, zero, 15) == 0 ||	/* :: and ::1 */
+	    (a[0] & 0xfe) == 0xfc ||		/* fc00::/7 */
+	    (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) || /* fe80::/10 */
+	    a[0] == 0xff;			/* multicast */
+}
+
+/* Where libcurl would connect: refused unless the policy allows it. */
+static curl_socket_t
+xfer_opensocket(void *arg, curlsocktype purpose, struct curl_sockaddr *sa)
+{
+	struct xfer *x = arg;
+	const unsigned char *a;
+	int family = sa->family;
+
+	(void)purpose;
+	if (family == AF_INET)
+		a = (const unsigned char *)&((struct sockaddr_in *)
+		    (void *)&sa->addr)->sin_addr;
+	else if (family == AF_INET6)
+		a = (const unsigned char *)&((struct sockaddr_in6 *)
+		    (void *)&sa->addr)->sin6_addr;
+	else {
+		snprintf(x->refused, sizeof(x->refused), "address family %d",
+		    family);
+		return CURL_SOCKET_BAD;
+	}
+	if (upstream_internal(family, a) && !x->listed &&
+	    !config_match_addr(x->cf->allow, x->cf->nallow, family, a)) {
+		snprintf(x->refused, sizeof(x->refused), "it resolves to an "
+		    "internal address not listed in upstream_allow");
+		return CURL_SOCKET_BAD;
+	}
+	return socket(family, sa->socktype, sa->protocol);
+}
+
+/*
+ * The policy on the URL itself: http only, no credentials, a port of
+ * upstream_ports, a host named by upstream_allow when it names hosts.
+ * Returns 0, or -1 with err set.
+ */
+static int
+xfer_policy(struct xfer *x, const char *url, char *err)
+{
+	const struct config *cf = x->cf;
+	CURLU *u = NULL;
+	char *scheme = NULL, *host = NULL, *port = NULL, *user = NULL;
+	size_t i, patterns = 0;
+	long p;
+	int ret = -1;
+
+	if ((u = curl_url()) == NULL ||
+	    curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) !=
+	    CURLUE_OK) {
+		errfmt(err, "%s: refused: not a URL", url);
+		goto done;
+	}
+	if (strcmp(scheme, "http") != 0) {
+		errfmt(err, "%s: refused: only http:// upstreams", url);
+		goto done;
+	}
+	if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK) {
+		errfmt(err, "%s: refused: credentials in the URL", url);
+		goto done;
+	}
+	p = strtol(port, NULL, 10);
+	for (i = 0; i < cf->nports; i++)
+		if (p >= cf->ports[i].lo && p <= cf->ports[i].hi)
+			break;
+	if (i == cf->nports) {
+		errfmt(err, "%s: refused: port %ld is not in upstream_ports",
+		    url, p);
+		goto done;
+	}
+	for (i = 0; i < cf->nallow; i++)
+		patterns += cf->allow[i].pattern != NULL;
+	x->listed = config_match_host(cf->allow, cf->nallow, host);
+	if (patterns > 0 && !x->listed &&
+	    !config_match_text(cf->allow, cf->nallow, host)) {
+		errfmt(err, "%s: refused: host is not in upstream_allow", url);
+		goto done;
+	}
+	ret = 0;
+done:
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_free(user);
+	curl_url_cleanup(u);
+	return ret;
+}
+
 /* Sets every option of one POST; 0, or -1 when libcurl refuses one. */
 static int
-xfer_setup(struct xfer *x, struct curl_slist *hdrs, long timeout,
-    const char *url, const unsigned char *body, size_t len)
+xfer_setup(struct xfer *x, struct curl_slist *hdrs, const char *url,
+    const unsigned char *body, size_t len)
 {
+	const struct config *cf = x->cf;
 	CURL *h = x->h;
 
 	x->len = 0;
 	x->over = 0;
 	x->curlerr[0] = '\0';
+	x->refused[0] = '\0';
 	if (curl_easy_setopt(h, CURLOPT_URL, url) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http") != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, timeout) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_TIMEOUT, cf->upstream_timeout) !=
+	    CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT,
+	    cf->upstream_connect_timeout) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, xfer_opensocket) !=
+	    CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, x) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_POST, 1L) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body) != CURLE_OK ||
@@ -114,12 +238,19 @@ xfer_setup(struct xfer *x, struct curl_slist *hdrs, long timeout,
 	return 0;
 }
 
-/* Judges a finished transfer: 0 when it brought a 200 answer, or -1. */
+/*
+ * Judges a finished transfer: 0 when it brought a 200 answer, -2 when
+ * the policy refused the connection, or -1.
+ */
 static int
 xfer_result(struct xfer *x, CURLcode rc, const char *url, char *err)
 {
 	long code = 0;
 
+	if (x->refused[0] != '\0' && rc != CURLE_OK) {
+		errfmt(err, "%s: refused: %s", url, x->refused);
+		return -2;
+	}
 	if (x->over || rc == CURLE_FILESIZE_EXCEEDED) {
 		errfmt(err, "%s: answer larger than %zu bytes", url, x->max);
 		return -1;
@@ -130,6 +261,11 @@ xfer_result(struct xfer *x, CURLcode rc, const char *url, char *err)
 		return -1;
 	}
 	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &code);
+	if (code >= 300 && code < 400) {
+		errfmt(err, "%s: HTTP status %ld, redirects are not followed",
+		    url, code);
+		return -1;
+	}
 	if (code != 200) {
 		errfmt(err, "%s: HTTP status %ld", url, code);
 		return -1;
@@ -150,7 +286,7 @@ upstream_new(const struct config *cf)
 		log_warn("upstream: calloc");
 		return NULL;
 	}
-	u->timeout = cf->upstream_timeout;
+	u->x.cf = cf;
 	u->x.max = (size_t)cf->max_response_bytes;
 	if ((u->x.h = curl_easy_init()) == NULL ||
 	    (u->hdrs = upstream_headers()) == NULL) {
@@ -180,13 +316,17 @@ upstream_fetch(struct upstream *u, const char *url, const unsigned char *body,
 	struct xfer *x = &u->x;
 	CURLcode rc;
 
-	if (xfer_setup(x, u->hdrs, u->timeout, url, body, len) == -1) {
+	int r;
+
+	if (xfer_policy(x, url, err) == -1)
+		return -2;
+	if (xfer_setup(x, u->hdrs, url, body, len) == -1) {
 		errfmt(err, "%s: libcurl refused an option", url);
 		return -1;
 	}
 	rc = curl_easy_perform(x->h);
-	if (xfer_result(x, rc, url, err) == -1)
-		return -1;
+	if ((r = xfer_result(x, rc, url, err)) != 0)
+		return r;
 	/* Hand the buffer over; the next fetch grows a new one. */
 	*out = x->data;
 	*outlen = x->len;
@@ -204,8 +344,7 @@ upstream_multi_new(const struct config *cf)
 		log_warn("upstream: calloc");
 		return NULL;
 	}
-	um->timeout = cf->upstream_timeout;
-	um->max = (size_t)cf->max_response_bytes;
+	um->cf = cf;
 	if ((um->m = curl_multi_init()) == NULL ||
 	    (um->hdrs = upstream_headers()) == NULL) {
 		log_warnx("upstream: cannot set up libcurl multi");
@@ -268,10 +407,15 @@ upstream_multi_add(struct upstream_multi *um, const char *url,
 		errfmt(err, "%s: out of memory", url);
 		return -1;
 	}
-	x->max = um->max;
+	x->cf = um->cf;
+	x->max = (size_t)um->cf->max_response_bytes;
 	x->arg = arg;
+	if (xfer_policy(x, url, err) == -1) {
+		xfer_free(x);
+		return -1;
+	}
 	if ((x->h = curl_easy_init()) == NULL ||
-	    xfer_setup(x, um->hdrs, um->timeout, url, body, len) == -1 ||
+	    xfer_setup(x, um->hdrs, url, body, len) == -1 ||
 	    curl_multi_add_handle(um->m, x->h) != CURLM_OK) {
 		errfmt(err, "%s: libcurl refused the transfer", url);
 		xfer_free(x);

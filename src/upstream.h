@@ -18,7 +18,9 @@ void upstream_free(struct upstream *);
 
 /*
  * POSTs body to url and waits for the answer. Returns 0 and a malloc'd
- * *out that the caller frees, or -1 with err set.
+ * *out that the caller frees, -2 when the upstream policy (upstream_ports,
+ * upstream_allow, internal addresses) refuses the URL or the address it
+ * resolves to, before any connection, or -1; err says why.
  */
 int upstream_fetch(struct upstream *, const char *url,
     const unsigned char *body, size_t len, unsigned char **out,
