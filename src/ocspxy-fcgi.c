@@ -16,6 +16,17 @@
 #include "log.h"
 #include "proxy.h"
 
+static volatile sig_atomic_t stop;
+
+/* SIGTERM: finish the request at hand, then leave the accept loop. */
+static void
+on_term(int sig)
+{
+	(void)sig;
+	stop = 1;
+	FCGX_ShutdownPending();
+}
+
 static void
 usage(void)
 {
@@ -29,6 +40,7 @@ main(int argc, char *argv[])
 	struct config *cf;
 	struct proxy *p;
 	struct http_conn conn;
+	struct sigaction sa;
 	FCGX_Request rq;
 	const char *file = NULL;
 	int ch, verbose = 0;
@@ -62,10 +74,16 @@ main(int argc, char *argv[])
 		proxy_serve(p, &conn);
 		fflush(stdout);
 	} else {
-		if (FCGX_Init() != 0 || FCGX_InitRequest(&rq, 0, 0) != 0)
+		if (FCGX_Init() != 0 || FCGX_InitRequest(&rq, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
 			fatalx("libfcgi initialisation failed");
+		/* No SA_RESTART: a signal ends a blocked accept(). */
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_term;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
 		conn.fcgx = &rq;
-		while (FCGX_Accept_r(&rq) >= 0) {
+		while (!stop && FCGX_Accept_r(&rq) >= 0) {
 			proxy_serve(p, &conn);
 			FCGX_Finish_r(&rq);
 		}
