@@ -20,7 +20,7 @@ OBJS	 = $(MODULES:%=$(BUILD)/%.o)
 LIB	 = $(BUILD)/libocspxy.a
 PROGS	 = $(BUILD)/ocspxy-fcgi $(BUILD)/ocspxy-refresh
 
-.PHONY: all check unit deps run install uninstall clean format bench
+.PHONY: all check unit deps run install uninstall clean format bench fuzz
 
 all: $(PROGS) $(BUILD)/test-unit
 
@@ -52,6 +52,11 @@ check: deps
 	    CFLAGS='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
 	    all
 	OCSPXY_BUILD=$(CURDIR)/build-asan bash tests/run.sh
+
+# libFuzzer targets (ASan, UBSan) for FUZZ_TIME seconds each.
+FUZZ_TIME ?= 60
+fuzz: deps
+	sh tests/fuzz/run.sh $(FUZZ_TIME)
 
 run: deps all
 	sh tests/run-local.sh
@@ -88,7 +93,7 @@ uninstall:
 	rmdir $(DESTDIR)$(sysconfdir)/ocspxy 2>/dev/null || true
 
 clean:
-	rm -rf build build-asan run
+	rm -rf build build-asan build-fuzz run
 
 format:
 	clang-format -i src/*.c src/*.h tests/*.c

@@ -68,8 +68,7 @@ http_has_token(const char *value, const char *token)
 	return 0;
 }
 
-/* A Host header fit to put in a URL: name or [v6], optional port. */
-static int
+int
 http_host_ok(const char *h)
 {
 	size_t n = strlen(h);
@@ -79,8 +78,7 @@ http_host_ok(const char *h)
 		"0123456789.-:[]_") == n;
 }
 
-/* The path of a request URI; an absolute-form URI loses its authority. */
-static const char *
+const char *
 http_uri_path(const char *uri)
 {
 	const char *p;
@@ -94,7 +92,7 @@ http_uri_path(const char *uri)
 	return uri;
 }
 
-static int
+int
 http_path_ok(const char *p)
 {
 	if (*p != '/')

@@ -43,6 +43,14 @@ int http_request_read(struct http_conn *, const struct config *,
     struct request *r, char *err);
 void http_request_clear(struct request *);
 
+/* 1 when a Host header is fit to put in a URL: name or [v6], port. */
+int http_host_ok(const char *host);
+/* The path of a request URI; an absolute-form URI loses its authority.
+ * Borrowed from uri, or "/". */
+const char *http_uri_path(const char *uri);
+/* 1 when p is an absolute path of printable ASCII without spaces. */
+int http_path_ok(const char *p);
+
 /*
  * Splits a GET request URI into the upstream path and the OCSP request
  * in its last segment(s) (RFC 6960 A.1, URL-encoded base64). Returns 0

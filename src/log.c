@@ -24,6 +24,9 @@ log_setverbose(int verbose)
 	log_verbose = verbose;
 }
 
+static void log_vline(const char *, const char *, va_list, const char *)
+    LOG_FMT(2, 0);
+
 static void
 log_vline(const char *level, const char *fmt, va_list ap, const char *err)
 {
