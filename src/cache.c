@@ -142,8 +142,12 @@ cache_up(const struct cache *c)
 
 /* Marks an outage: logs the first failure only, retries after a second. */
 static void
-cache_broken(struct cache *c, const char *what, const char *why)
+cache_broken(struct cache *c, const char *what, const char *reason)
 {
+	char why[128];
+
+	/* reason may live in the context freed below. */
+	snprintf(why, sizeof(why), "%s", reason);
 	if (c->ctx != NULL) {
 		redisFree(c->ctx);
 		c->ctx = NULL;

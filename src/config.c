@@ -358,6 +358,21 @@ config_clear(struct config *c, const struct ckey *k)
 	*np = 0;
 }
 
+/* "unix:/path" or "host:port". */
+static const char *
+config_redis(const char *v)
+{
+	const char *colon;
+	long port;
+
+	if (strncmp(v, "unix:", 5) == 0)
+		return v[5] == '/' ? NULL : "expected unix:/absolute/path";
+	if ((colon = strrchr(v, ':')) == NULL || colon == v ||
+	    config_long(colon + 1, 1, 65535, &port) != NULL)
+		return "expected unix:/path or host:port";
+	return NULL;
+}
+
 static void
 config_trim(char **s)
 {
@@ -435,7 +450,9 @@ config_load(const char *path)
 		}
 		if (!seen[k - ckeys]++)
 			config_clear(c, k);
-		if ((why = config_set(c, k, val)) != NULL) {
+		if ((why = config_set(c, k, val)) != NULL ||
+		    (k->off == offsetof(struct config, redis) &&
+		    (why = config_redis(c->redis)) != NULL)) {
 			log_warnx("config %s:%ld: key '%s': bad value '%s': %s",
 			    path, lineno, key, val, why);
 			goto fail;

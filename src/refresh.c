@@ -263,13 +263,14 @@ batch_clear(struct batch *b)
 		free(b->keys[--b->n]);
 }
 
-/* Runs the transfers until fewer than max are in flight. */
+/* Runs the transfers until fewer than max are in flight, or a stop. */
 static int
-refresh_wait(struct pass *ps, int max)
+refresh_wait(struct pass *ps, int max, volatile sig_atomic_t *stop)
 {
 	int n;
 
-	while ((n = upstream_multi_run(ps->multi, 0, job_done)) >= max)
+	while ((n = upstream_multi_run(ps->multi, 0, job_done)) >= max &&
+	    !*stop)
 		if (upstream_multi_run(ps->multi, 200, job_done) == -1)
 			return -1;
 	return n < 0 ? -1 : 0;
@@ -298,9 +299,11 @@ refresh_pass(const struct config *cf, volatile sig_atomic_t *stop,
 		if (cache_scan(ps.cache, &cursor, 200, batch_add, &b) == -1)
 			goto drain;
 		for (i = 0; i < b.n && !*stop; i++) {
-			if (refresh_wait(&ps, (int)cf->refresh_concurrency) ==
-			    -1)
+			if (refresh_wait(&ps, (int)cf->refresh_concurrency,
+			    stop) == -1)
 				goto drain;
+			if (*stop)
+				break;
 			if (refresh_one(&ps, b.keys[i]) == -1)
 				goto drain;
 		}
@@ -309,7 +312,7 @@ refresh_pass(const struct config *cf, volatile sig_atomic_t *stop,
 	ret = 0;
 drain:
 	/* Let the fetches in flight end, within upstream_timeout. */
-	deadline = time(NULL) + cf->upstream_timeout + 1;
+	deadline = time(NULL) + cf->upstream_timeout;
 	while ((n = upstream_multi_run(ps.multi, 200, job_done)) > 0 &&
 	    time(NULL) < deadline)
 		;
