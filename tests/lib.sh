@@ -1,0 +1,844 @@
+# tests/lib.sh: helpers for the ocspxy integration tests (bash, sourced).
+#
+# Every test script does:
+#	. "$(dirname "$0")/lib.sh"
+#	t_setup
+# and then starts what it needs: t_redis_start, t_pki, t_responder_start,
+# t_fcgi_start, t_nginx_start.  Everything lives in one mktemp -d folder $T;
+# every process started here is recorded in $T/pids and stopped by pid on
+# exit.  OCSPXY_KEEP=1 keeps $T for a post-mortem.
+#
+# Results: ok / fail / check print one line each and append "pass" or "fail"
+# to $OCSPXY_RESULTS (set by tests/run.sh; default $T/results).  A script
+# ends with t_done, which exits 1 if any of its own checks failed.
+
+# shellcheck disable=SC2086 # $T_DIGEST and -nmin are split on purpose
+
+TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SRC_DIR=$(cd "$TESTS_DIR/.." && pwd)
+: "${OCSPXY_BUILD:=$SRC_DIR/build}"
+OPENSSL=${OPENSSL:-openssl}
+
+T=
+T_NFAIL=0
+T_NPASS=0
+
+# ---------------------------------------------------------------- set-up
+
+t_setup()
+{
+	T=$(mktemp -d /tmp/ocspxy-test.XXXXXX) || exit 1
+	chmod 0755 "$T"
+	: >"$T/pids"
+	: "${OCSPXY_RESULTS:=$T/results}"
+	export OCSPXY_RESULTS
+	trap t_cleanup EXIT
+	trap 't_cleanup; exit 130' INT
+	trap 't_cleanup; exit 143' TERM
+}
+
+# _t_alive PID: the process exists and is not a zombie.
+_t_alive()
+{
+	local st
+	kill -0 "$1" 2>/dev/null || return 1
+	st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "$st" != Z ]
+}
+
+# t_kill PID...: TERM, wait up to ~2 s, then KILL.  Forgets the pids.
+t_kill()
+{
+	local p i left
+	[ $# -gt 0 ] || return 0
+	for p in "$@"; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for i in $(seq 1 40); do
+		left=
+		for p in "$@"; do
+			_t_alive "$p" && left="$left $p"
+		done
+		[ -z "$left" ] && break
+		sleep 0.05
+	done
+	for p in $left; do
+		kill -KILL "$p" 2>/dev/null
+	done
+	for p in "$@"; do
+		wait "$p" 2>/dev/null
+		_t_forget "$p"
+	done
+	return 0
+}
+
+_t_record() { echo "$1" >>"$T/pids"; }
+
+_t_forget()
+{
+	[ -f "$T/pids" ] || return 0
+	grep -vx -- "$1" "$T/pids" >"$T/pids.tmp"
+	mv "$T/pids.tmp" "$T/pids"
+}
+
+t_cleanup()
+{
+	local rc=$? pids
+	trap - EXIT INT TERM
+	[ -n "$T" ] && [ -d "$T" ] || return $rc
+	if [ -f "$T/pids" ]; then
+		pids=$(sort -u "$T/pids")
+		# shellcheck disable=SC2086
+		t_kill $pids
+	fi
+	if [ "${OCSPXY_KEEP:-0}" = 1 ]; then
+		echo "# kept $T" >&2
+	else
+		rm -rf "$T"
+	fi
+	return $rc
+}
+
+# ---------------------------------------------------------------- results
+
+_t_result()
+{
+	echo "$1" >>"${OCSPXY_RESULTS:-$T/results}"
+}
+
+ok()
+{
+	T_NPASS=$((T_NPASS + 1))
+	echo "ok - $*"
+	_t_result pass
+}
+
+fail()
+{
+	T_NFAIL=$((T_NFAIL + 1))
+	echo "FAIL - $*"
+	_t_result fail
+}
+
+# check DESC [!] CMD ARGS...: ok if CMD exits 0 (with !: non-zero), else
+# fail (with its exit code).
+check()
+{
+	local desc=$1 rc neg=0
+	shift
+	if [ "$1" = "!" ]; then
+		neg=1
+		shift
+	fi
+	"$@"
+	rc=$?
+	if [ $neg = 1 ]; then
+		if [ $rc -eq 0 ]; then
+			fail "$desc (succeeded: $*)"
+			return 1
+		fi
+		ok "$desc"
+		return 0
+	fi
+	if [ $rc -eq 0 ]; then
+		ok "$desc"
+	else
+		fail "$desc (exit $rc: $*)"
+	fi
+	return $rc
+}
+
+# t_note TEXT: a comment line in the output, not a result.
+t_note() { echo "# $*"; }
+
+# t_done: last line of a test script.
+t_done()
+{
+	t_sanitizer_check
+	[ "$T_NFAIL" -eq 0 ]
+	exit $?
+}
+
+# t_sanitizer_check: a fail for every ASan/UBSan report in our logs.
+t_sanitizer_check()
+{
+	local f
+	for f in "$T"/fcgi.log "$T"/cgi*.err "$T"/run*.err "$T"/asan.*; do
+		[ -f "$f" ] || continue
+		if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$f"; then
+			fail "sanitizer report in $(basename "$f"): $(grep -m1 -E 'Sanitizer|runtime error:' "$f")"
+		fi
+	done
+}
+
+# ---------------------------------------------------------------- ports
+
+# t_port: a free random TCP port in 20000-60000 (not in /proc/net/tcp*,
+# not handed out before in this test).
+t_port()
+{
+	local p hex
+	while :; do
+		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40001))
+		hex=$(printf ':%04X ' "$p")
+		grep -q -- "$hex" /proc/net/tcp /proc/net/tcp6 2>/dev/null && continue
+		grep -qx -- "$p" "$T/ports" 2>/dev/null && continue
+		echo "$p" >>"$T/ports"
+		echo "$p"
+		return 0
+	done
+}
+
+# t_listening PORT: true if some socket listens on PORT (state 0A).
+t_listening()
+{
+	local hex
+	hex=$(printf '%04X' "$1")
+	awk -v h="$hex" 'NR > 1 { split($2, a, ":"); if (a[2] == h && $4 == "0A") f = 1 }
+		END { exit !f }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
+# t_wait_listen PORT [secs]: poll until PORT is listening (default 10 s).
+t_wait_listen()
+{
+	local port=$1 n=$((${2:-10} * 20)) i
+	for ((i = 0; i < n; i++)); do
+		t_listening "$port" && return 0
+		sleep 0.05
+	done
+	echo "# port $port not listening after ${2:-10} s" >&2
+	return 1
+}
+
+# t_wait_gone PORT [secs]: poll until nothing listens on PORT.
+t_wait_gone()
+{
+	local port=$1 n=$((${2:-5} * 20)) i
+	for ((i = 0; i < n; i++)); do
+		t_listening "$port" || return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# _t_wait_file FILE [secs]: poll until FILE exists (socket or file).
+_t_wait_file()
+{
+	local n=$((${2:-10} * 20)) i
+	for ((i = 0; i < n; i++)); do
+		[ -e "$1" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# ---------------------------------------------------------------- redis
+
+# t_redis_start: redis-server on $T/redis.sock (no TCP, no persistence).
+t_redis_start()
+{
+	rm -f "$T/redis.sock"
+	redis-server --port 0 --unixsocket "$T/redis.sock" \
+	    --unixsocketperm 777 --dir "$T" --save '' --appendonly no \
+	    --daemonize no --logfile "$T/redis.log" </dev/null &
+	REDIS_PID=$!
+	_t_record "$REDIS_PID"
+	echo "$REDIS_PID" >"$T/redis.pid"
+	local i
+	for ((i = 0; i < 200; i++)); do
+		if [ -S "$T/redis.sock" ] && [ "$(rcli ping 2>/dev/null)" = PONG ]; then
+			return 0
+		fi
+		_t_alive "$REDIS_PID" || break
+		sleep 0.05
+	done
+	echo "# redis-server did not start; log:" >&2
+	cat "$T/redis.log" >&2
+	return 1
+}
+
+rcli() { redis-cli -s "$T/redis.sock" "$@"; }
+
+t_redis_stop()
+{
+	[ -n "$REDIS_PID" ] && t_kill "$REDIS_PID"
+	REDIS_PID=
+	rm -f "$T/redis.sock" "$T/redis.pid"
+}
+
+# t_redis_restart: stop and start again (the data set is lost: no persistence).
+t_redis_restart()
+{
+	t_redis_stop
+	t_redis_start
+}
+
+# t_redis_field KEY FIELD OUTFILE: raw value of a hash field into OUTFILE
+# (byte-exact, also for DER).  Fails if the field does not exist.
+t_redis_field()
+{
+	[ "$(rcli hexists "$1" "$2")" = 1 ] || return 1
+	# redis-cli --no-raw quotes; use a Lua-free path: HGET with --raw adds
+	# a newline, so strip exactly one trailing newline.
+	rcli --raw hget "$1" "$2" >"$3.tmp" || return 1
+	head -c -1 "$3.tmp" >"$3"
+	rm -f "$3.tmp"
+}
+
+# t_redis_snapshot KEY OUTFILE [FIELD...]: the hash's fields (all, or only
+# those named; sorted; values in hex) so that snapshots compare with cmp.
+# the fields the spec names (an array: "${T_CORE_FIELDS[@]}")
+# shellcheck disable=SC2034
+T_CORE_FIELDS=(ocsp_responder request response thisupd nextupd status nonce
+    lastchecked)
+t_redis_snapshot()
+{
+	local key=$1 out=$2 f fields
+	shift 2
+	if [ $# -gt 0 ]; then
+		fields=$(printf '%s\n' "$@" | sort)
+	else
+		fields=$(rcli --raw hkeys "$key" | sort)
+	fi
+	: >"$out"
+	for f in $fields; do
+		printf '%s ' "$f" >>"$out"
+		if [ "$(rcli hexists "$key" "$f")" = 1 ]; then
+			rcli --raw hget "$key" "$f" | head -c -1 | od -An -v -tx1 |
+			    tr -d ' \n' >>"$out"
+		else
+			printf '(absent)' >>"$out"
+		fi
+		echo >>"$out"
+	done
+}
+
+# ---------------------------------------------------------------- PKI
+
+# t_pki: two test CAs in $T/pki.
+#   ca1: root that signs its own OCSP responses (RSA 2048); leaves good1
+#        (0x1001), revoked1 (0x1002, revoked), short1 (0x05), unknown1
+#        (0x1003, not in the index: "unknown").  AIA
+#        http://127.0.0.1:$PKI_PORT1/
+#   ca2: root (EC P-256) with a delegated OCSP signer ca2-ocsp (EKU
+#        OCSPSigning, id-pkix-ocsp-nocheck); leaves good2 (0x2001),
+#        revoked2 (0x2002, revoked).  AIA http://127.0.0.1:$PKI_PORT2/ca2/
+#   evil: a self-signed root with ca1's subject name but its own key, to
+#        forge ca1 responses.
+# Files: $T/pki/<ca>/ca.crt ca.key index.txt, $T/pki/<ca>/<leaf>.crt,
+# $T/pki/ca2/ca2-ocsp.crt .key, $T/pki/roots.pem (ca1 + ca2).
+t_pki()
+{
+	local P=$T/pki
+	mkdir -p "$P/ca1" "$P/ca2" "$P/evil"
+	PKI_PORT1=$(t_port)
+	PKI_PORT2=$(t_port)
+	# shellcheck disable=SC2034 # for the test scripts
+	PKI=$P
+	cat >"$P/ext.cnf" <<-'EOF'
+	[ ca ]
+	basicConstraints = critical, CA:TRUE
+	keyUsage = critical, keyCertSign, cRLSign, digitalSignature
+	subjectKeyIdentifier = hash
+	authorityKeyIdentifier = keyid:always
+	[ ocspsigner ]
+	basicConstraints = critical, CA:FALSE
+	keyUsage = critical, digitalSignature
+	extendedKeyUsage = OCSPSigning
+	noCheck = ignored
+	subjectKeyIdentifier = hash
+	authorityKeyIdentifier = keyid, issuer
+	[ leaf ]
+	basicConstraints = critical, CA:FALSE
+	keyUsage = critical, digitalSignature
+	extendedKeyUsage = serverAuth
+	subjectAltName = DNS:$ENV::LEAF_CN
+	subjectKeyIdentifier = hash
+	authorityKeyIdentifier = keyid, issuer
+	authorityInfoAccess = OCSP;URI:$ENV::LEAF_OCSP
+	EOF
+	_t_root ca1 rsa "/O=ocspxy test/CN=ocspxy test CA 1" || return 1
+	_t_root ca2 ec "/O=ocspxy test/CN=ocspxy test CA 2" || return 1
+	_t_root evil rsa "/O=ocspxy test/CN=ocspxy test CA 1" || return 1
+	_t_cert ca2 ca2-ocsp 0x20ff "/O=ocspxy test/CN=ocspxy test CA 2 OCSP" \
+	    ocspsigner "" || return 1
+	: >"$P/ca1/index.txt"
+	: >"$P/ca2/index.txt"
+	local u1="http://127.0.0.1:$PKI_PORT1/" u2="http://127.0.0.1:$PKI_PORT2/ca2/"
+	_t_leaf ca1 good1 0x1001 "$u1" V || return 1
+	_t_leaf ca1 revoked1 0x1002 "$u1" R keyCompromise || return 1
+	_t_leaf ca1 short1 0x05 "$u1" V || return 1
+	_t_leaf ca1 unknown1 0x1003 "$u1" - || return 1
+	_t_leaf ca2 good2 0x2001 "$u2" V || return 1
+	_t_leaf ca2 revoked2 0x2002 "$u2" R || return 1
+	cat "$P/ca1/ca.crt" "$P/ca2/ca.crt" >"$P/roots.pem"
+	cat "$P/ca2/ca2-ocsp.crt" "$P/ca2/ca.crt" >"$P/ca2/chain.pem"
+	# openssl ocsp -index needs the .attr file to be absent or valid.
+	return 0
+}
+
+# _t_root NAME rsa|ec SUBJECT
+_t_root()
+{
+	local d=$T/pki/$1
+	_t_key "$2" "$d/ca.key" || return 1
+	$OPENSSL req -new -x509 -key "$d/ca.key" -sha256 -days 3650 \
+	    -subj "$3" -set_serial 0x0100 -config /dev/null \
+	    -extfile "$T/pki/ext.cnf" -extensions ca -out "$d/ca.crt" \
+	    2>"$d/req.err" ||
+	    $OPENSSL req -new -x509 -key "$d/ca.key" -sha256 -days 3650 \
+	    -subj "$3" -set_serial 0x0100 \
+	    -addext "basicConstraints=critical,CA:TRUE" \
+	    -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \
+	    -out "$d/ca.crt" 2>>"$d/req.err" || { cat "$d/req.err" >&2; return 1; }
+}
+
+_t_key()
+{
+	case $1 in
+	rsa) $OPENSSL genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
+	    -out "$2" 2>/dev/null ;;
+	ec) $OPENSSL genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+	    -out "$2" 2>/dev/null ;;
+	esac
+}
+
+# _t_cert CA NAME SERIAL SUBJECT EXTSECTION OCSPURL: a cert issued by CA.
+_t_cert()
+{
+	local ca=$T/pki/$1 name=$2
+	_t_key ec "$ca/$name.key" || return 1
+	$OPENSSL req -new -key "$ca/$name.key" -subj "$4" -out "$ca/$name.csr" \
+	    2>/dev/null || return 1
+	LEAF_CN=$name.test LEAF_OCSP=${6:-http://127.0.0.1/} \
+	    $OPENSSL x509 -req -in "$ca/$name.csr" -CA "$ca/ca.crt" \
+	    -CAkey "$ca/ca.key" -set_serial "$3" -sha256 -days 3650 \
+	    -extfile "$T/pki/ext.cnf" -extensions "$5" -out "$ca/$name.crt" \
+	    2>"$ca/$name.err" || { cat "$ca/$name.err" >&2; return 1; }
+	rm -f "$ca/$name.csr"
+}
+
+# _t_leaf CA NAME SERIAL URL V|R|- [REASON]: a leaf and its index line.
+_t_leaf()
+{
+	local ca=$T/pki/$1 name=$2 serial exp rev
+	_t_cert "$1" "$name" "$3" "/O=ocspxy test/CN=$name.test" leaf "$4" ||
+	    return 1
+	[ "$5" = - ] && return 0
+	serial=$($OPENSSL x509 -in "$ca/$name.crt" -noout -serial) ||
+	    return 1
+	serial=${serial#serial=}
+	exp=$($OPENSSL x509 -in "$ca/$name.crt" -noout -enddate)
+	exp=$(date -u -d "${exp#notAfter=}" +%y%m%d%H%M%SZ) || return 1
+	if [ "$5" = R ]; then
+		rev=$(date -u -d '-1 day' +%y%m%d%H%M%SZ)
+		[ -n "$6" ] && rev="$rev,$6"
+	else
+		rev=
+	fi
+	printf '%s\t%s\t%s\t%s\tunknown\t%s\n' "$5" "$exp" "$rev" "$serial" \
+	    "/O=ocspxy test/CN=$name.test" >>"$ca/index.txt"
+}
+
+# t_ca_of LEAF: ca1 or ca2.
+t_ca_of()
+{
+	case $1 in
+	*1) echo ca1 ;;
+	*2) echo ca2 ;;
+	*) return 1 ;;
+	esac
+}
+
+# t_crt LEAF: path of a leaf cert; t_issuer LEAF: path of its issuer.
+t_crt() { echo "$T/pki/$(t_ca_of "$1")/$1.crt"; }
+t_issuer() { echo "$T/pki/$(t_ca_of "$1")/ca.crt"; }
+
+# ---------------------------------------------------------------- responders
+
+# t_responder_start NAME CA PORT [extra openssl ocsp args...]
+# CA: ca1 (self-signing), ca2 (delegated signer ca2-ocsp) or ca1-evil
+# (ca1's index, signed by the evil look-alike root: a forged response).
+# Default -nmin 60 unless the extra args carry -nmin or -ndays.
+t_responder_start()
+{
+	local name=$1 ca=$2 port=$3 idx signer key cacert a nxt=yes
+	shift 3
+	case $ca in
+	ca1) idx=ca1 signer=$T/pki/ca1/ca.crt key=$T/pki/ca1/ca.key ;;
+	ca2) idx=ca2 signer=$T/pki/ca2/ca2-ocsp.crt key=$T/pki/ca2/ca2-ocsp.key ;;
+	ca1-evil) idx=ca1 signer=$T/pki/evil/ca.crt key=$T/pki/evil/ca.key ;;
+	*) echo "t_responder_start: unknown CA $ca" >&2; return 1 ;;
+	esac
+	cacert=$T/pki/$idx/ca.crt
+	for a in "$@"; do
+		case $a in -nmin|-ndays) nxt= ;; esac
+	done
+	# stdbuf: the -text log is read while the responder runs.
+	stdbuf -oL -eL $OPENSSL ocsp -index "$T/pki/$idx/index.txt" \
+	    -port "$port" -rsigner "$signer" -rkey "$key" -CA "$cacert" \
+	    -text ${nxt:+-nmin 60} "$@" </dev/null \
+	    >"$T/responder-$name.log" 2>&1 &
+	local pid=$!
+	_t_record "$pid"
+	echo "$pid" >"$T/responder-$name.pid"
+	t_wait_listen "$port" 10 || {
+		cat "$T/responder-$name.log" >&2
+		return 1
+	}
+}
+
+t_responder_stop()
+{
+	local f=$T/responder-$1.pid port
+	[ -f "$f" ] || return 0
+	t_kill "$(cat "$f")"
+	rm -f "$f"
+}
+
+# t_responder_count NAME: requests served so far.
+t_responder_count()
+{
+	local n
+	n=$(grep -c 'OCSP Request Data:' "$T/responder-$1.log" 2>/dev/null)
+	echo "${n:-0}"
+}
+
+# ---------------------------------------------------------------- fake upstream
+
+# t_fake_start NAME PORT MODE: tests/fake_upstream.py (MODE garbage,
+# http500, file:PATH, hang, close), log in $T/fake-NAME.log, the request
+# bodies it got in $T/fake-NAME.d/req-N.der.
+t_fake_start()
+{
+	mkdir -p "$T/fake-$1.d"
+	python3 "$TESTS_DIR/fake_upstream.py" "$3" "$2" "$T/fake-$1.d" \
+	    >"$T/fake-$1.log" 2>&1 </dev/null &
+	local pid=$!
+	_t_record "$pid"
+	echo "$pid" >"$T/fake-$1.pid"
+	t_wait_listen "$2" 10 || { cat "$T/fake-$1.log" >&2; return 1; }
+}
+
+t_fake_stop()
+{
+	local f=$T/fake-$1.pid
+	[ -f "$f" ] || return 0
+	t_kill "$(cat "$f")"
+	rm -f "$f"
+}
+
+# t_fake_count NAME: requests the fake upstream has seen.
+t_fake_count()
+{
+	local n
+	n=$(grep -c '^REQ ' "$T/fake-$1.log" 2>/dev/null)
+	echo "${n:-0}"
+}
+
+# ---------------------------------------------------------------- ocspxy
+
+# t_conf FILE key value ...: an ocspxy config file; base keys first
+# (redis unix:$T/redis.sock, upstream_timeout 3, and the upstream policy
+# that lets the tests' responders on 127.0.0.1:<random port> through:
+# upstream_ports 1024-65535, upstream_allow 127.0.0.1), then the pairs
+# given (a value may hold spaces: pass it as one argument).
+t_conf()
+{
+	local f=$1
+	shift
+	{
+		echo "redis unix:$T/redis.sock"
+		echo "upstream_timeout 3"
+		echo "upstream_ports 1024-65535"
+		echo "upstream_allow 127.0.0.1"
+		while [ $# -ge 2 ]; do
+			echo "$1 $2"
+			shift 2
+		done
+	} >"$f"
+}
+
+# t_fcgi_start CONF [children]: ocspxy-fcgi under spawn-fcgi on
+# $T/fcgi.sock.  spawn-fcgi -F sends its children's stderr to /dev/null,
+# so a /bin/sh exec wrapper points it at $T/fcgi.log (same pid).
+t_fcgi_start()
+{
+	local conf=$1 n=${2:-2} p bin=$OCSPXY_BUILD/ocspxy-fcgi
+	[ -x "$bin" ] || { echo "# $bin missing" >&2; return 1; }
+	rm -f "$T/fcgi.sock" "$T/fcgi.pid"
+	spawn-fcgi -s "$T/fcgi.sock" -M 0777 -P "$T/fcgi.pid" -F "$n" -- \
+	    /bin/sh -c 'l=$1; shift; exec "$@" 2>>"$l"' sh "$T/fcgi.log" \
+	    "$bin" -c "$conf" >>"$T/spawn-fcgi.log" 2>&1 </dev/null || {
+		cat "$T/spawn-fcgi.log" >&2
+		return 1
+	}
+	_t_wait_file "$T/fcgi.pid" 5 || return 1
+	FCGI_PIDS=
+	# the pid file has no final newline
+	while read -r p || [ -n "$p" ]; do
+		[ -n "$p" ] || continue
+		_t_record "$p"
+		FCGI_PIDS="$FCGI_PIDS $p"
+	done <"$T/fcgi.pid"
+	_t_wait_file "$T/fcgi.sock" 5
+}
+
+t_fcgi_stop()
+{
+	# shellcheck disable=SC2086
+	[ -n "$FCGI_PIDS" ] && t_kill $FCGI_PIDS
+	FCGI_PIDS=
+	rm -f "$T/fcgi.sock" "$T/fcgi.pid"
+}
+
+# t_fcgi_alive: every ocspxy-fcgi child is still running.
+t_fcgi_alive()
+{
+	local p
+	[ -n "$FCGI_PIDS" ] || return 1
+	for p in $FCGI_PIDS; do
+		_t_alive "$p" || return 1
+	done
+}
+
+# t_nginx_start PORT: nginx in front of $T/fcgi.sock, from the shipped
+# server block nginx/ocspxy.conf (listen and socket rewritten), or from
+# $OCSPXY_NGINX_SITE if set (same shape).
+t_nginx_start()
+{
+	local port=$1 site=${OCSPXY_NGINX_SITE:-$SRC_DIR/nginx/ocspxy.conf}
+	mkdir -p "$T/nginx-tmp"
+	if [ ! -f "$site" ]; then
+		site=$T/ocspxy-site.conf
+		cat >"$site" <<-'EOF'
+		# stand-in for nginx/ocspxy.conf (not written yet)
+		server {
+			listen 127.0.0.1:8008;
+			location / {
+				include fastcgi_params;
+				fastcgi_pass unix:/run/ocspxy/ocspxy-fcgi.sock;
+			}
+		}
+		EOF
+		t_note "nginx/ocspxy.conf missing: using a stand-in"
+	fi
+	sed -e "s|127\.0\.0\.1:8008|127.0.0.1:$port|g" \
+	    -e "s|unix:/run/ocspxy/ocspxy-fcgi\.sock|unix:$T/fcgi.sock|g" \
+	    -e "s|include[[:space:]]\{1,\}fastcgi_params;|include /etc/nginx/fastcgi_params;|g" \
+	    "$site" >"$T/site.conf"
+	cat >"$T/nginx.conf" <<-EOF
+	user root root;
+	daemon off;
+	master_process on;
+	worker_processes 1;
+	pid $T/nginx.pid;
+	error_log $T/nginx-error.log info;
+	events { worker_connections 256; }
+	http {
+		client_body_temp_path $T/nginx-tmp/body;
+		proxy_temp_path $T/nginx-tmp/proxy;
+		fastcgi_temp_path $T/nginx-tmp/fastcgi;
+		uwsgi_temp_path $T/nginx-tmp/uwsgi;
+		scgi_temp_path $T/nginx-tmp/scgi;
+		access_log $T/nginx-access.log;
+		include "$T/site.conf";
+	}
+	EOF
+	nginx -c "$T/nginx.conf" -p "$T" -e "$T/nginx-error.log" \
+	    </dev/null >>"$T/nginx-out.log" 2>&1 &
+	NGINX_PID=$!
+	_t_record "$NGINX_PID"
+	t_wait_listen "$port" 10 || {
+		cat "$T/nginx-out.log" "$T/nginx-error.log" >&2
+		return 1
+	}
+	# the worker (child of the master) dies with it, but record it too
+	local w
+	for w in $(pgrep -P "$NGINX_PID" 2>/dev/null); do
+		_t_record "$w"
+	done
+}
+
+t_nginx_stop()
+{
+	[ -n "$NGINX_PID" ] && t_kill "$NGINX_PID"
+	NGINX_PID=
+}
+
+# ---------------------------------------------------------------- clients
+
+# t_query NAME CERT ISSUER URL OUT [extra openssl ocsp args]: one OCSP
+# query with openssl (no nonce unless -nonce is in the extra args),
+# verified against $T/pki/roots.pem.  Output in $T/query-NAME.log; returns
+# openssl's exit status.  T_DIGEST=-sha256 makes a SHA-256 CertID.
+t_query()
+{
+	local name=$1 cert=$2 issuer=$3 url=$4 out=$5
+	shift 5
+	rm -f "$out"
+	$OPENSSL ocsp -issuer "$issuer" $T_DIGEST -cert "$cert" -url "$url" \
+	    -respout "$out" -CAfile "$T/pki/roots.pem" -timeout 10 \
+	    -no_nonce "$@" >"$T/query-$name.log" 2>&1
+}
+
+# t_reqout CERT ISSUER OUT [extra]: a DER request (no nonce by default;
+# T_DIGEST as for t_query).
+t_reqout()
+{
+	local cert=$1 issuer=$2 out=$3
+	shift 3
+	$OPENSSL ocsp -issuer "$issuer" $T_DIGEST -cert "$cert" -reqout "$out" \
+	    -no_nonce "$@" >/dev/null 2>&1
+}
+
+# t_verify RESPFILE ISSUER CERT CAFILE EXPECT: the response is signed by a
+# trusted responder and gives status EXPECT (good|revoked|unknown) for
+# CERT.  Output in $RESPFILE.verify.  T_DIGEST=-sha256 for SHA-256 CertIDs.
+t_verify()
+{
+	local resp=$1 issuer=$2 cert=$3 cafile=$4 expect=$5 out=$1.verify
+	[ -s "$resp" ] || { echo "no response file $resp" >"$out"; return 1; }
+	$OPENSSL ocsp -respin "$resp" -issuer "$issuer" $T_DIGEST -cert "$cert" \
+	    -CAfile "$cafile" -no_nonce >"$out" 2>&1
+	grep -q '^Response verify OK' "$out" || return 1
+	grep -q -- "^$cert: $expect\$" "$out" || return 1
+	return 0
+}
+
+# t_verify_sig RESPFILE ISSUER CERT CAFILE: only the signature (and the
+# signer's authority) verifies: "Response verify OK", whatever the times
+# (t_verify also needs the status line, which an expired or not yet valid
+# response replaces by "WARNING: Status times invalid.").
+t_verify_sig()
+{
+	local out=$1.verify
+	[ -s "$1" ] || { echo "no response file $1" >"$out"; return 1; }
+	$OPENSSL ocsp -respin "$1" -issuer "$2" $T_DIGEST -cert "$3" \
+	    -CAfile "$4" -no_nonce >"$out" 2>&1
+	grep -q '^Response verify OK' "$out"
+}
+
+# t_vsig RESPFILE LEAF: t_verify_sig with the test PKI's paths.
+t_vsig()
+{
+	t_verify_sig "$1" "$(t_issuer "$2")" "$(t_crt "$2")" "$T/pki/roots.pem"
+}
+
+# t_vleaf RESPFILE LEAF EXPECT: t_verify with the test PKI's paths.
+t_vleaf()
+{
+	t_verify "$1" "$(t_issuer "$2")" "$(t_crt "$2")" "$T/pki/roots.pem" "$3"
+}
+
+# t_resp_times RESPFILE: prints "thisUpdate nextUpdate" in unix seconds
+# (nextUpdate empty if absent) of the first single response.
+t_resp_times()
+{
+	local txt tu nu
+	txt=$($OPENSSL ocsp -respin "$1" -resp_text -noverify 2>/dev/null)
+	tu=$(echo "$txt" | sed -n 's/^ *This Update: //p' | head -1)
+	nu=$(echo "$txt" | sed -n 's/^ *Next Update: //p' | head -1)
+	[ -n "$tu" ] || return 1
+	echo "$(date -u -d "$tu" +%s) ${nu:+$(date -u -d "$nu" +%s)}"
+}
+
+# t_http OUTPREFIX CURL-ARGS...: prints the HTTP status (000 if no answer);
+# body in OUTPREFIX.body, headers in OUTPREFIX.hdr.
+t_http()
+{
+	local pfx=$1
+	shift
+	rm -f "$pfx.body" "$pfx.hdr"
+	curl -sS --max-time 15 -o "$pfx.body" -D "$pfx.hdr" \
+	    -w '%{http_code}' "$@" 2>"$pfx.curlerr"
+	return 0
+}
+
+# t_hdr HDRFILE NAME: value of a response header (last one, CR stripped).
+t_hdr()
+{
+	tr -d '\r' <"$1" | awk -v n="$2" 'BEGIN { n = tolower(n) }
+		{ i = index($0, ":"); if (i && tolower(substr($0, 1, i - 1)) == n)
+		  { v = substr($0, i + 1); sub(/^[ \t]+/, "", v); r = v } }
+		END { if (r == "") exit 1; print r }'
+}
+
+# t_post OUTPREFIX URL REQFILE [curl args]: POST an OCSP request.
+t_post()
+{
+	local pfx=$1 url=$2 req=$3
+	shift 3
+	t_http "$pfx" -X POST -H 'Content-Type: application/ocsp-request' \
+	    --data-binary "@$req" "$@" "$url"
+}
+
+# t_get_path REQFILE: the RFC 6960 GET path segment (url-encoded base64).
+t_get_path()
+{
+	base64 -w0 <"$1" | sed -e 's/%/%25/g' -e 's/+/%2B/g' -e 's|/|%2F|g' \
+	    -e 's/=/%3D/g'
+}
+
+# t_cgi [VAR=value ...] -- STDIN_FILE: run ocspxy-fcgi once as a CGI
+# program with config ${T_CGI_CONF:-$T/ocspxy.conf}.  Output (status
+# lines, headers, body) on stdout, stderr to $T/cgi.err; returns its exit
+# status.
+t_cgi()
+{
+	local envs=() in=/dev/null
+	while [ $# -gt 0 ]; do
+		if [ "$1" = -- ]; then
+			in=${2:-/dev/null}
+			break
+		fi
+		envs+=("$1")
+		shift
+	done
+	env -i PATH="$PATH" GATEWAY_INTERFACE=CGI/1.1 SERVER_PROTOCOL=HTTP/1.1 \
+	    ${ASAN_OPTIONS:+ASAN_OPTIONS=$ASAN_OPTIONS} \
+	    ${UBSAN_OPTIONS:+UBSAN_OPTIONS=$UBSAN_OPTIONS} \
+	    "${envs[@]}" "$OCSPXY_BUILD/ocspxy-fcgi" \
+	    -c "${T_CGI_CONF:-$T/ocspxy.conf}" <"$in" 2>>"$T/cgi.err"
+}
+
+# t_cgi_split OUT HDRFILE BODYFILE: split a CGI answer at its blank line
+# (CRLF or LF); headers with CR stripped.
+t_cgi_split()
+{
+	python3 - "$1" "$2" "$3" <<-'PY'
+	import sys
+	d = open(sys.argv[1], "rb").read()
+	i, n = d.find(b"\r\n\r\n"), 4
+	if i < 0:
+	    i, n = d.find(b"\n\n"), 2
+	head, body = (d[:i], d[i + n:]) if i >= 0 else (d, b"")
+	open(sys.argv[2], "wb").write(head.replace(b"\r", b"") + b"\n")
+	open(sys.argv[3], "wb").write(body)
+	PY
+}
+
+# t_key ISSUER CERT [prefix] [sha1|sha256]: the expected Redis key.
+t_key()
+{
+	local issuer=$1 cert=$2 prefix=${3:-ocspxy_} alg=${4:-sha1} h s
+	if [ "$alg" = sha1 ]; then
+		h=$($OPENSSL x509 -in "$issuer" -noout -ocspid |
+		    sed -n "s/^ *Public key OCSP hash: *//p")
+	else
+		# as sent on the wire: from a request's text form
+		$OPENSSL ocsp -issuer "$issuer" "-$alg" -cert "$cert" \
+		    -no_nonce -reqout "$T/.tkey.der" >/dev/null 2>&1 || return 1
+		h=$($OPENSSL ocsp -reqin "$T/.tkey.der" -req_text 2>/dev/null |
+		    sed -n 's/^ *Issuer Key Hash: *//p' | head -1)
+	fi
+	h=$(echo "$h" | tr -d ' :\n' | tr 'A-F' 'a-f')
+	s=$($OPENSSL x509 -in "$cert" -noout -serial)
+	s=${s#serial=}
+	s=$(echo "$s" | tr 'A-F' 'a-f' | sed 's/^0*//')
+	[ -n "$h" ] || return 1
+	echo "${prefix}${h}0x${s:-0}"
+}
+
+# t_kleaf LEAF [prefix] [alg]: t_key with the test PKI's paths.
+t_kleaf() { t_key "$(t_issuer "$1")" "$(t_crt "$1")" "$2" "$3"; }

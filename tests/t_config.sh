@@ -1,0 +1,137 @@
+#!/bin/bash
+# t_config.sh: the config file of ocspxy-fcgi (errors: exit 2 and one
+# stderr line naming file, line and key), and CGI mode (the binary run
+# once without a FastCGI socket, as a CGI program).
+
+. "$(dirname "$0")/lib.sh"
+t_setup
+
+BIN=$OCSPXY_BUILD/ocspxy-fcgi
+if [ ! -x "$BIN" ]; then
+	fail "no $BIN: build it first (make)"
+	t_done
+fi
+
+# run_conf NAME: run the binary with config $T/NAME.conf in CGI mode on a
+# PUT (so that a config it accepts gives a quick 405 and exit 0).
+# Exit status in $rc, stderr in $T/NAME.err.
+run_conf()
+{
+	env -i PATH="$PATH" REQUEST_METHOD=PUT HTTP_HOST=127.0.0.1:1 \
+	    REQUEST_URI=/ GATEWAY_INTERFACE=CGI/1.1 \
+	    ${ASAN_OPTIONS:+ASAN_OPTIONS=$ASAN_OPTIONS} \
+	    ${UBSAN_OPTIONS:+UBSAN_OPTIONS=$UBSAN_OPTIONS} \
+	    timeout 10 "$BIN" -c "${2:-$T/$1.conf}" </dev/null \
+	    >"$T/$1.out" 2>"$T/$1.err"
+	rc=$?
+}
+
+# bad_conf NAME LINE KEY: the config is refused: exit 2, one stderr line
+# with the file name, the line number and the key.
+bad_conf()
+{
+	local name=$1 line=$2 key=$3 f=$T/$1.conf msg
+	run_conf "$name"
+	check "$name: exit status 2" test "$rc" = 2
+	msg=$(cat "$T/$name.err")
+	check "$name: exactly one stderr line" test "$(wc -l <"$T/$name.err")" = 1
+	check "$name: message names the file, line $line and key '$key' ($msg)" \
+	    bash -c 'm=$1; [[ $m == *"$2"* && $m == *"$2:$3"* && $m == *"$4"* ]]' \
+	    _ "$msg" "$f" "$line" "$key"
+	check "$name: nothing on stdout" test ! -s "$T/$name.out"
+}
+
+t_redis_start || { fail "redis-server does not start"; t_done; }
+
+# a config with every key of the spec is accepted
+printf 'redis unix:%s\nprefix ocspxy_\nupstream_timeout 5\nmax_request_bytes 16384\nclock_skew 300\n' \
+    "$T/redis.sock" >"$T/full.conf"
+run_conf full
+check "config with redis, prefix, upstream_timeout, max_request_bytes, clock_skew accepted" \
+    test "$rc" = 0
+check "accepted config: nothing on stderr but the request's log line" \
+    test "$(wc -l <"$T/full.err")" -le 1
+printf 'redis 127.0.0.1:6379\n' >"$T/tcp.conf"
+run_conf tcp
+check "redis host:port accepted" test "$rc" = 0
+
+# unknown key on line 3
+printf 'redis unix:%s\nprefix ocspxy_\nno_such_key 1\nclock_skew 300\n' \
+    "$T/redis.sock" >"$T/unknown.conf"
+bad_conf unknown 3 no_such_key
+
+# bad values, each on line 2
+for kv in "upstream_timeout abc" "upstream_timeout" "max_request_bytes -5" \
+    "clock_skew 12x" "max_request_bytes 99999999999999999999" \
+    "redis 127.0.0.1:notaport"; do
+	k=${kv%% *}
+	n=bad-$(echo "$kv" | tr -c 'a-z0-9_\n' '-')
+	printf 'prefix p_\n%s\nupstream_timeout 3\n' "$kv" >"$T/$n.conf"
+	bad_conf "$n" 2 "$k"
+done
+
+# missing file
+run_conf missing "$T/does-not-exist.conf"
+check "missing config file: exit status 2" test "$rc" = 2
+check "missing config file: one stderr line naming the file" \
+    bash -c '[ "$(wc -l <"$1")" = 1 ] && grep -qF "$2" "$1"' _ \
+    "$T/missing.err" "$T/does-not-exist.conf"
+
+# ---------------------------------------------------------------- CGI mode
+t_note "CGI mode"
+t_pki || { fail "test PKI"; t_done; }
+t_responder_start r1 ca1 "$PKI_PORT1" || { fail "responder ca1"; t_done; }
+t_conf "$T/ocspxy.conf"
+H1=127.0.0.1:$PKI_PORT1
+req=$T/req-good1.der
+t_reqout "$(t_crt good1)" "$(t_issuer good1)" "$req"
+len=$(stat -c %s "$req")
+
+c0=$(t_responder_count r1)
+t_cgi REQUEST_METHOD=POST CONTENT_TYPE=application/ocsp-request \
+    CONTENT_LENGTH="$len" HTTP_HOST="$H1" REQUEST_URI=/ -- "$req" >"$T/cgi1.out"
+check "CGI POST: exit status 0" test $? = 0
+t_cgi_split "$T/cgi1.out" "$T/cgi1.hdr" "$T/cgi1.body"
+check "CGI POST: first line 'Status: 200 ...'" \
+    grep -qE '^Status: 200( |$)' <(head -1 "$T/cgi1.hdr")
+check "CGI POST: Content-Type application/ocsp-response" \
+    test "$(t_hdr "$T/cgi1.hdr" Content-Type)" = application/ocsp-response
+check "CGI POST: Content-Length = body size" \
+    test "$(t_hdr "$T/cgi1.hdr" Content-Length)" = "$(stat -c %s "$T/cgi1.body")"
+check "CGI POST: body is a verified good answer for good1" \
+    t_vleaf "$T/cgi1.body" good1 good
+check "CGI POST: went upstream" test "$(t_responder_count r1)" -eq $((c0 + 1))
+key=$(t_kleaf good1)
+check "CGI POST: stored in Redis under $key" test "$(rcli exists "$key")" = 1
+t_redis_field "$key" response "$T/cgi1.stored"
+check "CGI POST: stored response = the answer" cmp -s "$T/cgi1.stored" "$T/cgi1.body"
+
+c0=$(t_responder_count r1)
+gp=$(t_get_path "$req")
+t_cgi REQUEST_METHOD=GET HTTP_HOST="$H1" REQUEST_URI="/$gp" -- /dev/null \
+    >"$T/cgi2.out"
+check "CGI GET: exit status 0" test $? = 0
+t_cgi_split "$T/cgi2.out" "$T/cgi2.hdr" "$T/cgi2.body"
+check "CGI GET: Status: 200" grep -qE '^Status: 200( |$)' <(head -1 "$T/cgi2.hdr")
+check "CGI GET: body is a verified good answer" t_vleaf "$T/cgi2.body" good1 good
+check "CGI GET: from the cache (no upstream request)" \
+    test "$(t_responder_count r1)" -eq "$c0"
+
+t_cgi REQUEST_METHOD=PUT HTTP_HOST="$H1" REQUEST_URI=/ -- /dev/null >"$T/cgi3.out"
+check "CGI PUT: Status: 405" grep -qE '^Status: 405( |$)' <(head -1 "$T/cgi3.out")
+
+t_conf "$T/small.conf" max_request_bytes 64
+T_CGI_CONF=$T/small.conf t_cgi REQUEST_METHOD=POST \
+    CONTENT_TYPE=application/ocsp-request CONTENT_LENGTH="$len" \
+    HTTP_HOST="$H1" REQUEST_URI=/ -- "$req" >"$T/cgi4.out"
+check "CGI POST of $len bytes with max_request_bytes 64: Status: 413" \
+    grep -qE '^Status: 413( |$)' <(head -1 "$T/cgi4.out")
+
+t_conf "$T/prefix.conf" prefix test_
+T_CGI_CONF=$T/prefix.conf t_cgi REQUEST_METHOD=POST \
+    CONTENT_TYPE=application/ocsp-request CONTENT_LENGTH="$len" \
+    HTTP_HOST="$H1" REQUEST_URI=/ -- "$req" >"$T/cgi5.out"
+check "prefix test_: stored under $(t_kleaf good1 test_)" \
+    test "$(rcli exists "$(t_kleaf good1 test_)")" = 1
+
+t_done
