@@ -17,11 +17,23 @@
 #include "ocsp.h"
 
 /* Read and renew in one round trip; ARGV: ttl (0: no renewal), below. */
+/*
+ * Read, renew and count in one round trip. KEYS: the entry, the stats;
+ * ARGV: ttl (0: a daemon's read, neither renewed nor counted), the TTL
+ * below which to renew, now.
+ */
 static const char get_lua[] =
     "local v = redis.call('HMGET', KEYS[1], 'response', 'thisupd',"
     " 'nextupd', 'status', 'request', 'ocsp_responder', 'lastchecked',"
     " 'failures', 'lasttry')\n"
-    "if v[1] and ARGV[1] ~= '0' then\n"
+    "if ARGV[1] == '0' then return v end\n"
+    "if v[1] and tonumber(v[3] or 0) > tonumber(ARGV[3]) then\n"
+    "  redis.call('HINCRBY', KEYS[2], 'hits', 1)\n"
+    "  redis.call('HINCRBY', KEYS[2], 'served_bytes', #v[1])\n"
+    "else\n"
+    "  redis.call('HINCRBY', KEYS[2], 'misses', 1)\n"
+    "end\n"
+    "if v[1] then\n"
     "  local t = redis.call('TTL', KEYS[1])\n"
     "  if t >= 0 and t < tonumber(ARGV[2]) then\n"
     "    redis.call('EXPIRE', KEYS[1], ARGV[1])\n"
@@ -33,17 +45,47 @@ enum { F_RESPONSE, F_THISUPD, F_NEXTUPD, F_STATUS, F_REQUEST, F_RESPONDER,
 
 /*
  * Never replace a newer response. KEYS: the entry, the issuer's learned
- * responder; ARGV: ttl, thisupd, responder to learn or "", field/value...
+ * responder, the nextUpdate and thisUpdate indexes; ARGV: ttl, thisupd,
+ * nextupd, responder to learn or "", field/value...
  */
 static const char put_lua[] =
     "local old = tonumber(redis.call('HGET', KEYS[1], 'thisupd'))\n"
     "if old and old > tonumber(ARGV[2]) then return 0 end\n"
-    "redis.call('HSET', KEYS[1], unpack(ARGV, 4))\n"
+    "redis.call('HSET', KEYS[1], unpack(ARGV, 5))\n"
     "redis.call('EXPIRE', KEYS[1], ARGV[1])\n"
-    "if ARGV[3] ~= '' then\n"
-    "  redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[1])\n"
+    "redis.call('ZADD', KEYS[3], ARGV[3], KEYS[1])\n"
+    "redis.call('ZADD', KEYS[4], ARGV[2], KEYS[1])\n"
+    "if ARGV[4] ~= '' then\n"
+    "  redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[1])\n"
     "end\n"
     "return 1\n";
+
+/* KEYS: the entry and the indexes. */
+static const char del_lua[] =
+    "redis.call('ZREM', KEYS[2], KEYS[1])\n"
+    "redis.call('ZREM', KEYS[3], KEYS[1])\n"
+    "return redis.call('DEL', KEYS[1])\n";
+
+/* Counters and gauges; KEYS: stats, indexes; ARGV: now, now + 1 day. */
+static const char stats_lua[] =
+    "local o = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')\n"
+    "return { redis.call('HGETALL', KEYS[1]), redis.call('ZCARD', KEYS[2]),"
+    " redis.call('ZCOUNT', KEYS[2], '-inf', ARGV[1]),"
+    " redis.call('ZCOUNT', KEYS[2], '(' .. ARGV[1], ARGV[2]),"
+    " o[2] or '0' }\n";
+
+/* Drops index members whose key expired; KEYS: indexes; ARGV: cursor. */
+static const char clean_lua[] =
+    "local r = redis.call('ZSCAN', KEYS[1], ARGV[1], 'COUNT', 500)\n"
+    "local gone = 0\n"
+    "for i = 1, #r[2], 2 do\n"
+    "  if redis.call('EXISTS', r[2][i]) == 0 then\n"
+    "    redis.call('ZREM', KEYS[1], r[2][i])\n"
+    "    redis.call('ZREM', KEYS[2], r[2][i])\n"
+    "    gone = gone + 1\n"
+    "  end\n"
+    "end\n"
+    "return { r[1], gone }\n";
 
 /* A failed refresh touches only its own fields; ARGV: now, why. */
 static const char fail_lua[] =
@@ -63,7 +105,7 @@ struct script {
 	char		 sha[41];
 };
 
-enum { S_GET, S_PUT, S_FAIL, S_UNLOCK, S_COUNT };
+enum { S_GET, S_PUT, S_FAIL, S_UNLOCK, S_DEL, S_STATS, S_CLEAN, S_COUNT };
 
 struct cache {
 	redisContext	*ctx;
@@ -74,6 +116,9 @@ struct cache {
 	int		 down;		/* an outage was logged */
 	time_t		 retry_at;	/* no reconnect before */
 	char		 token[33];	/* our lock value */
+	char		*k_stats;	/* <prefix>stats */
+	char		*k_next;	/* <prefix>index:next */
+	char		*k_this;	/* <prefix>index:this */
 	struct script	 scripts[S_COUNT];
 };
 
@@ -107,10 +152,20 @@ cache_new(const struct config *cf)
 	}
 	c->timeout_ms = cf->redis_timeout_ms;
 	c->ttl = cf->entry_ttl;
+	if (asprintf(&c->k_stats, "%sstats", cf->prefix) == -1 ||
+	    asprintf(&c->k_next, "%sindex:next", cf->prefix) == -1 ||
+	    asprintf(&c->k_this, "%sindex:this", cf->prefix) == -1) {
+		c->k_stats = c->k_next = c->k_this = NULL;
+		log_warn("cache: asprintf");
+		goto fail;
+	}
 	if (script_init(&c->scripts[S_GET], get_lua) == -1 ||
 	    script_init(&c->scripts[S_PUT], put_lua) == -1 ||
 	    script_init(&c->scripts[S_FAIL], fail_lua) == -1 ||
 	    script_init(&c->scripts[S_UNLOCK], unlock_lua) == -1 ||
+	    script_init(&c->scripts[S_DEL], del_lua) == -1 ||
+	    script_init(&c->scripts[S_STATS], stats_lua) == -1 ||
+	    script_init(&c->scripts[S_CLEAN], clean_lua) == -1 ||
 	    RAND_bytes(rnd, sizeof(rnd)) != 1) {
 		log_warnx("cache: OpenSSL digest or random bytes failed");
 		goto fail;
@@ -131,6 +186,9 @@ cache_free(struct cache *c)
 		redisFree(c->ctx);
 	free(c->addr);
 	free(c->prefix);
+	free(c->k_stats);
+	free(c->k_next);
+	free(c->k_this);
 	free(c);
 }
 
@@ -236,37 +294,37 @@ cache_cmd(struct cache *c, const char *key, int argc, const char **argv,
 }
 
 /*
- * EVALSHA over key (and key2 when not NULL), loading the script with EVAL
- * when Redis does not know it.
+ * EVALSHA over nkeys keys, loading the script with EVAL when Redis does
+ * not know it. Returns the reply (the caller frees it), or NULL (logged).
  */
 static redisReply *
-cache_eval(struct cache *c, int s, const char *key, const char *key2,
-    int nargs, const char **args, const size_t *lens)
+cache_eval(struct cache *c, int s, int nkeys, const char **keys, int nargs,
+    const char **args, const size_t *lens)
 {
 	const char *argv[40];
 	size_t alen[40];
+	char nk[8];
 	redisReply *r;
 	int i, n = 0;
 
-	if (nargs + 5 > 40)
+	if (nkeys + nargs + 3 > 40)
 		return NULL;
+	snprintf(nk, sizeof(nk), "%d", nkeys);
 	argv[n] = "EVALSHA";
 	alen[n++] = 7;
 	argv[n] = c->scripts[s].sha;
 	alen[n++] = 40;
-	argv[n] = key2 ? "2" : "1";
-	alen[n++] = 1;
-	argv[n] = key;
-	alen[n++] = strlen(key);
-	if (key2 != NULL) {
-		argv[n] = key2;
-		alen[n++] = strlen(key2);
+	argv[n] = nk;
+	alen[n++] = strlen(nk);
+	for (i = 0; i < nkeys; i++) {
+		argv[n] = keys[i];
+		alen[n++] = strlen(keys[i]);
 	}
 	for (i = 0; i < nargs; i++) {
 		argv[n] = args[i];
 		alen[n++] = lens ? lens[i] : strlen(args[i]);
 	}
-	if ((r = cache_cmd(c, key, n, argv, alen)) == NULL)
+	if ((r = cache_cmd(c, keys[0], n, argv, alen)) == NULL)
 		return NULL;
 	if (r->type != REDIS_REPLY_ERROR)
 		return r;
@@ -275,14 +333,29 @@ cache_eval(struct cache *c, int s, const char *key, const char *key2,
 	alen[0] = 4;
 	argv[1] = c->scripts[s].body;
 	alen[1] = strlen(argv[1]);
-	if ((r = cache_cmd(c, key, n, argv, alen)) == NULL)
+	if ((r = cache_cmd(c, keys[0], n, argv, alen)) == NULL)
 		return NULL;
 	if (r->type == REDIS_REPLY_ERROR) {
-		log_warnx("redis %s: EVAL %s: %s", c->addr, key, r->str);
+		log_warnx("redis %s: EVAL %s: %s", c->addr, keys[0], r->str);
 		freeReplyObject(r);
 		return NULL;
 	}
 	return r;
+}
+
+/* Returns 1 when the script reply is the integer 1, 0, or -1. */
+static int
+cache_eval_int(struct cache *c, int s, int nkeys, const char **keys,
+    int nargs, const char **args, const size_t *lens)
+{
+	redisReply *r;
+	int ret;
+
+	if ((r = cache_eval(c, s, nkeys, keys, nargs, args, lens)) == NULL)
+		return -1;
+	ret = r->type == REDIS_REPLY_INTEGER && r->integer >= 1 ? 1 : 0;
+	freeReplyObject(r);
+	return ret;
 }
 
 static time_t
@@ -313,8 +386,9 @@ reply_str(const redisReply *r, size_t *len)
 int
 cache_get(struct cache *c, const char *key, int touch, struct cache_entry *e)
 {
-	char ttl[32], low[32];
-	const char *args[2] = { ttl, low };
+	char ttl[32], low[32], now[32];
+	const char *keys[2] = { key, c->k_stats };
+	const char *args[3] = { ttl, low, now };
 	redisReply *r, **f;
 
 	memset(e, 0, sizeof(*e));
@@ -322,7 +396,8 @@ cache_get(struct cache *c, const char *key, int touch, struct cache_entry *e)
 	snprintf(ttl, sizeof(ttl), "%ld", touch ? c->ttl : 0L);
 	snprintf(low, sizeof(low), "%ld",
 	    c->ttl - (c->ttl / 10 < 86400 ? c->ttl / 10 : 86400));
-	if ((r = cache_eval(c, S_GET, key, NULL, 2, args, NULL)) == NULL)
+	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+	if ((r = cache_eval(c, S_GET, 2, keys, 3, args, NULL)) == NULL)
 		return -1;
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != F_COUNT) {
 		log_warnx("redis %s: read %s: unexpected reply", c->addr, key);
@@ -362,10 +437,10 @@ cache_put(struct cache *c, const char *key, const struct cache_record *rec)
 {
 	char ttl[32], thisupd[32], nextupd[32], now[32];
 	char learn[OCSP_KEYLEN + 32];
+	const char *keys[4] = { key, learn, c->k_next, c->k_this };
 	const char *a[32];
 	size_t l[32];
-	redisReply *r;
-	int n = 0, ret;
+	int n = 0;
 
 #define ARG(s, len) do { a[n] = (const char *)(s); l[n++] = (len); } while (0)
 #define STR(s) ARG(s, strlen(s))
@@ -377,6 +452,7 @@ cache_put(struct cache *c, const char *key, const struct cache_record *rec)
 	    rec->keyhash ? rec->keyhash : "");
 	STR(ttl);
 	STR(thisupd);
+	STR(nextupd);
 	STR(rec->keyhash ? rec->responder : "");
 	STR("ocsp_responder");
 	STR(rec->responder);
@@ -402,11 +478,7 @@ cache_put(struct cache *c, const char *key, const struct cache_record *rec)
 	STR("");
 #undef STR
 #undef ARG
-	if ((r = cache_eval(c, S_PUT, key, learn, n, a, l)) == NULL)
-		return -1;
-	ret = r->type == REDIS_REPLY_INTEGER && r->integer == 1 ? 1 : 0;
-	freeReplyObject(r);
-	return ret;
+	return cache_eval_int(c, S_PUT, 4, keys, n, a, l);
 }
 
 int
@@ -414,29 +486,17 @@ cache_fail(struct cache *c, const char *key, time_t now, const char *why)
 {
 	char t[32];
 	const char *args[2] = { t, why };
-	redisReply *r;
-	int ret;
 
 	snprintf(t, sizeof(t), "%lld", (long long)now);
-	if ((r = cache_eval(c, S_FAIL, key, NULL, 2, args, NULL)) == NULL)
-		return -1;
-	ret = r->type == REDIS_REPLY_INTEGER && r->integer == 1 ? 1 : 0;
-	freeReplyObject(r);
-	return ret;
+	return cache_eval_int(c, S_FAIL, 1, &key, 2, args, NULL);
 }
 
 int
 cache_del(struct cache *c, const char *key)
 {
-	const char *argv[2] = { "DEL", key };
-	redisReply *r;
-	int ret;
+	const char *keys[3] = { key, c->k_next, c->k_this };
 
-	if ((r = cache_cmd(c, key, 2, argv, NULL)) == NULL)
-		return -1;
-	ret = r->type == REDIS_REPLY_INTEGER && r->integer > 0 ? 1 : 0;
-	freeReplyObject(r);
-	return ret;
+	return cache_eval_int(c, S_DEL, 3, keys, 0, NULL, NULL);
 }
 
 static int
@@ -473,15 +533,13 @@ int
 cache_unlock(struct cache *c, const char *key)
 {
 	char name[OCSP_KEYLEN + 16];
+	const char *keys[1] = { name };
 	const char *args[1] = { c->token };
-	redisReply *r;
 
 	if (cache_lockname(c, key, name, sizeof(name)) == -1)
 		return -1;
-	if ((r = cache_eval(c, S_UNLOCK, name, NULL, 1, args, NULL)) == NULL)
-		return -1;
-	freeReplyObject(r);
-	return 0;
+	return cache_eval_int(c, S_UNLOCK, 1, keys, 1, args, NULL) == -1 ? -1 :
+	    0;
 }
 
 int
@@ -574,4 +632,158 @@ cache_scan(struct cache *c, unsigned long long *cursor, long count,
 done:
 	freeReplyObject(r);
 	return ret;
+}
+
+int
+cache_count(struct cache *c, const struct cache_count *add, size_t n)
+{
+	const char *argv[4] = { "HINCRBY", c->k_stats, NULL, NULL };
+	redisContext *ctx;
+	redisReply *r;
+	char v[32];
+	size_t i, sent = 0;
+	int ret = 0;
+
+	if ((ctx = cache_conn(c)) == NULL)
+		return -1;
+	/* Pipelined: one round trip for all of them. */
+	for (i = 0; i < n; i++) {
+		if (add[i].delta == 0)
+			continue;
+		snprintf(v, sizeof(v), "%lld", add[i].delta);
+		argv[2] = add[i].name;
+		argv[3] = v;
+		if (redisAppendCommandArgv(ctx, 4, argv, NULL) != REDIS_OK) {
+			cache_broken(c, "HINCRBY", ctx->errstr);
+			return -1;
+		}
+		sent++;
+	}
+	for (i = 0; i < sent; i++) {
+		if (redisGetReply(ctx, (void **)&r) != REDIS_OK) {
+			cache_broken(c, "HINCRBY", ctx->errstr);
+			return -1;
+		}
+		if (r->type == REDIS_REPLY_ERROR) {
+			log_warnx("redis %s: HINCRBY %s: %s", c->addr,
+			    c->k_stats, r->str);
+			ret = -1;
+		}
+		freeReplyObject(r);
+	}
+	return ret;
+}
+
+int
+cache_set_stats(struct cache *c, const struct cache_count *set, size_t n)
+{
+	const char *argv[40];
+	char v[16][32];
+	redisReply *r;
+	size_t i;
+
+	if (n > 16)
+		return -1;
+	argv[0] = "HSET";
+	argv[1] = c->k_stats;
+	for (i = 0; i < n; i++) {
+		snprintf(v[i], sizeof(v[i]), "%lld", set[i].delta);
+		argv[2 + 2 * i] = set[i].name;
+		argv[3 + 2 * i] = v[i];
+	}
+	if ((r = cache_cmd(c, c->k_stats, (int)(2 + 2 * n), argv, NULL)) ==
+	    NULL)
+		return -1;
+	freeReplyObject(r);
+	return 0;
+}
+
+int
+cache_stats(struct cache *c, time_t now, struct cache_stats *st)
+{
+	char a[32], b[32];
+	const char *keys[3] = { c->k_stats, c->k_next, c->k_this };
+	const char *args[2] = { a, b };
+	redisReply *r, *h;
+	size_t i;
+
+	memset(st, 0, sizeof(*st));
+	snprintf(a, sizeof(a), "%lld", (long long)now);
+	snprintf(b, sizeof(b), "%lld", (long long)now + 86400);
+	if ((r = cache_eval(c, S_STATS, 3, keys, 2, args, NULL)) == NULL)
+		return -1;
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 5 ||
+	    r->element[0]->type != REDIS_REPLY_ARRAY) {
+		log_warnx("redis %s: stats: unexpected reply", c->addr);
+		freeReplyObject(r);
+		return -1;
+	}
+	h = r->element[0];
+	st->reply = r;
+	st->names = calloc(h->elements / 2 + 1, sizeof(*st->names));
+	st->values = calloc(h->elements / 2 + 1, sizeof(*st->values));
+	if (st->names == NULL || st->values == NULL) {
+		cache_stats_clear(st);
+		return -1;
+	}
+	for (i = 0; i + 1 < h->elements; i += 2) {
+		if (h->element[i]->type != REDIS_REPLY_STRING ||
+		    h->element[i + 1]->type != REDIS_REPLY_STRING)
+			continue;
+		st->names[st->n] = h->element[i]->str;
+		st->values[st->n++] = strtoll(h->element[i + 1]->str, NULL,
+		    10);
+	}
+	st->entries = r->element[1]->integer;
+	st->expired = r->element[2]->integer;
+	st->expiring = r->element[3]->integer;
+	st->oldest = r->element[4]->type == REDIS_REPLY_STRING ?
+	    strtoll(r->element[4]->str, NULL, 10) : 0;
+	return 0;
+}
+
+void
+cache_stats_clear(struct cache_stats *st)
+{
+	if (st->reply != NULL)
+		freeReplyObject(st->reply);
+	free(st->names);
+	free(st->values);
+	memset(st, 0, sizeof(*st));
+}
+
+long long
+cache_stat(const struct cache_stats *st, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < st->n; i++)
+		if (strcmp(st->names[i], name) == 0)
+			return st->values[i];
+	return 0;
+}
+
+int
+cache_clean_index(struct cache *c, long *gone)
+{
+	char cur[32] = "0";
+	const char *keys[2] = { c->k_next, c->k_this };
+	const char *args[1] = { cur };
+	redisReply *r;
+
+	*gone = 0;
+	do {
+		if ((r = cache_eval(c, S_CLEAN, 2, keys, 1, args, NULL)) ==
+		    NULL)
+			return -1;
+		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+		    r->element[0]->type != REDIS_REPLY_STRING) {
+			freeReplyObject(r);
+			return -1;
+		}
+		snprintf(cur, sizeof(cur), "%s", r->element[0]->str);
+		*gone += (long)r->element[1]->integer;
+		freeReplyObject(r);
+	} while (strcmp(cur, "0") != 0);
+	return 0;
 }

@@ -44,9 +44,11 @@ void cache_free(struct cache *);
 int cache_up(const struct cache *);
 
 /*
- * Reads the entry under key in one round trip; with touch, also renews
- * the key's lifetime (entry_ttl) when it has run down. Returns 1 (hit:
- * fields set, free with cache_entry_clear()), 0 (no such key), -1.
+ * Reads the entry under key in one round trip; with touch (a client's
+ * request), also renews the key's lifetime (entry_ttl) when it has run
+ * down, and counts a hit (with the bytes served) or a miss in the stats.
+ * Returns 1 (fields set, free with cache_entry_clear()), 0 (no such key),
+ * -1.
  */
 int cache_get(struct cache *, const char *key, int touch,
     struct cache_entry *);
@@ -83,6 +85,37 @@ int cache_unlock(struct cache *, const char *key);
  */
 int cache_scan(struct cache *, unsigned long long *cursor, long count,
     int (*fn)(void *, const char *), void *arg);
+
+/* A counter of the stats hash ("<prefix>stats") and a value. */
+struct cache_count {
+	const char	*name;
+	long long	 delta;
+};
+
+/* Counters, and gauges from the nextUpdate and thisUpdate indexes. */
+struct cache_stats {
+	void		*reply;		/* owns names */
+	const char	**names;
+	long long	*values;
+	size_t		 n;
+	long long	 entries, expired, expiring, oldest;
+};
+
+/* Adds to counters (HINCRBY). 0, or -1. */
+int cache_count(struct cache *, const struct cache_count *, size_t n);
+/* Sets fields of the stats hash (HSET), at most 16. 0, or -1. */
+int cache_set_stats(struct cache *, const struct cache_count *, size_t n);
+/*
+ * Reads the counters and the gauges (entries, expired, expiring within a
+ * day of now, oldest thisUpdate) in one round trip. 0 (free with
+ * cache_stats_clear()), or -1.
+ */
+int cache_stats(struct cache *, time_t now, struct cache_stats *);
+void cache_stats_clear(struct cache_stats *);
+/* A counter's value, 0 when absent. */
+long long cache_stat(const struct cache_stats *, const char *name);
+/* Drops index members whose key has expired. 0, or -1. */
+int cache_clean_index(struct cache *, long *gone);
 
 /* 1 when key has the shape of an entry key under prefix. */
 int cache_is_entry_key(const char *prefix, const char *key);

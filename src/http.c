@@ -321,6 +321,7 @@ static const char *
 http_reason(int status)
 {
 	switch (status) {
+	case 200: return "OK";
 	case 400: return "Bad Request";
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
@@ -336,7 +337,8 @@ http_reason(int status)
 }
 
 void
-http_reply_error(struct http_conn *c, int status, const char *text)
+http_reply_text(struct http_conn *c, int status, const char *type,
+    const char *body, size_t len)
 {
 	char head[512], date[32];
 	int n;
@@ -344,14 +346,29 @@ http_reply_error(struct http_conn *c, int status, const char *text)
 	http_date(time(NULL), date);
 	n = snprintf(head, sizeof(head),
 	    "Status: %d %s\r\n"
-	    "Content-Type: text/plain\r\n"
+	    "Content-Type: %s\r\n"
 	    "Content-Length: %zu\r\n"
 	    "Date: %s\r\n"
 	    "Cache-Control: no-store\r\n"
-	    "%s\r\n%s\n",
-	    status, http_reason(status), strlen(text) + 1, date,
-	    status == 405 ? "Allow: GET, POST\r\n" : "", text);
+	    "%s\r\n",
+	    status, http_reason(status), type, len, date,
+	    status == 405 ? "Allow: GET, POST\r\n" : "");
 	if (n < 0 || (size_t)n >= sizeof(head))
 		return;
 	http_write(c, head, (size_t)n);
+	http_write(c, body, len);
+}
+
+void
+http_reply_error(struct http_conn *c, int status, const char *text)
+{
+	char body[ERRLEN + 2];
+	int n;
+
+	n = snprintf(body, sizeof(body), "%s\n", text);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(body))
+		n = sizeof(body) - 1;
+	http_reply_text(c, status, "text/plain", body, (size_t)n);
 }

@@ -65,6 +65,9 @@ int http_get_decode(const char *uri, char **path, struct ocsp_req **req,
  */
 void http_reply_ocsp(struct http_conn *, const unsigned char *der,
     size_t len, time_t thisupd, time_t nextupd, time_t now);
+/* Writes status with a body of the given type. */
+void http_reply_text(struct http_conn *, int status, const char *type,
+    const char *body, size_t len);
 /* Writes status with a one-line text/plain body. */
 void http_reply_error(struct http_conn *, int status, const char *text);
 

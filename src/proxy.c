@@ -11,9 +11,88 @@
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "ocsp.h"
 #include "proxy.h"
 #include "upstream.h"
+
+/* What one request adds to the shared counters (besides hits and
+ * misses, which the cache read counts). */
+struct tally {
+	long long	fetches, failed, fallbacks, stale, refused, bytes;
+	const char	*reason;	/* of the failed fetch */
+};
+
+static void
+proxy_tally(struct proxy *p, const struct tally *t)
+{
+	char field[64];
+	struct cache_count c[7];
+	size_t n = 0;
+
+#define ADD(f, v) do { c[n].name = (f); c[n++].delta = (v); } while (0)
+	ADD("fetches", t->fetches);
+	ADD("fallbacks", t->fallbacks);
+	ADD("stale_refusals", t->stale);
+	ADD("requests_refused", t->refused);
+	ADD("served_bytes", t->bytes);
+	if (t->failed) {
+		snprintf(field, sizeof(field), "fetch_failures_%s",
+		    t->reason ? t->reason : "other");
+		ADD(field, t->failed);
+	}
+#undef ADD
+	for (; n > 0 && c[n - 1].delta == 0; n--)
+		;
+	if (n > 0 && cache_up(p->cache))
+		cache_count(p->cache, c, n);
+}
+
+/*
+ * GET .../metrics and .../health: the last path segment names them (an
+ * OCSP request in a GET path is base64 and never one of these words).
+ */
+static int
+proxy_endpoint(struct proxy *p, struct http_conn *conn)
+{
+	struct cache_stats st;
+	const char *m, *path, *seg;
+	char *text, line[160];
+	size_t len;
+	int ok, n;
+
+	m = http_param(conn, "REQUEST_METHOD");
+	path = http_uri_path(http_param(conn, "REQUEST_URI"));
+	if (m == NULL || strcmp(m, "GET") != 0)
+		return 0;
+	seg = strrchr(path, '/');
+	seg = seg != NULL ? seg + 1 : path;
+	if (strcmp(seg, "metrics") != 0 && strcmp(seg, "health") != 0)
+		return 0;
+	ok = cache_stats(p->cache, time(NULL), &st) == 0;
+	if (strcmp(seg, "metrics") == 0) {
+		if ((text = metrics_text(ok ? &st : NULL, &len)) == NULL)
+			http_reply_error(conn, 503, "out of memory");
+		else
+			http_reply_text(conn, 200,
+			    "text/plain; version=0.0.4", text, len);
+		free(text);
+	} else {
+		if (!ok)
+			n = snprintf(line, sizeof(line), "redis unreachable\n");
+		else if (st.expired > 0)
+			n = snprintf(line, sizeof(line), "%lld of %lld cached "
+			    "responses expired\n", st.expired, st.entries);
+		else
+			n = snprintf(line, sizeof(line), "ok: %lld cached "
+			    "responses, none expired\n", st.entries);
+		http_reply_text(conn, ok && st.expired == 0 ? 200 : 503,
+		    "text/plain", line, (size_t)n);
+	}
+	if (ok)
+		cache_stats_clear(&st);
+	return 1;
+}
 
 struct proxy *
 proxy_new(const struct config *cf)
@@ -216,7 +295,7 @@ proxy_responder(struct proxy *p, struct http_conn *conn,
 /* A request for several certificates goes upstream and back untouched. */
 static void
 proxy_pass(struct proxy *p, struct http_conn *conn, const struct request *r,
-    const char *url)
+    const char *url, struct tally *t)
 {
 	char err[ERRLEN];
 	unsigned char *resp = NULL;
@@ -225,8 +304,11 @@ proxy_pass(struct proxy *p, struct http_conn *conn, const struct request *r,
 	int rc;
 
 	der = ocsp_req_get0_der(r->ocsp, &len);
+	t->fetches++;
 	if ((rc = upstream_fetch(p->up, url, der, len, &resp, &rlen, err)) !=
 	    0) {
+		t->failed++;
+		t->reason = upstream_reason(p->up);
 		log_warnx("pass-through of %d certificates: upstream %s",
 		    ocsp_req_count(r->ocsp), err);
 		http_reply_error(conn, rc == -2 ? 403 : 503, rc == -2 ?
@@ -235,15 +317,17 @@ proxy_pass(struct proxy *p, struct http_conn *conn, const struct request *r,
 	}
 	log_debug("passed %d certificates through %s",
 	    ocsp_req_count(r->ocsp), url);
+	t->bytes += (long long)rlen;
 	http_reply_ocsp(conn, resp, rlen, 0, 0, time(NULL));
 	free(resp);
 }
 
 static void
 proxy_prune(struct proxy *p, struct http_conn *conn, const struct request *r,
-    const char *key)
+    const char *key, struct tally *t)
 {
 	if (!config_match_text(p->cf->prune, p->cf->nprune, r->remote)) {
+		t->refused++;
 		log_warnx("%s: prune refused (403): %s is not in prune_allow",
 		    key, r->remote ? r->remote : "(no address)");
 		http_reply_error(conn, 403, "prune not allowed from here");
@@ -295,6 +379,7 @@ proxy_serve(struct proxy *p, struct http_conn *conn)
 	struct request r;
 	struct cache_entry e;
 	struct ocsp_status st;
+	struct tally t;
 	char err[ERRLEN], key[OCSP_KEYLEN], *url = NULL, *responder = NULL;
 	unsigned char *resp = NULL;
 	const unsigned char *der;
@@ -303,20 +388,26 @@ proxy_serve(struct proxy *p, struct http_conn *conn)
 	int status, cached = 0, fresh_first, learn, locked = 0;
 
 	memset(&e, 0, sizeof(e));
+	memset(&t, 0, sizeof(t));
+	if (proxy_endpoint(p, conn))
+		return;
 	if ((status = http_request_read(conn, p->cf, &r, err)) != 0) {
 		log_warnx("request from %s refused (%d): %s",
 		    http_param(conn, "REMOTE_ADDR") ?
 		    http_param(conn, "REMOTE_ADDR") : "?", status, err);
 		http_reply_error(conn, status, err);
+		t.refused++;
+		proxy_tally(p, &t);
 		return;
 	}
 	if (ocsp_req_key(r.ocsp, p->cf->prefix, key, err) == -1) {
 		log_warnx("request for %s refused (400): %s", r.host, err);
 		http_reply_error(conn, 400, err);
+		t.refused++;
 		goto done;
 	}
 	if (r.prune) {
-		proxy_prune(p, conn, &r, key);
+		proxy_prune(p, conn, &r, key, &t);
 		goto done;
 	}
 	/* A nonce or no-cache asks for a fresh answer: the cache is the
@@ -337,7 +428,7 @@ proxy_serve(struct proxy *p, struct http_conn *conn)
 		goto done;
 	}
 	if (ocsp_req_count(r.ocsp) > 1) {
-		proxy_pass(p, conn, &r, url);
+		proxy_pass(p, conn, &r, url, &t);
 		goto done;
 	}
 	if (!fresh_first && cached != -1 &&
@@ -346,7 +437,12 @@ proxy_serve(struct proxy *p, struct http_conn *conn)
 		goto done;
 	}
 	der = ocsp_req_get0_der(r.ocsp, &len);
+	t.fetches++;
 	status = upstream_fetch(p->up, url, der, len, &resp, &rlen, err);
+	if (status != 0) {
+		t.failed++;
+		t.reason = upstream_reason(p->up);
+	}
 	if (status == -2) {
 		log_warnx("%s: upstream %s (403)", key, err);
 		http_reply_error(conn, 403, "upstream refused by policy");
@@ -363,8 +459,11 @@ proxy_serve(struct proxy *p, struct http_conn *conn)
 			    status == 1 ? "" : err);
 			http_reply_ocsp(conn, resp, rlen, st.thisupd,
 			    st.nextupd, now);
+			t.bytes += (long long)rlen;
 			goto done;
 		}
+		t.failed++;
+		t.reason = "invalid";
 		log_warnx("%s: upstream %s answered an unusable response: %s",
 		    key, url, err);
 	} else
@@ -376,13 +475,18 @@ proxy_serve(struct proxy *p, struct http_conn *conn)
 	if (cached == 1 && proxy_servable(&e, now)) {
 		log_info("%s: served from the cache, upstream failed", key);
 		proxy_reply_entry(conn, &e, now);
+		t.fallbacks++;
+		t.bytes += (long long)e.response_len;
 		goto done;
 	}
+	if (cached == 1 && e.response != NULL)
+		t.stale++;
 	http_reply_error(conn, 503,
 	    "OCSP responder unavailable and no valid cached response");
 done:
 	if (locked)
 		cache_unlock(p->cache, key);
+	proxy_tally(p, &t);
 	cache_entry_clear(&e);
 	free(resp);
 	free(url);

@@ -276,6 +276,30 @@ refresh_wait(struct pass *ps, int max, volatile sig_atomic_t *stop)
 	return n < 0 ? -1 : 0;
 }
 
+/* The pass's figures where status and /metrics read them, and the
+ * index cleared of keys that expired. */
+static void
+refresh_report(struct pass *ps)
+{
+	struct cache_count set[4] = {
+		{ "refresh_last_time", (long long)time(NULL) },
+		{ "refresh_last_due", ps->st->due },
+		{ "refresh_last_refreshed", ps->st->refreshed },
+		{ "refresh_last_failed", ps->st->failed },
+	};
+	struct cache_count add[2] = {
+		{ "refreshed", ps->st->refreshed },
+		{ "refresh_failures", ps->st->failed },
+	};
+	long gone;
+
+	cache_set_stats(ps->cache, set, 4);
+	cache_count(ps->cache, add, 2);
+	if (cache_clean_index(ps->cache, &gone) == 0 && gone > 0)
+		log_info("refresh: %ld expired keys dropped from the index",
+		    gone);
+}
+
 int
 refresh_pass(const struct config *cf, volatile sig_atomic_t *stop,
     struct refresh_stats *st)
@@ -318,6 +342,8 @@ drain:
 		;
 	if (n > 0)
 		log_info("refresh: %d fetches abandoned", n);
+	if (ret == 0)
+		refresh_report(&ps);
 done:
 	batch_clear(&b);
 	free(b.keys);

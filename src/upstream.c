@@ -20,6 +20,7 @@ struct xfer {
 	void		*arg;
 	struct xfer	*next, *prev;	/* in flight in a multi */
 	const struct config *cf;
+	const char	*reason;	/* short name of the last failure */
 	int		 listed;	/* the host is named in upstream_allow */
 	char		 refused[128];	/* why a connection was refused */
 	char		 curlerr[CURL_ERROR_SIZE];
@@ -247,10 +248,16 @@ xfer_result(struct xfer *x, CURLcode rc, const char *url, char *err)
 {
 	long code = 0;
 
+	x->reason = NULL;
 	if (x->refused[0] != '\0' && rc != CURLE_OK) {
+		x->reason = "refused";
 		errfmt(err, "%s: refused: %s", url, x->refused);
 		return -2;
 	}
+	x->reason = rc == CURLE_OPERATION_TIMEDOUT ? "timeout" :
+	    rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ?
+	    "connect" : x->over || rc == CURLE_FILESIZE_EXCEEDED ? "size" :
+	    "other";
 	if (x->over || rc == CURLE_FILESIZE_EXCEEDED) {
 		errfmt(err, "%s: answer larger than %zu bytes", url, x->max);
 		return -1;
@@ -261,6 +268,7 @@ xfer_result(struct xfer *x, CURLcode rc, const char *url, char *err)
 		return -1;
 	}
 	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &code);
+	x->reason = "http";
 	if (code >= 300 && code < 400) {
 		errfmt(err, "%s: HTTP status %ld, redirects are not followed",
 		    url, code);
@@ -274,6 +282,7 @@ xfer_result(struct xfer *x, CURLcode rc, const char *url, char *err)
 		errfmt(err, "%s: empty answer", url);
 		return -1;
 	}
+	x->reason = NULL;
 	return 0;
 }
 
@@ -318,8 +327,10 @@ upstream_fetch(struct upstream *u, const char *url, const unsigned char *body,
 
 	int r;
 
+	x->reason = "refused";
 	if (xfer_policy(x, url, err) == -1)
 		return -2;
+	x->reason = "other";
 	if (xfer_setup(x, u->hdrs, url, body, len) == -1) {
 		errfmt(err, "%s: libcurl refused an option", url);
 		return -1;
@@ -333,6 +344,12 @@ upstream_fetch(struct upstream *u, const char *url, const unsigned char *body,
 	x->data = NULL;
 	x->len = x->cap = 0;
 	return 0;
+}
+
+const char *
+upstream_reason(const struct upstream *u)
+{
+	return u->x.reason ? u->x.reason : "other";
 }
 
 struct upstream_multi *

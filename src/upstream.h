@@ -26,6 +26,10 @@ int upstream_fetch(struct upstream *, const char *url,
     const unsigned char *body, size_t len, unsigned char **out,
     size_t *outlen, char *err);
 
+/* The kind of the last failure: refused, timeout, connect, size, http,
+ * other. */
+const char *upstream_reason(const struct upstream *);
+
 /* Called once per finished transfer: out is NULL and err set on failure. */
 typedef void (*upstream_done_fn)(void *arg, const unsigned char *out,
     size_t outlen, const char *err);
