@@ -15,10 +15,10 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS = $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Isrc -MMD -MP
 
-MODULES	 = log config ocsp cache upstream http proxy refresh metrics
+MODULES	 = log config ocsp cache upstream http proxy refresh metrics admin
 OBJS	 = $(MODULES:%=$(BUILD)/%.o)
 LIB	 = $(BUILD)/libocspxy.a
-PROGS	 = $(BUILD)/ocspxy-fcgi $(BUILD)/ocspxy-refresh
+PROGS	 = $(BUILD)/ocspxy-fcgi $(BUILD)/ocspxy-refresh $(BUILD)/ocspxy
 
 .PHONY: all check unit deps run install uninstall clean format bench fuzz
 
@@ -37,6 +37,9 @@ $(LIB): $(OBJS)
 	$(AR) rcs $@ $(OBJS)
 
 $(BUILD)/ocspxy-%: $(BUILD)/ocspxy-%.o $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
+
+$(BUILD)/ocspxy: $(BUILD)/ocspxy.o $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
 
 $(BUILD)/test-unit: $(BUILD)/unit.o $(LIB)
@@ -70,9 +73,11 @@ SNIPPETS = $(wildcard nginx/* apache/* lighttpd/*)
 UNITS	 = $(wildcard fcgi/*.service fcgi/*.socket)
 
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) \
-	    $(DESTDIR)$(sysconfdir)/ocspxy
-	install -m 0755 $(PROGS) $(DESTDIR)$(SBINDIR)/
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
+	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(sysconfdir)/ocspxy
+	install -m 0755 $(BUILD)/ocspxy-fcgi $(BUILD)/ocspxy-refresh \
+	    $(DESTDIR)$(SBINDIR)/
+	install -m 0755 $(BUILD)/ocspxy $(DESTDIR)$(BINDIR)/
 	set -e; for f in $(UNITS); do \
 	    $(SUBST) $$f > $(DESTDIR)$(UNITDIR)/$${f#fcgi/}; \
 	    chmod 0644 $(DESTDIR)$(UNITDIR)/$${f#fcgi/}; done
@@ -85,7 +90,8 @@ install: all
 
 # Leaves a config the operator may have edited in place.
 uninstall:
-	rm -f $(PROGS:$(BUILD)/%=$(DESTDIR)$(SBINDIR)/%)
+	rm -f $(DESTDIR)$(SBINDIR)/ocspxy-fcgi $(DESTDIR)$(SBINDIR)/ocspxy-refresh
+	rm -f $(DESTDIR)$(BINDIR)/ocspxy
 	rm -f $(UNITS:fcgi/%=$(DESTDIR)$(UNITDIR)/%)
 	rm -rf $(DESTDIR)$(DATADIR)
 	cmp -s fcgi/ocspxy.conf $(DESTDIR)$(sysconfdir)/ocspxy/ocspxy.conf && \

@@ -25,7 +25,7 @@
 static const char get_lua[] =
     "local v = redis.call('HMGET', KEYS[1], 'response', 'thisupd',"
     " 'nextupd', 'status', 'request', 'ocsp_responder', 'lastchecked',"
-    " 'failures', 'lasttry')\n"
+    " 'failures', 'lasttry', 'lasterror')\n"
     "if ARGV[1] == '0' then return v end\n"
     "if v[1] and tonumber(v[3] or 0) > tonumber(ARGV[3]) then\n"
     "  redis.call('HINCRBY', KEYS[2], 'hits', 1)\n"
@@ -41,7 +41,7 @@ static const char get_lua[] =
     "end\n"
     "return v\n";
 enum { F_RESPONSE, F_THISUPD, F_NEXTUPD, F_STATUS, F_REQUEST, F_RESPONDER,
-    F_LASTCHECKED, F_FAILURES, F_LASTTRY, F_COUNT };
+    F_LASTCHECKED, F_FAILURES, F_LASTTRY, F_LASTERROR, F_COUNT };
 
 /*
  * Never replace a newer response. KEYS: the entry, the issuer's learned
@@ -421,6 +421,7 @@ cache_get(struct cache *c, const char *key, int touch, struct cache_entry *e)
 	e->lastchecked = reply_time(f[F_LASTCHECKED]);
 	e->lasttry = reply_time(f[F_LASTTRY]);
 	e->failures = (long)reply_time(f[F_FAILURES]);
+	e->lasterror = reply_str(f[F_LASTERROR], NULL);
 	return 1;
 }
 

@@ -22,6 +22,7 @@ struct cache_entry {
 	size_t		 request_len;
 	const char	*responder;	/* "host[:port][/path]" */
 	const char	*status;
+	const char	*lasterror;	/* NULL or "" after a success */
 	time_t		 thisupd, nextupd, lastchecked, lasttry;
 	long		 failures;
 };

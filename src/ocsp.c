@@ -118,6 +118,51 @@ done:
 	return r;
 }
 
+struct ocsp_req *
+ocsp_req_for_cert(X509 *leaf, X509 *issuer, char *err)
+{
+	OCSP_REQUEST *req = NULL;
+	OCSP_CERTID *id = NULL;
+	struct ocsp_req *r = NULL;
+	unsigned char *der = NULL;
+	int n;
+
+	if ((req = OCSP_REQUEST_new()) == NULL ||
+	    (id = OCSP_cert_to_id(NULL, leaf, issuer)) == NULL) {
+		errfmt(err, "cannot make a CertID for the certificate");
+		goto done;
+	}
+	if (OCSP_request_add0_id(req, id) == NULL) {
+		errfmt(err, "cannot build a request");
+		goto done;
+	}
+	id = NULL;
+	if ((n = i2d_OCSP_REQUEST(req, &der)) <= 0) {
+		errfmt(err, "cannot encode a request");
+		goto done;
+	}
+	r = ocsp_req_parse(der, (size_t)n, err);
+done:
+	OPENSSL_free(der);
+	OCSP_CERTID_free(id);
+	OCSP_REQUEST_free(req);
+	return r;
+}
+
+char *
+ocsp_cert_responder(X509 *leaf)
+{
+	STACK_OF(OPENSSL_STRING) *urls;
+	char *url = NULL;
+
+	if ((urls = X509_get1_ocsp(leaf)) == NULL)
+		return NULL;
+	if (sk_OPENSSL_STRING_num(urls) > 0)
+		url = strdup(sk_OPENSSL_STRING_value(urls, 0));
+	X509_email_free(urls);
+	return url;
+}
+
 void
 ocsp_req_free(struct ocsp_req *r)
 {

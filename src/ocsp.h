@@ -24,6 +24,16 @@ struct ocsp_req *ocsp_req_parse(const unsigned char *der, size_t len,
 /* The same from base64 text (RFC 6960 A.1 GET, already URL-decoded). */
 struct ocsp_req *ocsp_req_parse_b64(const char *b64, size_t len, char *err);
 void ocsp_req_free(struct ocsp_req *);
+/*
+ * A request for leaf, issued by issuer, with a SHA-1 CertID as web
+ * servers send. Returns a new request (ocsp_req_free()), or NULL.
+ */
+struct ocsp_req *ocsp_req_for_cert(X509 *leaf, X509 *issuer, char *err);
+/*
+ * The first OCSP responder URL of the certificate's Authority
+ * Information Access, a new string the caller frees, or NULL.
+ */
+char *ocsp_cert_responder(X509 *leaf);
 
 /* Number of certificates asked about (1 or more). */
 int ocsp_req_count(const struct ocsp_req *);

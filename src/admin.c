@@ -1,0 +1,860 @@
+/* admin.c: the operator command's actions. */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "admin.h"
+#include "cache.h"
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "ocsp.h"
+#include "proxy.h"
+#include "upstream.h"
+
+/* One certificate (with its issuer) or one cache key to act on. */
+struct target {
+	char		*name;		/* the file, or the key as given */
+	char		 key[OCSP_KEYLEN];
+	X509		*leaf, *issuer;	/* NULL for a key */
+	struct ocsp_req	*req;		/* NULL for a key */
+};
+
+struct targets {
+	struct target	*v;
+	size_t		 n;
+};
+
+struct admin {
+	struct config		*cf;
+	const struct admin_opts	*o;
+	struct cache		*cache;
+	struct upstream		*up;
+};
+
+long
+admin_duration(const char *s)
+{
+	char *end;
+	long v, mul = 1;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || v < 0)
+		return -1;
+	switch (*end) {
+	case '\0':
+	case 's':
+		break;
+	case 'm':
+		mul = 60;
+		break;
+	case 'h':
+		mul = 3600;
+		break;
+	case 'd':
+		mul = 86400;
+		break;
+	default:
+		return -1;
+	}
+	if (*end != '\0' && end[1] != '\0')
+		return -1;
+	if (v > 100L * 365 * 86400 / mul)
+		return -1;
+	return v * mul;
+}
+
+static int
+admin_open(struct admin *a, struct config *cf, const struct admin_opts *o,
+    int fetch)
+{
+	memset(a, 0, sizeof(*a));
+	a->cf = cf;
+	a->o = o;
+	if ((a->cache = cache_new(cf)) == NULL)
+		return -1;
+	if (fetch && (a->up = upstream_new(cf)) == NULL)
+		return -1;
+	return 0;
+}
+
+static void
+admin_close(struct admin *a)
+{
+	cache_free(a->cache);
+	upstream_free(a->up);
+}
+
+static void
+targets_free(struct targets *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++) {
+		free(t->v[i].name);
+		X509_free(t->v[i].leaf);
+		X509_free(t->v[i].issuer);
+		ocsp_req_free(t->v[i].req);
+	}
+	free(t->v);
+	memset(t, 0, sizeof(*t));
+}
+
+static struct target *
+targets_add(struct targets *t, const char *name)
+{
+	struct target *v;
+
+	if ((v = reallocarray(t->v, t->n + 1, sizeof(*v))) == NULL)
+		return NULL;
+	t->v = v;
+	v = &t->v[t->n];
+	memset(v, 0, sizeof(*v));
+	if ((v->name = strdup(name)) == NULL)
+		return NULL;
+	t->n++;
+	return v;
+}
+
+/* Every PEM certificate of a file, in order; NULL when there is none. */
+static STACK_OF(X509) *
+load_certs(const char *path)
+{
+	STACK_OF(X509) *sk;
+	FILE *fp;
+	X509 *x;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		fprintf(stderr, "ocspxy: %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	if ((sk = sk_X509_new_null()) == NULL) {
+		fclose(fp);
+		return NULL;
+	}
+	while ((x = PEM_read_X509(fp, NULL, NULL, NULL)) != NULL)
+		if (!sk_X509_push(sk, x))
+			X509_free(x);
+	ERR_clear_error();
+	fclose(fp);
+	if (sk_X509_num(sk) == 0) {
+		fprintf(stderr, "ocspxy: %s: no PEM certificate\n", path);
+		sk_X509_free(sk);
+		return NULL;
+	}
+	return sk;
+}
+
+/* The issuer of leaf: next in its own file, else anywhere in pool. */
+static X509 *
+find_issuer(X509 *leaf, STACK_OF(X509) *own, STACK_OF(X509) *pool)
+{
+	int i;
+
+	for (i = 1; i < sk_X509_num(own); i++)
+		if (X509_check_issued(sk_X509_value(own, i), leaf) == X509_V_OK)
+			return sk_X509_value(own, i);
+	for (i = 0; i < sk_X509_num(pool); i++)
+		if (sk_X509_value(pool, i) != leaf &&
+		    X509_check_issued(sk_X509_value(pool, i), leaf) ==
+		    X509_V_OK)
+			return sk_X509_value(pool, i);
+	return NULL;
+}
+
+/* Files named directly or found in directories, and keys. */
+static int
+collect(const char *prefix, int argc, char **argv, char ***files,
+    size_t *nfiles, struct targets *keys)
+{
+	struct stat sb;
+	struct dirent **de = NULL;
+	char path[4096], **f, *ext;
+	int i, j, n;
+
+	for (i = 0; i < argc; i++) {
+		if (stat(argv[i], &sb) == 0 && S_ISDIR(sb.st_mode)) {
+			if ((n = scandir(argv[i], &de, NULL, alphasort)) < 0) {
+				fprintf(stderr, "ocspxy: %s: %s\n", argv[i],
+				    strerror(errno));
+				return -1;
+			}
+			for (j = 0; j < n; j++) {
+				ext = strrchr(de[j]->d_name, '.');
+				if (ext != NULL && (strcmp(ext, ".pem") == 0 ||
+				    strcmp(ext, ".crt") == 0 ||
+				    strcmp(ext, ".cer") == 0)) {
+					snprintf(path, sizeof(path), "%s/%s",
+					    argv[i], de[j]->d_name);
+					if ((f = reallocarray(*files,
+					    *nfiles + 1, sizeof(*f))) == NULL)
+						return -1;
+					*files = f;
+					if ((f[(*nfiles)++] = strdup(path)) ==
+					    NULL)
+						return -1;
+				}
+				free(de[j]);
+			}
+			free(de);
+		} else if (stat(argv[i], &sb) == 0) {
+			if ((f = reallocarray(*files, *nfiles + 1,
+			    sizeof(*f))) == NULL)
+				return -1;
+			*files = f;
+			if ((f[(*nfiles)++] = strdup(argv[i])) == NULL)
+				return -1;
+		} else if (cache_is_entry_key(prefix, argv[i])) {
+			if (targets_add(keys, argv[i]) == NULL)
+				return -1;
+			snprintf(keys->v[keys->n - 1].key, OCSP_KEYLEN, "%s",
+			    argv[i]);
+		} else {
+			fprintf(stderr, "ocspxy: %s: neither a file, a "
+			    "directory nor a cache key (%s...)\n", argv[i],
+			    prefix);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Resolves the arguments into targets: the first certificate of each
+ * file that is not a CA certificate, with its issuer from the rest of
+ * its file or from the other files; and cache keys as given. Returns 0,
+ * or -1 after a message.
+ */
+static int
+targets_load(const struct config *cf, int argc, char **argv,
+    struct targets *t)
+{
+	STACK_OF(X509) **certs = NULL, *pool = NULL;
+	struct target *tg;
+	char **files = NULL, err[ERRLEN];
+	size_t nfiles = 0, i;
+	X509 *leaf, *issuer;
+	int j, ret = -1;
+
+	memset(t, 0, sizeof(*t));
+	if (collect(cf->prefix, argc, argv, &files, &nfiles, t) == -1)
+		goto done;
+	if ((pool = sk_X509_new_null()) == NULL ||
+	    (certs = calloc(nfiles + 1, sizeof(*certs))) == NULL)
+		goto done;
+	for (i = 0; i < nfiles; i++) {
+		if ((certs[i] = load_certs(files[i])) == NULL)
+			goto done;
+		for (j = 0; j < sk_X509_num(certs[i]); j++)
+			if (!sk_X509_push(pool, sk_X509_value(certs[i], j)))
+				goto done;
+	}
+	for (i = 0; i < nfiles; i++) {
+		leaf = sk_X509_value(certs[i], 0);
+		if (X509_check_ca(leaf) != 0 && nfiles > 1)
+			continue; /* an issuer given beside its leaves */
+		if ((issuer = find_issuer(leaf, certs[i], pool)) == NULL) {
+			fprintf(stderr, "ocspxy: %s: no issuer certificate "
+			    "(give it as the next file or append it)\n",
+			    files[i]);
+			goto done;
+		}
+		if ((tg = targets_add(t, files[i])) == NULL)
+			goto done;
+		X509_up_ref(leaf);
+		X509_up_ref(issuer);
+		tg->leaf = leaf;
+		tg->issuer = issuer;
+		if ((tg->req = ocsp_req_for_cert(leaf, issuer, err)) == NULL ||
+		    ocsp_req_key(tg->req, cf->prefix, tg->key, err) == -1) {
+			fprintf(stderr, "ocspxy: %s: %s\n", files[i], err);
+			goto done;
+		}
+	}
+	ret = 0;
+done:
+	for (i = 0; i < nfiles; i++) {
+		if (certs != NULL)
+			sk_X509_pop_free(certs[i], X509_free);
+		free(files[i]);
+	}
+	free(certs);
+	free(files);
+	sk_X509_free(pool);
+	if (ret == -1)
+		targets_free(t);
+	return ret;
+}
+
+static void
+progress(const struct admin *a, size_t done, size_t total)
+{
+	if (!a->o->progress || total < 2)
+		return;
+	fprintf(stderr, "\r%zu/%zu", done, total);
+	if (done == total)
+		fputs("\r\033[K", stderr);
+	fflush(stderr);
+}
+
+static void
+iso_time(time_t t, char *buf)
+{
+	struct tm tm;
+
+	if (t <= 0) {
+		snprintf(buf, 32, "-");
+		return;
+	}
+	gmtime_r(&t, &tm);
+	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* "3h12m", "2d4h", "45s". */
+static void
+human_span(long long s, char *buf)
+{
+	const char *sign = s < 0 ? "-" : "";
+
+	if (s < 0)
+		s = -s;
+	if (s < 60)
+		snprintf(buf, 32, "%s%llds", sign, s);
+	else if (s < 3600)
+		snprintf(buf, 32, "%s%lldm%llds", sign, s / 60, s % 60);
+	else if (s < 86400)
+		snprintf(buf, 32, "%s%lldh%lldm", sign, s / 3600,
+		    s % 3600 / 60);
+	else
+		snprintf(buf, 32, "%s%lldd%lldh", sign, s / 86400,
+		    s % 86400 / 3600);
+}
+
+/* Prints one line of outcome for a fetch. */
+static void
+report(const struct admin *a, const char *name, const char *key,
+    const char *status, time_t nextupd, const char *what)
+{
+	char next[32];
+
+	iso_time(nextupd, next);
+	if (a->o->format == ADMIN_JSON)
+		printf("{\"name\":\"%s\",\"key\":\"%s\",\"status\":\"%s\","
+		    "\"nextupd\":%lld,\"result\":\"%s\"}\n", name, key,
+		    status ? status : "", (long long)nextupd, what);
+	else
+		printf("%s\t%s\t%s\t%s\t%s\n", name, key, status ? status :
+		    "-", next, what);
+}
+
+/*
+ * Fetches req from responder and stores it as ocspxy-fcgi would. Returns
+ * 0, or -1 (reported, and counted on the entry when it exists).
+ */
+static int
+admin_fetch(struct admin *a, const char *name, const char *key,
+    const struct ocsp_req *req, const char *responder, int learn)
+{
+	struct ocsp_status st;
+	unsigned char *resp = NULL;
+	const unsigned char *der;
+	char err[ERRLEN], what[ERRLEN + 32], *url;
+	size_t len, rlen;
+	int r = -1;
+
+	if ((url = proxy_url(responder)) == NULL)
+		return -1;
+	der = ocsp_req_get0_der(req, &len);
+	if (upstream_fetch(a->up, url, der, len, &resp, &rlen, err) == 0)
+		r = proxy_store(a->cache, a->cf, key, req, responder, learn,
+		    resp, rlen, time(NULL), &st, err);
+	if (r == 1) {
+		report(a, name, key, ocsp_status_name(st.status), st.nextupd,
+		    st.verified ? "stored, verified" : "stored");
+	} else {
+		snprintf(what, sizeof(what), "%s%s", r == 0 ?
+		    "not stored: " : "failed: ", err);
+		report(a, name, key, r == 0 ? ocsp_status_name(st.status) :
+		    NULL, r == 0 ? st.nextupd : 0, what);
+		if (r == -1)
+			cache_fail(a->cache, key, time(NULL), err);
+	}
+	free(resp);
+	free(url);
+	return r == 1 ? 0 : -1;
+}
+
+/* The responder of a certificate's AIA, as "host[:port][/path]". */
+static char *
+aia_responder(const struct target *t)
+{
+	char *url, *s;
+
+	if ((url = ocsp_cert_responder(t->leaf)) == NULL) {
+		fprintf(stderr, "ocspxy: %s: no OCSP responder in its "
+		    "Authority Information Access\n", t->name);
+		return NULL;
+	}
+	if (strncmp(url, "http://", 7) != 0) {
+		fprintf(stderr, "ocspxy: %s: responder %s is not http://\n",
+		    t->name, url);
+		free(url);
+		return NULL;
+	}
+	s = strdup(url + 7);
+	free(url);
+	/* Stored as the Perl tool did: no "/" for the root path. */
+	if (s != NULL && strcmp(s + strcspn(s, "/"), "/") == 0)
+		s[strcspn(s, "/")] = '\0';
+	return s;
+}
+
+/* Lets warm verify what it fetches against the issuers it was given. */
+static void
+learn_issuer(struct config *cf, X509 *issuer)
+{
+	if (cf->issuers == NULL && (cf->issuers = sk_X509_new_null()) == NULL)
+		return;
+	if (sk_X509_find(cf->issuers, issuer) >= 0)
+		return;
+	if (sk_X509_push(cf->issuers, issuer))
+		X509_up_ref(issuer);
+}
+
+static int
+warm_one(struct admin *a, struct target *t)
+{
+	char *responder;
+	int r;
+
+	if ((responder = aia_responder(t)) == NULL)
+		return -1;
+	learn_issuer(a->cf, t->issuer);
+	r = admin_fetch(a, t->name, t->key, t->req, responder, 1);
+	free(responder);
+	return r;
+}
+
+int
+admin_warm(struct config *cf, const struct admin_opts *o, int argc,
+    char **argv)
+{
+	struct admin a;
+	struct targets t;
+	size_t i;
+	int status = 0;
+
+	if (targets_load(cf, argc, argv, &t) == -1)
+		return 2;
+	if (t.n == 0 || admin_open(&a, cf, o, 1) == -1) {
+		if (t.n == 0)
+			fprintf(stderr, "ocspxy: warm: no certificate\n");
+		targets_free(&t);
+		return 2;
+	}
+	for (i = 0; i < t.n && !*o->stop; i++) {
+		if (t.v[i].leaf == NULL) {
+			fprintf(stderr, "ocspxy: %s: warm needs a certificate, "
+			    "not a key\n", t.v[i].name);
+			status = 1;
+		} else if (warm_one(&a, &t.v[i]) == -1)
+			status = 1;
+		progress(&a, i + 1, t.n);
+	}
+	admin_close(&a);
+	targets_free(&t);
+	return status;
+}
+
+int
+admin_prune(struct config *cf, const struct admin_opts *o, int argc,
+    char **argv)
+{
+	struct admin a;
+	struct targets t;
+	size_t i;
+	int status = 0, r;
+
+	if (targets_load(cf, argc, argv, &t) == -1)
+		return 2;
+	if (admin_open(&a, cf, o, 0) == -1) {
+		targets_free(&t);
+		return 2;
+	}
+	for (i = 0; i < t.n; i++) {
+		r = cache_del(a.cache, t.v[i].key);
+		printf("%s\t%s\t%s\n", t.v[i].name, t.v[i].key, r == 1 ?
+		    "pruned" : r == 0 ? "not cached" : "failed");
+		if (r == -1)
+			status = 1;
+	}
+	admin_close(&a);
+	targets_free(&t);
+	return status;
+}
+
+int
+admin_refresh(struct config *cf, const struct admin_opts *o, int argc,
+    char **argv)
+{
+	struct cache_entry e;
+	struct admin a;
+	struct targets t;
+	struct ocsp_req *req;
+	char err[ERRLEN];
+	size_t i;
+	int status = 0, r;
+
+	if (targets_load(cf, argc, argv, &t) == -1)
+		return 2;
+	if (admin_open(&a, cf, o, 1) == -1) {
+		targets_free(&t);
+		return 2;
+	}
+	for (i = 0; i < t.n && !*o->stop; i++) {
+		r = cache_get(a.cache, t.v[i].key, 0, &e);
+		if (r == 1 && e.request != NULL && e.responder != NULL) {
+			/* As the daemon would, from the stored request. */
+			if ((req = ocsp_req_parse((const unsigned char *)
+			    e.request, e.request_len, err)) == NULL) {
+				report(&a, t.v[i].name, t.v[i].key, NULL, 0,
+				    err);
+				status = 1;
+			} else if (admin_fetch(&a, t.v[i].name, t.v[i].key,
+			    req, e.responder, 0) == -1)
+				status = 1;
+			ocsp_req_free(req);
+		} else if (r != -1 && t.v[i].leaf != NULL) {
+			if (warm_one(&a, &t.v[i]) == -1)
+				status = 1;
+		} else {
+			report(&a, t.v[i].name, t.v[i].key, NULL, 0, r == -1 ?
+			    "failed: cache unavailable" : "not cached");
+			status = 1;
+		}
+		cache_entry_clear(&e);
+		progress(&a, i + 1, t.n);
+	}
+	admin_close(&a);
+	targets_free(&t);
+	return status;
+}
+
+/* Writes s as a JSON string. */
+static void
+json_str(const char *s)
+{
+	putchar('"');
+	for (; s != NULL && *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", (unsigned char)*s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+struct status_walk {
+	struct admin	*a;
+	time_t		 now;
+	int		 bad;	/* expired or expiring within warn */
+	long		 rows;
+};
+
+static void
+status_header(const struct admin *a)
+{
+	if (a->o->format == ADMIN_TSV)
+		printf("key\tstatus\tthisupd\tnextupd\tleft\tlastchecked\t"
+		    "result\tfailures\tresponder\n");
+	else if (a->o->format == ADMIN_HUMAN)
+		printf("%-60s %-8s %-20s %-20s %-9s %-9s %-8s %s\n", "KEY",
+		    "STATUS", "THIS UPDATE", "NEXT UPDATE", "LEFT",
+		    "CHECKED", "FAILURES", "RESPONDER / LAST ERROR");
+}
+
+static void
+status_row(struct status_walk *w, const char *key, const struct cache_entry *e)
+{
+	const struct admin_opts *o = w->a->o;
+	char tu[32], nu[32], lc[32], left[32], ago[32];
+	const char *status = e->status ? e->status : "-";
+	const char *result = e->failures > 0 && e->lasterror != NULL ?
+	    e->lasterror : "ok";
+	const char *col = "";
+	long long l = (long long)(e->nextupd - w->now);
+
+	if (e->nextupd <= w->now || l < o->warn)
+		w->bad = 1;
+	w->rows++;
+	if (o->format == ADMIN_JSON) {
+		printf("{\"key\":");
+		json_str(key);
+		printf(",\"status\":");
+		json_str(status);
+		printf(",\"thisupd\":%lld,\"nextupd\":%lld,\"left\":%lld,"
+		    "\"lastchecked\":%lld,\"result\":", (long long)e->thisupd,
+		    (long long)e->nextupd, l, (long long)e->lastchecked);
+		json_str(result);
+		printf(",\"failures\":%ld,\"responder\":", e->failures);
+		json_str(e->responder);
+		printf("}\n");
+		return;
+	}
+	iso_time(e->thisupd, tu);
+	iso_time(e->nextupd, nu);
+	if (o->format == ADMIN_TSV) {
+		iso_time(e->lastchecked, lc);
+		printf("%s\t%s\t%s\t%s\t%lld\t%s\t%s\t%ld\t%s\n", key, status,
+		    tu, nu, l, lc, result, e->failures,
+		    e->responder ? e->responder : "-");
+		return;
+	}
+	human_span(l, left);
+	if (e->lastchecked > 0) {
+		human_span((long long)(w->now - e->lastchecked), ago);
+		strncat(ago, " ago", sizeof(ago) - strlen(ago) - 1);
+	} else
+		snprintf(ago, sizeof(ago), "never");
+	if (o->color)
+		col = e->nextupd <= w->now || strcmp(status, "revoked") == 0 ?
+		    "\033[31m" : l < o->warn || e->failures > 0 ? "\033[33m" :
+		    "\033[32m";
+	printf("%-60s %s%-8s%s %-20s %-20s %s%-9s%s %-9s %-8ld %s%s%s\n", key,
+	    col, status, o->color ? "\033[0m" : "", tu, nu, col,
+	    e->nextupd <= w->now ? "expired" : left, o->color ? "\033[0m" : "",
+	    ago, e->failures, e->responder ? e->responder : "-",
+	    e->failures > 0 ? " / " : "", e->failures > 0 ? result : "");
+}
+
+static int
+status_key(void *arg, const char *key)
+{
+	struct status_walk *w = arg;
+	struct cache_entry e;
+	int r;
+
+	if ((r = cache_get(w->a->cache, key, 0, &e)) == -1)
+		return -1;
+	if (r == 1)
+		status_row(w, key, &e);
+	cache_entry_clear(&e);
+	return 0;
+}
+
+static void
+status_lastpass(struct admin *a, time_t now)
+{
+	struct cache_stats st;
+	char ago[32];
+	long long t;
+
+	if (a->o->format != ADMIN_HUMAN || cache_stats(a->cache, now, &st) == -1)
+		return;
+	if ((t = cache_stat(&st, "refresh_last_time")) > 0) {
+		human_span(now - t, ago);
+		printf("last refresh pass %s ago: %lld due, %lld refreshed, "
+		    "%lld failed\n", ago, cache_stat(&st, "refresh_last_due"),
+		    cache_stat(&st, "refresh_last_refreshed"),
+		    cache_stat(&st, "refresh_last_failed"));
+	} else
+		printf("no refresh pass recorded\n");
+	cache_stats_clear(&st);
+}
+
+int
+admin_status(struct config *cf, const struct admin_opts *o, int argc,
+    char **argv)
+{
+	struct status_walk w;
+	struct admin a;
+	struct targets t;
+	unsigned long long cursor = 0;
+	size_t i;
+	int failed = 0;
+
+	if (targets_load(cf, argc, argv, &t) == -1)
+		return 2;
+	if (admin_open(&a, cf, o, 0) == -1) {
+		targets_free(&t);
+		return 2;
+	}
+	memset(&w, 0, sizeof(w));
+	w.a = &a;
+	w.now = time(NULL);
+	status_header(&a);
+	if (argc == 0) {
+		do {
+			if (cache_scan(a.cache, &cursor, 500, status_key,
+			    &w) == -1) {
+				failed = 1;
+				break;
+			}
+		} while (cursor != 0 && !*o->stop);
+	}
+	for (i = 0; i < t.n; i++) {
+		if (status_key(&w, t.v[i].key) == -1)
+			failed = 1;
+	}
+	if (argc > 0 && w.rows == 0) {
+		fprintf(stderr, "ocspxy: status: not cached\n");
+		w.bad = 1;
+	}
+	status_lastpass(&a, w.now);
+	admin_close(&a);
+	targets_free(&t);
+	if (failed) {
+		fprintf(stderr, "ocspxy: status: cache unavailable\n");
+		return 2;
+	}
+	return w.bad ? 1 : 0;
+}
+
+/* Writes data to dir/name through a temporary file and rename(2),
+ * unless the file already holds it. 1 written, 0 unchanged, -1. */
+static int
+write_atomic(const char *dir, const char *name, const char *data,
+    size_t len)
+{
+	char path[4096], tmp[4096], *old = NULL;
+	struct stat sb;
+	FILE *fp;
+	int fd, same = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (stat(path, &sb) == 0 && (size_t)sb.st_size == len &&
+	    (fp = fopen(path, "rb")) != NULL) {
+		if ((old = malloc(len + 1)) != NULL &&
+		    fread(old, 1, len, fp) == len && memcmp(old, data, len) == 0)
+			same = 1;
+		free(old);
+		fclose(fp);
+		if (same)
+			return 0;
+	}
+	snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, name);
+	if ((fd = mkstemp(tmp)) == -1) {
+		fprintf(stderr, "ocspxy: %s: %s\n", tmp, strerror(errno));
+		return -1;
+	}
+	if (write(fd, data, len) != (ssize_t)len || fchmod(fd, 0644) == -1 ||
+	    fsync(fd) == -1 || close(fd) == -1 || rename(tmp, path) == -1) {
+		fprintf(stderr, "ocspxy: %s: %s\n", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 1;
+}
+
+struct export_walk {
+	struct admin	*a;
+	const char	*dir;
+	long		 written, failed;
+};
+
+/* Exports the response under key as dir/name when it is valid. */
+static int
+export_one(struct export_walk *w, const char *key, const char *name)
+{
+	struct cache_entry e;
+	char file[OCSP_KEYLEN + 16];
+	int r;
+
+	if ((r = cache_get(w->a->cache, key, 0, &e)) == -1)
+		return -1;
+	if (r == 1 && e.response != NULL && e.nextupd > time(NULL)) {
+		snprintf(file, sizeof(file), "%s.ocsp", name);
+		switch (write_atomic(w->dir, file, e.response,
+		    e.response_len)) {
+		case 1:
+			w->written++;
+			if (w->a->o->format != ADMIN_HUMAN || !w->a->o->watch)
+				break;
+			printf("%s\t%s/%s\n", key, w->dir, file);
+			fflush(stdout);
+			break;
+		case -1:
+			w->failed++;
+		}
+	}
+	cache_entry_clear(&e);
+	return 0;
+}
+
+static int
+export_key(void *arg, const char *key)
+{
+	return export_one(arg, key, key);
+}
+
+int
+admin_export(struct config *cf, const struct admin_opts *o, int argc,
+    char **argv)
+{
+	struct export_walk w;
+	struct admin a;
+	struct targets t;
+	struct timespec ts = { 0, 200 * 1000 * 1000 };
+	unsigned long long cursor;
+	const char *base;
+	time_t next;
+	size_t i;
+	int status = 0;
+
+	if (argc < 1) {
+		fprintf(stderr, "ocspxy: export: no directory\n");
+		return 2;
+	}
+	if (targets_load(cf, argc - 1, argv + 1, &t) == -1)
+		return 2;
+	if (admin_open(&a, cf, o, 0) == -1) {
+		targets_free(&t);
+		return 2;
+	}
+	memset(&w, 0, sizeof(w));
+	w.a = &a;
+	w.dir = argv[0];
+	do {
+		w.written = w.failed = 0;
+		cursor = 0;
+		if (t.n == 0) {
+			do {
+				if (cache_scan(a.cache, &cursor, 500,
+				    export_key, &w) == -1)
+					w.failed++;
+			} while (cursor != 0 && w.failed == 0 && !*o->stop);
+		}
+		for (i = 0; i < t.n; i++) {
+			/* Named by the certificate's file, as HAProxy wants. */
+			base = strrchr(t.v[i].name, '/');
+			base = base != NULL ? base + 1 : t.v[i].name;
+			if (export_one(&w, t.v[i].key, base) == -1)
+				w.failed++;
+			progress(&a, i + 1, t.n);
+		}
+		if (!o->watch)
+			printf("exported %ld responses to %s%s\n", w.written,
+			    w.dir, w.failed ? ", some failed" : "");
+		status = w.failed ? 1 : 0;
+		for (next = time(NULL) + o->interval;
+		    o->watch && !*o->stop && time(NULL) < next;)
+			nanosleep(&ts, NULL);
+	} while (o->watch && !*o->stop);
+	admin_close(&a);
+	targets_free(&t);
+	return status;
+}
