@@ -67,6 +67,7 @@ run: deps all
 # Programs, units, the example config and the web server snippets. Units
 # and snippets name @SBINDIR@ and @SYSCONFDIR@, filled in here.
 DATADIR	?= $(PREFIX)/share/ocspxy
+MANDIR	?= $(PREFIX)/share/man
 UNITDIR	?= $(PREFIX)/lib/systemd/system
 SUBST	 = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(sysconfdir)|g'
 SNIPPETS = $(wildcard nginx/* apache/* lighttpd/*)
@@ -85,6 +86,12 @@ install: all
 	    install -d $(DESTDIR)$(DATADIR)/$${f%/*}; \
 	    $(SUBST) $$f > $(DESTDIR)$(DATADIR)/$$f; done
 	install -m 0644 fcgi/ocspxy.conf $(DESTDIR)$(DATADIR)/ocspxy.conf.example
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(MANDIR)/man8
+	install -m 0644 man/ocspxy.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 man/ocspxy.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 man/ocspxy-fcgi.8 man/ocspxy-refresh.8 \
+	    $(DESTDIR)$(MANDIR)/man8/
 	test -e $(DESTDIR)$(sysconfdir)/ocspxy/ocspxy.conf || \
 	    install -m 0644 fcgi/ocspxy.conf $(DESTDIR)$(sysconfdir)/ocspxy/ocspxy.conf
 
@@ -94,6 +101,10 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/ocspxy
 	rm -f $(UNITS:fcgi/%=$(DESTDIR)$(UNITDIR)/%)
 	rm -rf $(DESTDIR)$(DATADIR)
+	rm -f $(DESTDIR)$(MANDIR)/man1/ocspxy.1 \
+	    $(DESTDIR)$(MANDIR)/man5/ocspxy.conf.5 \
+	    $(DESTDIR)$(MANDIR)/man8/ocspxy-fcgi.8 \
+	    $(DESTDIR)$(MANDIR)/man8/ocspxy-refresh.8
 	cmp -s fcgi/ocspxy.conf $(DESTDIR)$(sysconfdir)/ocspxy/ocspxy.conf && \
 	    rm -f $(DESTDIR)$(sysconfdir)/ocspxy/ocspxy.conf || true
 	rmdir $(DESTDIR)$(sysconfdir)/ocspxy 2>/dev/null || true
