@@ -49,12 +49,14 @@ $(BUILD)/test-unit: $(BUILD)/unit.o $(LIB)
 deps:
 	@sh tests/deps.sh
 
+# The whole suite with the normal build, then again with AddressSanitizer
+# and UndefinedBehaviorSanitizer (tests/t_fuzz.sh runs the fuzz smoke).
+ASAN_CFLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+	      -fno-sanitize-recover=all
 check: deps
 	$(MAKE) all
-	$(MAKE) BUILD=build-asan \
-	    CFLAGS='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
-	    all
-	OCSPXY_BUILD=$(CURDIR)/build-asan bash tests/run.sh
+	$(MAKE) BUILD=build-asan CFLAGS='$(ASAN_CFLAGS)' all
+	bash tests/run.sh --both
 
 # libFuzzer targets (ASan, UBSan) for FUZZ_TIME seconds each.
 FUZZ_TIME ?= 60
@@ -79,6 +81,8 @@ install: all
 	install -m 0755 $(BUILD)/ocspxy-fcgi $(BUILD)/ocspxy-refresh \
 	    $(DESTDIR)$(SBINDIR)/
 	install -m 0755 $(BUILD)/ocspxy $(DESTDIR)$(BINDIR)/
+	$(SUBST) fcgi/ocspxy-spawn > $(DESTDIR)$(SBINDIR)/ocspxy-spawn
+	chmod 0755 $(DESTDIR)$(SBINDIR)/ocspxy-spawn
 	set -e; for f in $(UNITS); do \
 	    $(SUBST) $$f > $(DESTDIR)$(UNITDIR)/$${f#fcgi/}; \
 	    chmod 0644 $(DESTDIR)$(UNITDIR)/$${f#fcgi/}; done
@@ -98,7 +102,7 @@ install: all
 # Leaves a config the operator may have edited in place.
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/ocspxy-fcgi $(DESTDIR)$(SBINDIR)/ocspxy-refresh
-	rm -f $(DESTDIR)$(BINDIR)/ocspxy
+	rm -f $(DESTDIR)$(BINDIR)/ocspxy $(DESTDIR)$(SBINDIR)/ocspxy-spawn
 	rm -f $(UNITS:fcgi/%=$(DESTDIR)$(UNITDIR)/%)
 	rm -rf $(DESTDIR)$(DATADIR)
 	rm -f $(DESTDIR)$(MANDIR)/man1/ocspxy.1 \

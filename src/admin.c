@@ -415,9 +415,8 @@ aia_responder(const struct target *t)
 	}
 	s = strdup(url + 7);
 	free(url);
-	/* Stored as the Perl tool did: no "/" for the root path. */
-	if (s != NULL && strcmp(s + strcspn(s, "/"), "/") == 0)
-		s[strcspn(s, "/")] = '\0';
+	if (s != NULL)
+		config_strip_root(s);
 	return s;
 }
 

@@ -213,6 +213,15 @@ config_issuer_dir(STACK_OF(X509) **issuers, const char *dir)
 	return why;
 }
 
+void
+config_strip_root(char *hostpath)
+{
+	size_t n = strcspn(hostpath, "/");
+
+	if (strcmp(hostpath + n, "/") == 0)
+		hostpath[n] = '\0';
+}
+
 static const char *
 config_responder(struct config *c, const struct ckey *k, char *val)
 {
@@ -243,6 +252,7 @@ config_responder(struct config *c, const struct ckey *k, char *val)
 		sk_X509_pop_free(one, X509_free);
 		return "out of memory";
 	}
+	config_strip_root(r->url);
 	r->issuer = sk_X509_shift(one);
 	X509_up_ref(r->issuer);
 	/* The responder's issuer is a known issuer too. */

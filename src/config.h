@@ -53,6 +53,12 @@ struct config {
 	size_t		    nprune;
 };
 
+/*
+ * Writes a responder "host[:port][/path]" as the Perl tool stored it:
+ * the root path "/" is left out.
+ */
+void config_strip_root(char *hostpath);
+
 /* 1 when the address (REMOTE_ADDR text, or a sockaddr's bytes) or host
  * name matches one of the entries. */
 int config_match_addr(const struct netmatch *, size_t n, int family,
