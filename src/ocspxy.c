@@ -90,7 +90,7 @@ main(int argc, char *argv[])
 	struct config *cf;
 	const char *file = NULL, *cmd, *list = NULL;
 	char **args;
-	int ch, nargs, status;
+	int ch, nargs, nbase, status;
 
 	log_init("ocspxy", 0);
 	memset(&o, 0, sizeof(o));
@@ -148,7 +148,7 @@ main(int argc, char *argv[])
 			usage();
 		}
 	}
-	nargs = argc - optind;
+	nbase = nargs = argc - optind;
 	args = argv + optind;
 	if (list != NULL)
 		args = read_list(list, &nargs, args);
@@ -177,6 +177,11 @@ main(int argc, char *argv[])
 		status = admin_export(cf, &o, nargs, args);
 	else
 		usage();
+	if (list != NULL) {
+		while (nargs > nbase)
+			free(args[--nargs]);
+		free(args);
+	}
 	config_free(cf);
 	curl_global_cleanup();
 	return status;
