@@ -97,6 +97,32 @@ admin_close(struct admin *a)
 	upstream_free(a->up);
 }
 
+static int targets_load(const struct config *, int, char **,
+    struct targets *);
+static void targets_free(struct targets *);
+
+/* Resolves the arguments and connects; 0, or 2 after a message. */
+static int
+admin_begin(struct admin *a, struct targets *t, struct config *cf,
+    const struct admin_opts *o, int fetch, int argc, char **argv)
+{
+	if (targets_load(cf, argc, argv, t) == -1)
+		return 2;
+	if (admin_open(a, cf, o, fetch) == -1) {
+		admin_close(a);
+		targets_free(t);
+		return 2;
+	}
+	return 0;
+}
+
+static void
+admin_end(struct admin *a, struct targets *t)
+{
+	admin_close(a);
+	targets_free(t);
+}
+
 static void
 targets_free(struct targets *t)
 {
@@ -455,12 +481,11 @@ admin_warm(struct config *cf, const struct admin_opts *o, int argc,
 	size_t i;
 	int status = 0;
 
-	if (targets_load(cf, argc, argv, &t) == -1)
+	if (admin_begin(&a, &t, cf, o, 1, argc, argv) != 0)
 		return 2;
-	if (t.n == 0 || admin_open(&a, cf, o, 1) == -1) {
-		if (t.n == 0)
-			fprintf(stderr, "ocspxy: warm: no certificate\n");
-		targets_free(&t);
+	if (t.n == 0) {
+		fprintf(stderr, "ocspxy: warm: no certificate\n");
+		admin_end(&a, &t);
 		return 2;
 	}
 	for (i = 0; i < t.n && !*o->stop; i++) {
@@ -472,8 +497,7 @@ admin_warm(struct config *cf, const struct admin_opts *o, int argc,
 			status = 1;
 		progress(&a, i + 1, t.n);
 	}
-	admin_close(&a);
-	targets_free(&t);
+	admin_end(&a, &t);
 	return status;
 }
 
@@ -486,12 +510,8 @@ admin_prune(struct config *cf, const struct admin_opts *o, int argc,
 	size_t i;
 	int status = 0, r;
 
-	if (targets_load(cf, argc, argv, &t) == -1)
+	if (admin_begin(&a, &t, cf, o, 0, argc, argv) != 0)
 		return 2;
-	if (admin_open(&a, cf, o, 0) == -1) {
-		targets_free(&t);
-		return 2;
-	}
 	for (i = 0; i < t.n; i++) {
 		r = cache_del(a.cache, t.v[i].key);
 		printf("%s\t%s\t%s\n", t.v[i].name, t.v[i].key, r == 1 ?
@@ -499,8 +519,7 @@ admin_prune(struct config *cf, const struct admin_opts *o, int argc,
 		if (r == -1)
 			status = 1;
 	}
-	admin_close(&a);
-	targets_free(&t);
+	admin_end(&a, &t);
 	return status;
 }
 
@@ -516,12 +535,8 @@ admin_refresh(struct config *cf, const struct admin_opts *o, int argc,
 	size_t i;
 	int status = 0, r;
 
-	if (targets_load(cf, argc, argv, &t) == -1)
+	if (admin_begin(&a, &t, cf, o, 1, argc, argv) != 0)
 		return 2;
-	if (admin_open(&a, cf, o, 1) == -1) {
-		targets_free(&t);
-		return 2;
-	}
 	for (i = 0; i < t.n && !*o->stop; i++) {
 		r = cache_get(a.cache, t.v[i].key, 0, &e);
 		if (r == 1 && e.request != NULL && e.responder != NULL) {
@@ -546,8 +561,7 @@ admin_refresh(struct config *cf, const struct admin_opts *o, int argc,
 		cache_entry_clear(&e);
 		progress(&a, i + 1, t.n);
 	}
-	admin_close(&a);
-	targets_free(&t);
+	admin_end(&a, &t);
 	return status;
 }
 
@@ -686,12 +700,8 @@ admin_status(struct config *cf, const struct admin_opts *o, int argc,
 	size_t i;
 	int failed = 0;
 
-	if (targets_load(cf, argc, argv, &t) == -1)
+	if (admin_begin(&a, &t, cf, o, 0, argc, argv) != 0)
 		return 2;
-	if (admin_open(&a, cf, o, 0) == -1) {
-		targets_free(&t);
-		return 2;
-	}
 	memset(&w, 0, sizeof(w));
 	w.a = &a;
 	w.now = time(NULL);
@@ -714,8 +724,7 @@ admin_status(struct config *cf, const struct admin_opts *o, int argc,
 		w.bad = 1;
 	}
 	status_lastpass(&a, w.now);
-	admin_close(&a);
-	targets_free(&t);
+	admin_end(&a, &t);
 	if (failed) {
 		fprintf(stderr, "ocspxy: status: cache unavailable\n");
 		return 2;
@@ -818,12 +827,8 @@ admin_export(struct config *cf, const struct admin_opts *o, int argc,
 		fprintf(stderr, "ocspxy: export: no directory\n");
 		return 2;
 	}
-	if (targets_load(cf, argc - 1, argv + 1, &t) == -1)
+	if (admin_begin(&a, &t, cf, o, 0, argc - 1, argv + 1) != 0)
 		return 2;
-	if (admin_open(&a, cf, o, 0) == -1) {
-		targets_free(&t);
-		return 2;
-	}
 	memset(&w, 0, sizeof(w));
 	w.a = &a;
 	w.dir = argv[0];
@@ -853,7 +858,6 @@ admin_export(struct config *cf, const struct admin_opts *o, int argc,
 		    o->watch && !*o->stop && time(NULL) < next;)
 			nanosleep(&ts, NULL);
 	} while (o->watch && !*o->stop);
-	admin_close(&a);
-	targets_free(&t);
+	admin_end(&a, &t);
 	return status;
 }

@@ -270,7 +270,7 @@ config_responder(struct config *c, const struct ckey *k, char *val)
 static const char *
 config_set(struct config *c, const struct ckey *k, char *val)
 {
-	char *s, **sp, *w, *save = NULL;
+	char *s, **sp, *w, *next;
 	long *lp;
 	const char *why;
 	void *e;
@@ -310,8 +310,11 @@ config_set(struct config *c, const struct ckey *k, char *val)
 		break;
 	}
 	/* Lists of words. */
-	for (w = strtok_r(val, " \t", &save); w != NULL;
-	    w = strtok_r(NULL, " \t", &save)) {
+	for (w = val + strspn(val, " \t"); *w != '\0';
+	    w = next + strspn(next, " \t")) {
+		next = w + strcspn(w, " \t");
+		if (*next != '\0')
+			*next++ = '\0';
 		switch (k->type) {
 		case C_WORDS:
 			if ((e = config_grow((char *)c + k->off, np,
