@@ -548,12 +548,15 @@ config_match_text(const struct netmatch *m, size_t n, const char *text)
 }
 
 int
-config_match_host(const struct netmatch *m, size_t n, const char *host)
+config_match_host(const struct netmatch *m, size_t n, const char *host,
+    int exact)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++)
 		if (m[i].pattern != NULL &&
+		    (!exact || strcspn(m[i].pattern, "*?") ==
+		    strlen(m[i].pattern)) &&
 		    fnmatch(m[i].pattern, host, FNM_CASEFOLD) == 0)
 			return 1;
 	return 0;

@@ -60,11 +60,13 @@ struct config {
 void config_strip_root(char *hostpath);
 
 /* 1 when the address (REMOTE_ADDR text, or a sockaddr's bytes) or host
- * name matches one of the entries. */
+ * name matches one of the entries; with exact, only a pattern without
+ * wildcards matches a host. */
 int config_match_addr(const struct netmatch *, size_t n, int family,
     const void *addr);
 int config_match_text(const struct netmatch *, size_t n, const char *text);
-int config_match_host(const struct netmatch *, size_t n, const char *host);
+int config_match_host(const struct netmatch *, size_t n, const char *host,
+    int exact);
 
 /*
  * Reads path (NULL: built-in defaults). Returns a new config that the

@@ -369,7 +369,14 @@ proxy_wait_turn(struct proxy *p, const char *key, struct cache_entry *e,
 		    proxy_servable(e, time(NULL)))
 			return 1;
 	}
-	*locked = r == 1;
+	if ((*locked = r == 1)) {
+		/* The holder may have stored it and let go between our read
+		 * and our lock: read again before fetching. */
+		cache_entry_clear(e);
+		if (cache_get(p->cache, key, 0, e) == 1 &&
+		    proxy_servable(e, time(NULL)))
+			return 1;
+	}
 	return 0;
 }
 

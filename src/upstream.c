@@ -184,8 +184,11 @@ xfer_policy(struct xfer *x, const char *url, char *err)
 	}
 	for (i = 0; i < cf->nallow; i++)
 		patterns += cf->allow[i].pattern != NULL;
-	x->listed = config_match_host(cf->allow, cf->nallow, host);
-	if (patterns > 0 && !x->listed &&
+	/* A name listed exactly may resolve to an internal address; one
+	 * matched by a wildcard may not (DNS rebinding). */
+	x->listed = config_match_host(cf->allow, cf->nallow, host, 1);
+	if (patterns > 0 &&
+	    !config_match_host(cf->allow, cf->nallow, host, 0) &&
 	    !config_match_text(cf->allow, cf->nallow, host)) {
 		errfmt(err, "%s: refused: host is not in upstream_allow", url);
 		goto done;
