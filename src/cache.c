@@ -18,24 +18,19 @@
 
 /* Read and renew in one round trip; ARGV: ttl (0: no renewal), below. */
 /*
- * Read, renew and count in one round trip. KEYS: the entry, the stats;
- * ARGV: ttl (0: a daemon's read, neither renewed nor counted), the TTL
- * below which to renew, now.
+ * Read in one round trip; a client's read (ARGV[1] not 0) that found no
+ * servable response also counts a miss and renews the key's lifetime to
+ * ARGV[1] when it ran below that. KEYS: the entry, the stats.
  */
 static const char get_lua[] =
     "local v = redis.call('HMGET', KEYS[1], 'response', 'thisupd',"
     " 'nextupd', 'status', 'request', 'ocsp_responder', 'lastchecked',"
     " 'failures', 'lasttry', 'lasterror')\n"
     "if ARGV[1] == '0' then return v end\n"
-    "if v[1] and tonumber(v[3] or 0) > tonumber(ARGV[3]) then\n"
-    "  redis.call('HINCRBY', KEYS[2], 'hits', 1)\n"
-    "  redis.call('HINCRBY', KEYS[2], 'served_bytes', #v[1])\n"
-    "else\n"
-    "  redis.call('HINCRBY', KEYS[2], 'misses', 1)\n"
-    "end\n"
-    "if v[1] then\n"
+    "redis.call('HINCRBY', KEYS[2], 'misses', 1)\n"
+    "if v[1] or v[5] then\n"
     "  local t = redis.call('TTL', KEYS[1])\n"
-    "  if t >= 0 and t < tonumber(ARGV[2]) then\n"
+    "  if t >= 0 and t < tonumber(ARGV[1]) then\n"
     "    redis.call('EXPIRE', KEYS[1], ARGV[1])\n"
     "  end\n"
     "end\n"
@@ -384,20 +379,42 @@ reply_str(const redisReply *r, size_t *len)
 }
 
 int
+cache_hit(struct cache *c, const char *key, struct cache_entry *e)
+{
+	const char *argv[5] = { "HMGET", key, "response", "thisupd",
+	    "nextupd" };
+	redisReply *r;
+
+	memset(e, 0, sizeof(*e));
+	if ((r = cache_cmd(c, key, 5, argv, NULL)) == NULL)
+		return -1;
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
+		log_warnx("redis %s: HMGET %s: unexpected reply", c->addr, key);
+		freeReplyObject(r);
+		return -1;
+	}
+	if (r->element[0]->type != REDIS_REPLY_STRING) {
+		freeReplyObject(r);
+		return 0;
+	}
+	e->reply = r;
+	e->response = reply_str(r->element[0], &e->response_len);
+	e->thisupd = reply_time(r->element[1]);
+	e->nextupd = reply_time(r->element[2]);
+	return 1;
+}
+
+int
 cache_get(struct cache *c, const char *key, int touch, struct cache_entry *e)
 {
-	char ttl[32], low[32], now[32];
+	char ttl[32];
 	const char *keys[2] = { key, c->k_stats };
-	const char *args[3] = { ttl, low, now };
+	const char *args[1] = { ttl };
 	redisReply *r, **f;
 
 	memset(e, 0, sizeof(*e));
-	/* Renew at most once a day (or a tenth of the lifetime). */
 	snprintf(ttl, sizeof(ttl), "%ld", touch ? c->ttl : 0L);
-	snprintf(low, sizeof(low), "%ld",
-	    c->ttl - (c->ttl / 10 < 86400 ? c->ttl / 10 : 86400));
-	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-	if ((r = cache_eval(c, S_GET, 2, keys, 3, args, NULL)) == NULL)
+	if ((r = cache_eval(c, S_GET, 2, keys, 1, args, NULL)) == NULL)
 		return -1;
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != F_COUNT) {
 		log_warnx("redis %s: read %s: unexpected reply", c->addr, key);
@@ -445,7 +462,11 @@ cache_put(struct cache *c, const char *key, const struct cache_record *rec)
 
 #define ARG(s, len) do { a[n] = (const char *)(s); l[n++] = (len); } while (0)
 #define STR(s) ARG(s, strlen(s))
-	snprintf(ttl, sizeof(ttl), "%ld", c->ttl);
+	/* The key outlives its response by entry_ttl: a hit never needs
+	 * to renew it, and a client's miss renews it (cache_get()). */
+	snprintf(ttl, sizeof(ttl), "%lld", (long long)c->ttl +
+	    (rec->nextupd > rec->now ? (long long)(rec->nextupd - rec->now) :
+	    0));
 	snprintf(thisupd, sizeof(thisupd), "%lld", (long long)rec->thisupd);
 	snprintf(nextupd, sizeof(nextupd), "%lld", (long long)rec->nextupd);
 	snprintf(now, sizeof(now), "%lld", (long long)rec->now);

@@ -45,18 +45,23 @@ void cache_free(struct cache *);
 int cache_up(const struct cache *);
 
 /*
- * Reads the entry under key in one round trip; with touch (a client's
- * request), also renews the key's lifetime (entry_ttl) when it has run
- * down, and counts a hit (with the bytes served) or a miss in the stats.
- * Returns 1 (fields set, free with cache_entry_clear()), 0 (no such key),
- * -1.
+ * The hit path: reads response, thisupd and nextupd under key with one
+ * HMGET. Returns 1 (a response; free with cache_entry_clear()), 0, -1.
+ */
+int cache_hit(struct cache *, const char *key, struct cache_entry *);
+/*
+ * Reads every field under key in one round trip; with touch (a client's
+ * request that found no servable response), also counts a miss and
+ * renews the key's lifetime to entry_ttl when it ran below. Returns 1
+ * (fields set, free with cache_entry_clear()), 0 (no such key), -1.
  */
 int cache_get(struct cache *, const char *key, int touch,
     struct cache_entry *);
 void cache_entry_clear(struct cache_entry *);
 
 /*
- * Stores every field at once and renews the key's lifetime, unless the
+ * Stores every field at once and sets the key's lifetime to entry_ttl
+ * beyond the response's nextUpdate, unless the
  * stored response has a later thisUpdate. With keyhash, also records the
  * responder as the one of that issuer ("<prefix>responder:<keyhash>").
  * Returns 1 stored, 0 kept the newer stored entry, -1 error.

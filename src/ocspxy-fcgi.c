@@ -2,6 +2,7 @@
  * ocspxy-fcgi: the caching OCSP responder behind a web server (FastCGI),
  * or for one request as a CGI program when started without a socket.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,13 @@
 #include "proxy.h"
 
 static volatile sig_atomic_t stop;
+
+/* SIGALRM: wakes a blocked accept() to send counts while idle. */
+static void
+on_alarm(int sig)
+{
+	(void)sig;
+}
 
 /* SIGTERM: finish the request at hand, then leave the accept loop. */
 static void
@@ -43,7 +51,7 @@ main(int argc, char *argv[])
 	struct sigaction sa;
 	FCGX_Request rq;
 	const char *file = NULL;
-	int ch, verbose = 0;
+	int ch, rc, verbose = 0;
 
 	log_init("ocspxy-fcgi", 0);
 	while ((ch = getopt(argc, argv, "c:v")) != -1) {
@@ -82,12 +90,26 @@ main(int argc, char *argv[])
 		sigemptyset(&sa.sa_mask);
 		sigaction(SIGTERM, &sa, NULL);
 		sigaction(SIGINT, &sa, NULL);
+		sa.sa_handler = on_alarm;
+		sigaction(SIGALRM, &sa, NULL);
 		conn.fcgx = &rq;
-		while (!stop && FCGX_Accept_r(&rq) >= 0) {
+		while (!stop) {
+			/* Counts still waiting go out after a second idle. */
+			if (proxy_pending(p))
+				alarm(1);
+			rc = FCGX_Accept_r(&rq);
+			alarm(0);
+			if (rc == -EINTR && !stop) {
+				proxy_flush(p);
+				continue;
+			}
+			if (rc < 0 || stop)
+				break;
 			proxy_serve(p, &conn);
 			FCGX_Finish_r(&rq);
 		}
 		FCGX_Free(&rq, 1);
+		proxy_flush(p);
 	}
 	proxy_free(p);
 	config_free(cf);

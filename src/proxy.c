@@ -16,36 +16,76 @@
 #include "proxy.h"
 #include "upstream.h"
 
-/* What one request adds to the shared counters (besides hits and
- * misses, which the cache read counts). */
-struct tally {
-	long long	fetches, failed, fallbacks, stale, refused, bytes;
-	const char	*reason;	/* of the failed fetch */
-};
-
-static void
-proxy_tally(struct proxy *p, const struct tally *t)
+/*
+ * Sends the counts gathered since the last flush, in one round trip. A
+ * hit costs no Redis command of its own this way.
+ */
+void
+proxy_flush(struct proxy *p)
 {
-	char field[64];
-	struct cache_count c[7];
-	size_t n = 0;
+	const struct tally *t = &p->pending;
+	struct cache_count c[16];
+	char fields[8][64];
+	size_t n = 0, i;
 
 #define ADD(f, v) do { c[n].name = (f); c[n++].delta = (v); } while (0)
+	ADD("hits", t->hits);
 	ADD("fetches", t->fetches);
 	ADD("fallbacks", t->fallbacks);
 	ADD("stale_refusals", t->stale);
 	ADD("requests_refused", t->refused);
 	ADD("served_bytes", t->bytes);
-	if (t->failed) {
-		snprintf(field, sizeof(field), "fetch_failures_%s",
-		    t->reason ? t->reason : "other");
-		ADD(field, t->failed);
+	for (i = 0; metrics_reasons[i] != NULL && i < 8; i++) {
+		snprintf(fields[i], sizeof(fields[i]), "fetch_failures_%s",
+		    metrics_reasons[i]);
+		ADD(fields[i], p->failures[i]);
 	}
 #undef ADD
-	for (; n > 0 && c[n - 1].delta == 0; n--)
-		;
-	if (n > 0 && cache_up(p->cache))
-		cache_count(p->cache, c, n);
+	p->flushed = time(NULL);
+	if (!proxy_pending(p))
+		return;
+	if (cache_count(p->cache, c, n) == 0) {
+		memset(&p->pending, 0, sizeof(p->pending));
+		memset(p->failures, 0, sizeof(p->failures));
+	}
+}
+
+int
+proxy_pending(const struct proxy *p)
+{
+	const struct tally *t = &p->pending;
+	size_t i;
+
+	for (i = 0; i < sizeof(p->failures) / sizeof(p->failures[0]); i++)
+		if (p->failures[i] != 0)
+			return 1;
+	return t->hits || t->fetches || t->fallbacks || t->stale ||
+	    t->refused || t->bytes;
+}
+
+/* Adds one request's counts; flushes them at most once a second. */
+static void
+proxy_tally(struct proxy *p, const struct tally *t)
+{
+	size_t i;
+
+	p->pending.hits += t->hits;
+	p->pending.fetches += t->fetches;
+	p->pending.fallbacks += t->fallbacks;
+	p->pending.stale += t->stale;
+	p->pending.refused += t->refused;
+	p->pending.bytes += t->bytes;
+	if (t->failed) {
+		for (i = 0; metrics_reasons[i] != NULL; i++)
+			if (t->reason != NULL &&
+			    strcmp(metrics_reasons[i], t->reason) == 0)
+				break;
+		if (metrics_reasons[i] == NULL)
+			i--; /* "other", the last */
+		p->failures[i] += t->failed;
+	}
+	if (time(NULL) != p->flushed && cache_up(p->cache))
+		proxy_flush(p);
 }
 
 /*
@@ -69,6 +109,7 @@ proxy_endpoint(struct proxy *p, struct http_conn *conn)
 	seg = seg != NULL ? seg + 1 : path;
 	if (strcmp(seg, "metrics") != 0 && strcmp(seg, "health") != 0)
 		return 0;
+	proxy_flush(p);
 	ok = cache_stats(p->cache, time(NULL), &st) == 0;
 	if (strcmp(seg, "metrics") == 0) {
 		if ((text = metrics_text(ok ? &st : NULL, &len)) == NULL)
@@ -422,11 +463,15 @@ proxy_serve(struct proxy *p, struct http_conn *conn)
 	fresh_first = r.no_cache || ocsp_req_has_nonce(r.ocsp) ||
 	    ocsp_req_count(r.ocsp) > 1;
 	if (!fresh_first) {
-		cached = cache_get(p->cache, key, 1, &e);
-		if (cached == 1 && proxy_servable(&e, now)) {
+		if (cache_hit(p->cache, key, &e) == 1 &&
+		    proxy_servable(&e, now)) {
 			proxy_reply_entry(conn, &e, now);
+			t.hits++;
+			t.bytes += (long long)e.response_len;
 			goto done;
 		}
+		cache_entry_clear(&e);
+		cached = cache_get(p->cache, key, 1, &e);
 	}
 	if ((responder = proxy_responder(p, conn, &r, &learn, err)) == NULL ||
 	    (url = proxy_url(responder)) == NULL) {

@@ -17,10 +17,19 @@ struct ocsp_req;
 struct ocsp_status;
 struct upstream;
 
+struct tally {
+	long long	 hits, fetches, failed, fallbacks, stale, refused;
+	long long	 bytes;
+	const char	*reason;	/* of a failed fetch */
+};
+
 struct proxy {
 	const struct config	*cf;	/* borrowed */
 	struct cache		*cache;
 	struct upstream		*up;
+	struct tally		 pending;	/* counts not yet in Redis */
+	long long		 failures[8];	/* by metrics_reasons */
+	time_t			 flushed;
 };
 
 /* A proxy over cf (which must outlive it). NULL on error. */
@@ -29,6 +38,11 @@ void proxy_free(struct proxy *);
 
 /* Serves one request start to end; every failure is one log line. */
 void proxy_serve(struct proxy *, struct http_conn *);
+
+/* 1 when counts wait to be sent to Redis; proxy_flush() sends them (at
+ * most a second after they were made, and when the process is idle). */
+int proxy_pending(const struct proxy *);
+void proxy_flush(struct proxy *);
 
 /*
  * Checks an upstream answer for req and, when it may be cached, stores
