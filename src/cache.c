@@ -1,5 +1,6 @@
 /* cache.c: the Redis cache (hiredis). */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,7 @@
 static const char get_lua[] =
     "local v = redis.call('HMGET', KEYS[1], 'response', 'thisupd',"
     " 'nextupd', 'status', 'request', 'ocsp_responder', 'lastchecked',"
-    " 'failures', 'lasttry', 'lasterror')\n"
+    " 'failures', 'lasttry', 'lasterror', 'etag')\n"
     "if ARGV[1] == '0' then return v end\n"
     "redis.call('HINCRBY', KEYS[2], 'misses', 1)\n"
     "if v[1] or v[5] then\n"
@@ -36,7 +37,7 @@ static const char get_lua[] =
     "end\n"
     "return v\n";
 enum { F_RESPONSE, F_THISUPD, F_NEXTUPD, F_STATUS, F_REQUEST, F_RESPONDER,
-    F_LASTCHECKED, F_FAILURES, F_LASTTRY, F_LASTERROR, F_COUNT };
+    F_LASTCHECKED, F_FAILURES, F_LASTTRY, F_LASTERROR, F_ETAG, F_COUNT };
 
 /*
  * Never replace a newer response. KEYS: the entry, the issuer's learned
@@ -102,7 +103,16 @@ struct script {
 
 enum { S_GET, S_PUT, S_FAIL, S_UNLOCK, S_DEL, S_STATS, S_CLEAN, S_COUNT };
 
+/* HMGET commands of the hit path, formatted once per key. */
+#define HIT_SLOTS 64
+struct hitcmd {
+	char	 key[OCSP_KEYLEN];
+	char	*cmd;
+	int	 len;
+};
+
 struct cache {
+	struct hitcmd	 hit[HIT_SLOTS];
 	redisContext	*ctx;
 	char		*addr;
 	char		*prefix;
@@ -175,10 +185,14 @@ fail:
 void
 cache_free(struct cache *c)
 {
+	size_t i;
+
 	if (c == NULL)
 		return;
 	if (c->ctx != NULL)
 		redisFree(c->ctx);
+	for (i = 0; i < HIT_SLOTS; i++)
+		redisFreeCommand(c->hit[i].cmd);
 	free(c->addr);
 	free(c->prefix);
 	free(c->k_stats);
@@ -264,27 +278,53 @@ cache_conn(struct cache *c)
  * Runs one command. Returns the reply (the caller frees it), or NULL
  * after logging: an I/O failure as an outage, an error reply with key.
  */
+/* Sends a formatted command and reads its reply; NULL after logging. */
 static redisReply *
-cache_cmd(struct cache *c, const char *key, int argc, const char **argv,
-    const size_t *lens)
+cache_send(struct cache *c, const char *key, const char *name,
+    const char *cmd, size_t len)
 {
 	redisContext *ctx;
-	redisReply *r;
+	redisReply *r = NULL;
 
 	if ((ctx = cache_conn(c)) == NULL)
 		return NULL;
-	if ((r = redisCommandArgv(ctx, argc, argv, lens)) == NULL) {
-		cache_broken(c, argv[0], ctx->errstr[0] ? ctx->errstr :
+	if (redisAppendFormattedCommand(ctx, cmd, len) != REDIS_OK ||
+	    redisGetReply(ctx, (void **)&r) != REDIS_OK || r == NULL) {
+		if (r != NULL)
+			freeReplyObject(r);
+		cache_broken(c, name, ctx->errstr[0] ? ctx->errstr :
 		    "no reply");
 		return NULL;
 	}
 	if (r->type == REDIS_REPLY_ERROR &&
 	    strncmp(r->str, "NOSCRIPT", 8) != 0) {
-		log_warnx("redis %s: %s %s: %s", c->addr, argv[0],
-		    key ? key : "", r->str);
+		log_warnx("redis %s: %s %s: %s", c->addr, name, key ? key : "",
+		    r->str);
 		freeReplyObject(r);
 		return NULL;
 	}
+	return r;
+}
+
+/*
+ * Runs one command. Returns the reply (the caller frees it), or NULL
+ * after logging: an I/O failure as an outage, an error reply with key.
+ */
+static redisReply *
+cache_cmd(struct cache *c, const char *key, int argc, const char **argv,
+    const size_t *lens)
+{
+	redisReply *r;
+	char *cmd = NULL;
+	int len;
+
+	if ((len = redisFormatCommandArgv(&cmd, argc, argv, lens)) < 0) {
+		log_warnx("redis %s: %s %s: cannot format the command",
+		    c->addr, argv[0], key ? key : "");
+		return NULL;
+	}
+	r = cache_send(c, key, argv[0], cmd, (size_t)len);
+	redisFreeCommand(cmd);
 	return r;
 }
 
@@ -381,14 +421,32 @@ reply_str(const redisReply *r, size_t *len)
 int
 cache_hit(struct cache *c, const char *key, struct cache_entry *e)
 {
-	const char *argv[5] = { "HMGET", key, "response", "thisupd",
-	    "nextupd" };
+	const char *argv[6] = { "HMGET", key, "response", "thisupd",
+	    "nextupd", "etag" };
+	struct hitcmd *h;
+	uint32_t hash = 2166136261u;	/* FNV-1a */
+	const char *p;
 	redisReply *r;
 
 	memset(e, 0, sizeof(*e));
-	if ((r = cache_cmd(c, key, 5, argv, NULL)) == NULL)
+	for (p = key; *p != '\0'; p++)
+		hash = (hash ^ (unsigned char)*p) * 16777619u;
+	h = &c->hit[hash % HIT_SLOTS];
+	if (h->cmd == NULL || strcmp(h->key, key) != 0) {
+		redisFreeCommand(h->cmd);
+		h->cmd = NULL;
+		if ((h->len = redisFormatCommandArgv(&h->cmd, 6, argv,
+		    NULL)) < 0) {
+			h->cmd = NULL;
+			log_warnx("redis %s: HMGET %s: cannot format the "
+			    "command", c->addr, key);
+			return -1;
+		}
+		snprintf(h->key, sizeof(h->key), "%s", key);
+	}
+	if ((r = cache_send(c, key, "HMGET", h->cmd, (size_t)h->len)) == NULL)
 		return -1;
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 4) {
 		log_warnx("redis %s: HMGET %s: unexpected reply", c->addr, key);
 		freeReplyObject(r);
 		return -1;
@@ -401,6 +459,7 @@ cache_hit(struct cache *c, const char *key, struct cache_entry *e)
 	e->response = reply_str(r->element[0], &e->response_len);
 	e->thisupd = reply_time(r->element[1]);
 	e->nextupd = reply_time(r->element[2]);
+	e->etag = reply_str(r->element[3], NULL);
 	return 1;
 }
 
@@ -439,6 +498,7 @@ cache_get(struct cache *c, const char *key, int touch, struct cache_entry *e)
 	e->lasttry = reply_time(f[F_LASTTRY]);
 	e->failures = (long)reply_time(f[F_FAILURES]);
 	e->lasterror = reply_str(f[F_LASTERROR], NULL);
+	e->etag = reply_str(f[F_ETAG], NULL);
 	return 1;
 }
 
@@ -498,6 +558,8 @@ cache_put(struct cache *c, const char *key, const struct cache_record *rec)
 	STR("0");
 	STR("lasterror");
 	STR("");
+	STR("etag");
+	STR(rec->etag);
 #undef STR
 #undef ARG
 	return cache_eval_int(c, S_PUT, 4, keys, n, a, l);

@@ -3,7 +3,7 @@
  * An entry is a hash under "<prefix><issuerKeyHash hex>0x<serial hex>"
  * with the fields of the Perl ocsp_proxy (ocsp_responder request response
  * thisupd nextupd status nonce lastchecked) and ours (lasttry failures
- * lasterror). Failures of Redis are logged here, once per outage.
+ * lasterror etag). Failures of Redis are logged here, once per outage.
  */
 #ifndef OCSPXY_CACHE_H
 #define OCSPXY_CACHE_H
@@ -23,6 +23,7 @@ struct cache_entry {
 	const char	*responder;	/* "host[:port][/path]" */
 	const char	*status;
 	const char	*lasterror;	/* NULL or "" after a success */
+	const char	*etag;		/* NULL in entries of the Perl tool */
 	time_t		 thisupd, nextupd, lastchecked, lasttry;
 	long		 failures;
 };
@@ -36,6 +37,7 @@ struct cache_record {
 	const char		*status;
 	time_t			 thisupd, nextupd, now;
 	const char		*keyhash;	/* learn responder, or NULL */
+	const char		*etag;		/* SHA-1 hex of the response */
 };
 
 /* A cache over the config's Redis; connects lazily. NULL on error. */
@@ -45,8 +47,8 @@ void cache_free(struct cache *);
 int cache_up(const struct cache *);
 
 /*
- * The hit path: reads response, thisupd and nextupd under key with one
- * HMGET. Returns 1 (a response; free with cache_entry_clear()), 0, -1.
+ * The hit path: reads response, thisupd, nextupd and etag under key with
+ * one HMGET. Returns 1 (a response; free with cache_entry_clear()), 0, -1.
  */
 int cache_hit(struct cache *, const char *key, struct cache_entry *);
 /*

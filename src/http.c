@@ -158,11 +158,9 @@ static int
 http_read_post(struct http_conn *c, const struct config *cf,
     struct request *r, char *err)
 {
-	const char *ct, *cl, *uri;
-	unsigned char *body = NULL;
+	const char *ct, *cl;
 	char *end;
 	long len;
-	int status = 400;
 
 	ct = http_param(c, "CONTENT_TYPE");
 	if (ct == NULL || strncasecmp(ct, "application/ocsp-request", 24) != 0 ||
@@ -191,30 +189,20 @@ http_read_post(struct http_conn *c, const struct config *cf,
 		errfmt(err, "empty body");
 		return 400;
 	}
-	if ((body = malloc((size_t)len)) == NULL) {
+	if ((r->body = malloc((size_t)len)) == NULL) {
 		errfmt(err, "out of memory");
 		return 503;
 	}
-	if (http_read(c, body, (size_t)len) != (size_t)len) {
+	if (http_read(c, r->body, (size_t)len) != (size_t)len) {
 		errfmt(err, "body shorter than Content-Length %ld", len);
-		goto done;
+		return 400;
 	}
-	if ((r->ocsp = ocsp_req_parse(body, (size_t)len, err)) == NULL)
-		goto done;
-	uri = http_uri_path(http_param(c, "REQUEST_URI"));
-	if (!http_path_ok(uri)) {
+	r->body_len = (size_t)len;
+	if (!http_path_ok(r->uri)) {
 		errfmt(err, "request path is not a clean absolute path");
-		goto done;
+		return 400;
 	}
-	if ((r->path = strdup(uri)) == NULL) {
-		errfmt(err, "out of memory");
-		status = 503;
-		goto done;
-	}
-	status = 0;
-done:
-	free(body);
-	return status;
+	return 0;
 }
 
 int
@@ -222,7 +210,7 @@ http_request_read(struct http_conn *c, const struct config *cf,
     struct request *r, char *err)
 {
 	const char *m, *v;
-	int status;
+	int status = 0;
 
 	memset(r, 0, sizeof(*r));
 	m = http_param(c, "REQUEST_METHOD");
@@ -245,23 +233,52 @@ http_request_read(struct http_conn *c, const struct config *cf,
 		return 400;
 	}
 	r->remote = http_param(c, "REMOTE_ADDR");
+	r->uri = http_uri_path(http_param(c, "REQUEST_URI"));
 	if ((v = http_param(c, "HTTP_CACHE_CONTROL")) != NULL)
 		r->no_cache = http_has_token(v, "no-cache");
 	if ((v = http_param(c, "HTTP_X_PRUNE_FROM_CACHE")) != NULL)
 		r->prune = *v != '\0' && strcmp(v, "0") != 0;
 	if (r->method == HTTP_POST)
 		status = http_read_post(c, cf, r, err);
-	else
-		status = http_get_decode(http_uri_path(http_param(c,
-		    "REQUEST_URI")), &r->path, &r->ocsp, err) == 0 ? 0 : 400;
 	if (status != 0)
 		http_request_clear(r);
 	return status;
 }
 
+const void *
+http_request_raw(const struct request *r, size_t *len)
+{
+	if (r->method == HTTP_POST) {
+		*len = r->body_len;
+		return r->body;
+	}
+	*len = strlen(r->uri);
+	return r->uri;
+}
+
+int
+http_request_parse(struct request *r, char *err)
+{
+	if (r->ocsp != NULL)
+		return 0;
+	if (r->method == HTTP_GET)
+		return http_get_decode(r->uri, &r->path, &r->ocsp, err) == 0 ?
+		    0 : 400;
+	if ((r->ocsp = ocsp_req_parse(r->body, r->body_len, err)) == NULL)
+		return 400;
+	if ((r->path = strdup(r->uri)) == NULL) {
+		errfmt(err, "out of memory");
+		ocsp_req_free(r->ocsp);
+		r->ocsp = NULL;
+		return 503;
+	}
+	return 0;
+}
+
 void
 http_request_clear(struct request *r)
 {
+	free(r->body);
 	free(r->path);
 	ocsp_req_free(r->ocsp);
 	memset(r, 0, sizeof(*r));
@@ -270,28 +287,53 @@ http_request_clear(struct request *r)
 void
 http_date(time_t t, char *buf)
 {
+	/* The same few times come back on every hit: remember them. */
+	static struct {
+		time_t	t;
+		char	s[32];
+	} memo[4];
+	static unsigned int next;
 	struct tm tm;
+	size_t i;
 
+	for (i = 0; i < 4; i++)
+		if (memo[i].t == t && memo[i].s[0] != '\0') {
+			memcpy(buf, memo[i].s, 32);
+			return;
+		}
 	gmtime_r(&t, &tm);
 	strftime(buf, 32, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	i = next++ % 4;
+	memo[i].t = t;
+	memcpy(memo[i].s, buf, 32);
+}
+
+void
+http_etag(const unsigned char *der, size_t len, char *buf)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	if (!EVP_Digest(der, len, md, &mdlen, EVP_sha1(), NULL))
+		mdlen = 0;
+	ocsp_hex(md, mdlen, buf);
 }
 
 void
 http_reply_ocsp(struct http_conn *c, const unsigned char *der, size_t len,
-    time_t thisupd, time_t nextupd, time_t now)
+    time_t thisupd, time_t nextupd, const char *tag, time_t now)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	char head[768], date[32], lm[32], ex[32], etag[2 * EVP_MAX_MD_SIZE + 1];
-	unsigned int mdlen = 0;
+	char head[768], date[32], lm[32], ex[32], etag[HTTP_ETAGLEN];
 	int n;
 
 	http_date(now, date);
 	if (nextupd > now) {
 		http_date(thisupd, lm);
 		http_date(nextupd, ex);
-		if (!EVP_Digest(der, len, md, &mdlen, EVP_sha1(), NULL))
-			mdlen = 0;
-		ocsp_hex(md, mdlen, etag);
+		if (tag != NULL && strlen(tag) < sizeof(etag))
+			snprintf(etag, sizeof(etag), "%s", tag);
+		else
+			http_etag(der, len, etag);
 		n = snprintf(head, sizeof(head),
 		    "Status: 200 OK\r\n"
 		    "Content-Type: application/ocsp-response\r\n"

@@ -24,23 +24,37 @@ enum http_method { HTTP_GET, HTTP_POST };
 struct request {
 	enum http_method method;
 	const char	*host;		/* Host header, borrowed */
-	char		*path;		/* upstream path, owned */
+	const char	*uri;		/* path of REQUEST_URI, borrowed */
+	unsigned char	*body;		/* POST body, owned */
+	size_t		 body_len;
 	const char	*remote;	/* REMOTE_ADDR, borrowed */
 	int		 no_cache;	/* Cache-Control: no-cache */
 	int		 prune;		/* X-prune-from-cache */
+	/* Set by http_request_parse(): */
+	char		*path;		/* upstream path, owned */
 	struct ocsp_req	*ocsp;		/* owned */
 };
+
+/* SHA-1 hex, the ETag of a response (RFC 5019 6.2), and its size. */
+#define HTTP_ETAGLEN 41
 
 /* A request parameter (CGI/FastCGI variable), or NULL. */
 const char *http_param(const struct http_conn *, const char *name);
 
 /*
- * Reads and parses one request. Returns 0 with r filled (free with
- * http_request_clear()), or the HTTP status to answer (400, 405, 411,
- * 413) with err set to the reason.
+ * Reads one request: method, Host, headers, the body of a POST (bounded).
+ * Returns 0 with r filled (free with http_request_clear()), or the HTTP
+ * status to answer (400, 405, 411, 413) with err set to the reason.
  */
 int http_request_read(struct http_conn *, const struct config *,
     struct request *r, char *err);
+/* The request as it came: a POST's body or a GET's path; borrowed. */
+const void *http_request_raw(const struct request *, size_t *len);
+/*
+ * Parses the OCSP request of r (the body, or the GET path) and sets
+ * r->ocsp and r->path. Returns 0, or the status (400) with err set.
+ */
+int http_request_parse(struct request *r, char *err);
 void http_request_clear(struct request *);
 
 /* 1 when a Host header is fit to put in a URL: name or [v6], port. */
@@ -61,10 +75,14 @@ int http_get_decode(const char *uri, char **path, struct ocsp_req **req,
 
 /*
  * Writes an OCSP answer with RFC 5019 caching headers; nextupd 0 (no
- * nextUpdate, or a pass-through) asks caches not to keep it.
+ * nextUpdate, or a pass-through) asks caches not to keep it. etag is the
+ * stored ETag, or NULL to compute it.
  */
 void http_reply_ocsp(struct http_conn *, const unsigned char *der,
-    size_t len, time_t thisupd, time_t nextupd, time_t now);
+    size_t len, time_t thisupd, time_t nextupd, const char *etag,
+    time_t now);
+/* The ETag of a response into buf of HTTP_ETAGLEN bytes. */
+void http_etag(const unsigned char *der, size_t len, char *buf);
 /* Writes status with a body of the given type. */
 void http_reply_text(struct http_conn *, int status, const char *type,
     const char *body, size_t len);

@@ -1,4 +1,6 @@
 /* ocsp.c: OCSP requests and responses, pure functions over bytes. */
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -453,4 +455,45 @@ done:
 	OCSP_BASICRESP_free(bs);
 	OCSP_RESPONSE_free(resp);
 	return ret;
+}
+
+static size_t
+ocsp_memo_slot(const void *raw, size_t len)
+{
+	const unsigned char *p = raw;
+	uint32_t h = 2166136261u;	/* FNV-1a */
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h % OCSP_MEMO_SLOTS;
+}
+
+int
+ocsp_memo_get(const struct ocsp_memo *m, const void *raw, size_t len,
+    char *buf)
+{
+	size_t i;
+
+	if (len == 0 || len > OCSP_MEMO_MAX)
+		return 0;
+	i = ocsp_memo_slot(raw, len);
+	if (m->slot[i].len != len || memcmp(m->slot[i].raw, raw, len) != 0)
+		return 0;
+	memcpy(buf, m->slot[i].key, OCSP_KEYLEN);
+	return 1;
+}
+
+void
+ocsp_memo_put(struct ocsp_memo *m, const void *raw, size_t len,
+    const char *key)
+{
+	size_t i;
+
+	if (len == 0 || len > OCSP_MEMO_MAX)
+		return;
+	i = ocsp_memo_slot(raw, len);
+	memcpy(m->slot[i].raw, raw, len);
+	m->slot[i].len = len;
+	snprintf(m->slot[i].key, OCSP_KEYLEN, "%s", key);
 }

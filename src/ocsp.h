@@ -88,6 +88,27 @@ int ocsp_resp_check(const unsigned char *der, size_t len,
     const struct ocsp_req *req, STACK_OF(X509) *issuers, time_t now,
     long skew, struct ocsp_status *st, char *err);
 
+/*
+ * A memo of cache keys by the exact bytes a request came in (a POST body,
+ * a GET path), so that a hit needs no ASN.1 parse. Direct-mapped, small,
+ * one per process; only plain one-certificate requests go in.
+ */
+#define OCSP_MEMO_SLOTS 64
+#define OCSP_MEMO_MAX 512
+struct ocsp_memo {
+	struct {
+		size_t		len;
+		unsigned char	raw[OCSP_MEMO_MAX];
+		char		key[OCSP_KEYLEN];
+	} slot[OCSP_MEMO_SLOTS];
+};
+
+/* 1 and the key in buf (OCSP_KEYLEN) when raw is known, else 0. */
+int ocsp_memo_get(const struct ocsp_memo *, const void *raw, size_t len,
+    char *buf);
+void ocsp_memo_put(struct ocsp_memo *, const void *raw, size_t len,
+    const char *key);
+
 /* Lowercase hex of len bytes into buf (2 * len + 1 bytes). */
 void ocsp_hex(const unsigned char *p, size_t len, char *buf);
 

@@ -183,7 +183,7 @@ proxy_store(struct cache *cache, const struct config *cf, const char *key,
 {
 	struct cache_record rec;
 	unsigned char *plain = NULL;
-	char kh[129];
+	char kh[129], etag[HTTP_ETAGLEN];
 	int ret;
 
 	if (ocsp_resp_check(resp, len, req, cf->issuers, now, cf->clock_skew,
@@ -214,6 +214,8 @@ proxy_store(struct cache *cache, const struct config *cf, const char *key,
 		rec.keyhash = kh;
 	rec.response = resp;
 	rec.response_len = len;
+	http_etag(resp, len, etag);
+	rec.etag = etag;
 	rec.status = ocsp_status_name(st->status);
 	rec.thisupd = st->thisupd;
 	rec.nextupd = st->nextupd;
@@ -247,7 +249,7 @@ proxy_reply_entry(struct http_conn *conn, const struct cache_entry *e,
     time_t now)
 {
 	http_reply_ocsp(conn, (const unsigned char *)e->response,
-	    e->response_len, e->thisupd, e->nextupd, now);
+	    e->response_len, e->thisupd, e->nextupd, e->etag, now);
 }
 
 /*
@@ -359,7 +361,7 @@ proxy_pass(struct proxy *p, struct http_conn *conn, const struct request *r,
 	log_debug("passed %d certificates through %s",
 	    ocsp_req_count(r->ocsp), url);
 	t->bytes += (long long)rlen;
-	http_reply_ocsp(conn, resp, rlen, 0, 0, time(NULL));
+	http_reply_ocsp(conn, resp, rlen, 0, 0, NULL, time(NULL));
 	free(resp);
 }
 
@@ -421,6 +423,26 @@ proxy_wait_turn(struct proxy *p, const char *key, struct cache_entry *e,
 	return 0;
 }
 
+/* Parses r's OCSP request and its cache key: 0, or -1 after answering. */
+static int
+proxy_parse(struct proxy *p, struct http_conn *conn, struct request *r,
+    char *key, struct tally *t)
+{
+	char err[ERRLEN];
+	int status;
+
+	if ((status = http_request_parse(r, err)) == 0 &&
+	    ocsp_req_key(r->ocsp, p->cf->prefix, key, err) == 0)
+		return 0;
+	if (status == 0)
+		status = 400;
+	log_warnx("request from %s for %s refused (%d): %s", r->remote ?
+	    r->remote : "?", r->host, status, err);
+	http_reply_error(conn, status, err);
+	t->refused++;
+	return -1;
+}
+
 void
 proxy_serve(struct proxy *p, struct http_conn *conn)
 {
@@ -431,9 +453,10 @@ proxy_serve(struct proxy *p, struct http_conn *conn)
 	char err[ERRLEN], key[OCSP_KEYLEN], *url = NULL, *responder = NULL;
 	unsigned char *resp = NULL;
 	const unsigned char *der;
-	size_t len, rlen;
+	const void *raw;
+	size_t len, rlen, rawlen;
 	time_t now = time(NULL);
-	int status, cached = 0, fresh_first, learn, locked = 0;
+	int status, cached = 0, fresh_first, learn, locked = 0, known;
 
 	memset(&e, 0, sizeof(e));
 	memset(&t, 0, sizeof(t));
@@ -448,20 +471,23 @@ proxy_serve(struct proxy *p, struct http_conn *conn)
 		proxy_tally(p, &t);
 		return;
 	}
-	if (ocsp_req_key(r.ocsp, p->cf->prefix, key, err) == -1) {
-		log_warnx("request for %s refused (400): %s", r.host, err);
-		http_reply_error(conn, 400, err);
-		t.refused++;
+	/* A plain request seen before gives its key without a parse. */
+	raw = http_request_raw(&r, &rawlen);
+	known = !r.prune && !r.no_cache &&
+	    ocsp_memo_get(&p->memo, raw, rawlen, key);
+	if (!known && proxy_parse(p, conn, &r, key, &t) == -1)
 		goto done;
-	}
+	if (!known && ocsp_req_count(r.ocsp) == 1 &&
+	    !ocsp_req_has_nonce(r.ocsp))
+		ocsp_memo_put(&p->memo, raw, rawlen, key);
 	if (r.prune) {
 		proxy_prune(p, conn, &r, key, &t);
 		goto done;
 	}
 	/* A nonce or no-cache asks for a fresh answer: the cache is the
 	 * fallback then, not the first choice. */
-	fresh_first = r.no_cache || ocsp_req_has_nonce(r.ocsp) ||
-	    ocsp_req_count(r.ocsp) > 1;
+	fresh_first = r.no_cache || (!known && (ocsp_req_has_nonce(r.ocsp) ||
+	    ocsp_req_count(r.ocsp) > 1));
 	if (!fresh_first) {
 		if (cache_hit(p->cache, key, &e) == 1 &&
 		    proxy_servable(&e, now)) {
@@ -473,6 +499,8 @@ proxy_serve(struct proxy *p, struct http_conn *conn)
 		cache_entry_clear(&e);
 		cached = cache_get(p->cache, key, 1, &e);
 	}
+	if (known && proxy_parse(p, conn, &r, key, &t) == -1)
+		goto done;
 	if ((responder = proxy_responder(p, conn, &r, &learn, err)) == NULL ||
 	    (url = proxy_url(responder)) == NULL) {
 		log_warnx("%s: no upstream (503): %s", key, err);
@@ -510,7 +538,7 @@ proxy_serve(struct proxy *p, struct http_conn *conn)
 			    status == 1 ? "stored" : "not stored: ",
 			    status == 1 ? "" : err);
 			http_reply_ocsp(conn, resp, rlen, st.thisupd,
-			    st.nextupd, now);
+			    st.nextupd, NULL, now);
 			t.bytes += (long long)rlen;
 			goto done;
 		}

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "ocsp.h"
+
 struct cache;
 struct config;
 struct http_conn;
@@ -30,6 +32,7 @@ struct proxy {
 	struct tally		 pending;	/* counts not yet in Redis */
 	long long		 failures[8];	/* by metrics_reasons */
 	time_t			 flushed;
+	struct ocsp_memo	 memo;		/* cache keys of known requests */
 };
 
 /* A proxy over cf (which must outlive it). NULL on error. */
