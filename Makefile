@@ -120,3 +120,5 @@ format:
 	clang-format -i src/*.c src/*.h tests/*.c
 
 -include $(OBJS:.o=.d) $(BUILD)/unit.d $(PROGS:=.d)
+
+include tests/bench/bench.mk

@@ -1,0 +1,416 @@
+#!/bin/bash
+# tests/bench/run.sh (make bench): how fast ocspxy answers, and what it
+# costs.  Everything runs on 127.0.0.1 with random private ports, inside one
+# mktemp -d folder, and every process is stopped by pid (tests/lib.sh):
+# redis-server, `openssl ocsp` (test CA ca1, for the warm-up and the miss
+# path), ocspxy-fcgi and bench-nothing under spawn-fcgi (CHILDREN each),
+# one nginx (WORKERS workers) with three server blocks (the proxy and the
+# do-nothing program through nginx/ocspxy.conf, a static file), and
+# bench.py's pre-signed responder (ca2's delegated signer) for the refresh
+# pass.  See tests/bench/README.md for what each figure means.
+#
+# Environment:
+#   QUICK=1   about a minute: one round of 1 s runs, POST only, 10,000
+#             entries instead of 1,000,000, fewer misses and refreshes
+#   FULL=1    the refresh daemon's memory pass over 1,000,000 entries
+#             (default: 100,000)
+#   DUR=N     seconds per wrk run (default 2; QUICK 1)
+#   REPEAT=N  rounds of each hit run, interleaved, best kept (default 2;
+#             QUICK 1)
+#   CHILDREN=N spawn-fcgi children per program (4), WORKERS=N nginx (2)
+#   PERF=1    also perf record ocspxy-fcgi during a POST, 8-connection
+#             run and print the top symbols
+#   RESULTS=FILE  raw figures (default tests/bench/results.json)
+#   OCSPXY_BUILD  the binaries (default build/); OCSPXY_KEEP=1 keeps the
+#             temp folder
+
+# (no set -u: lib.sh is not written for it)
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../lib.sh
+. "$BENCH_DIR/../lib.sh"
+
+QUICK=${QUICK:-0}
+FULL=${FULL:-0}
+PERF=${PERF:-0}
+CHILDREN=${CHILDREN:-4}
+WORKERS=${WORKERS:-2}
+RESULTS=${RESULTS:-$BENCH_DIR/results.json}
+if [ "$QUICK" = 1 ]; then
+	DUR=${DUR:-1}
+	REPEAT=${REPEAT:-1}
+	METHODS="post"
+	SIZE_BIG=10000
+	MISSES=30
+	REFRESH_N=3000
+	MEM_N=10000
+else
+	DUR=${DUR:-2}
+	REPEAT=${REPEAT:-2}
+	METHODS="post get"
+	SIZE_BIG=1000000
+	MISSES=100
+	REFRESH_N=10000
+	MEM_N=100000
+fi
+[ "$FULL" = 1 ] && MEM_N=1000000
+PY="python3 $BENCH_DIR/bench.py"
+
+die() { echo "bench: $*" >&2; exit 1; }
+say() { echo "# $*"; }
+now() { date +%s; }
+
+for b in ocspxy-fcgi ocspxy-refresh; do
+	[ -x "$OCSPXY_BUILD/$b" ] || die "no $OCSPXY_BUILD/$b: run make first"
+done
+for c in wrk redis-server redis-cli nginx spawn-fcgi curl openssl cc \
+    pkg-config python3; do
+	command -v "$c" >/dev/null || die "$c missing: sh tests/deps.sh bench"
+done
+
+START=$(now)
+t_setup
+R=$T/res
+mkdir -p "$R" "$T/static" "$T/miss" "$T/nginx-tmp" "$T/bin"
+# private copies: a rebuild during the run does not swap the programs
+cp "$OCSPXY_BUILD/ocspxy-fcgi" "$OCSPXY_BUILD/ocspxy-refresh" "$T/bin/" ||
+    die "cannot copy the programs"
+OCSPXY_BUILD=$T/bin
+
+# ---------------------------------------------------------------- tools
+W="-std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes
+-Wmissing-prototypes -Wformat=2 -Wpointer-arith -O2 -g"
+# shellcheck disable=SC2046,SC2086
+cc $W $(pkg-config --cflags fcgi) -o "$T/bench-nothing" \
+    "$BENCH_DIR/nothing.c" $(pkg-config --libs fcgi) ||
+    die "cannot build nothing.c"
+# shellcheck disable=SC2046,SC2086
+cc $W $(pkg-config --cflags openssl) -o "$T/bench-ocspgen" \
+    "$BENCH_DIR/ocspgen.c" $(pkg-config --libs openssl) ||
+    die "cannot build ocspgen.c"
+GEN=$T/bench-ocspgen
+
+# ---------------------------------------------------------------- servers
+say "setting up: redis-server, test CAs, openssl ocsp," \
+    "$CHILDREN+$CHILDREN FastCGI children, nginx ($WORKERS workers)"
+t_redis_start || die "redis-server does not start"
+t_pki || die "test PKI"
+t_responder_start r1 ca1 "$PKI_PORT1" || die "openssl ocsp responder"
+H1=127.0.0.1:$PKI_PORT1
+CA1=$T/pki/ca1/ca.crt
+CA2=$T/pki/ca2/ca.crt
+t_conf "$T/ocspxy.conf" issuer "$CA1" issuer "$CA2"
+t_fcgi_start "$T/ocspxy.conf" "$CHILDREN" || die "ocspxy-fcgi"
+# shellcheck disable=SC2086 # split on purpose
+PROXY_PIDS=$(echo $FCGI_PIDS | tr ' ' ,)
+
+# the answer ocspxy-fcgi writes on a hit, for bench-nothing and nginx
+t_reqout "$(t_crt good1)" "$CA1" "$T/req-hit.der" || die "request"
+GETPATH=/$(t_get_path "$T/req-hit.der")
+PP=$(t_port)
+NP=$(t_port)
+SP=$(t_port)
+
+sed -e "s|127\.0\.0\.1:8008|127.0.0.1:PORT|g" \
+    -e "s|unix:/run/ocspxy/ocspxy-fcgi\.sock|unix:SOCK|g" \
+    -e "s|include[[:space:]]\{1,\}fastcgi_params;|include /etc/nginx/fastcgi_params;|g" \
+    "$SRC_DIR/nginx/ocspxy.conf" >"$T/site.in"
+sed -e "s|PORT|$PP|" -e "s|SOCK|$T/fcgi.sock|" "$T/site.in" >"$T/site-proxy.conf"
+sed -e "s|PORT|$NP|" -e "s|SOCK|$T/nothing.sock|" "$T/site.in" >"$T/site-nothing.conf"
+cat >"$T/nginx.conf" <<EOF
+user $(id -un) $(id -gn);
+daemon off;
+master_process on;
+worker_processes $WORKERS;
+pid $T/nginx.pid;
+error_log $T/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+	client_body_temp_path $T/nginx-tmp/body;
+	proxy_temp_path $T/nginx-tmp/proxy;
+	fastcgi_temp_path $T/nginx-tmp/fastcgi;
+	uwsgi_temp_path $T/nginx-tmp/uwsgi;
+	scgi_temp_path $T/nginx-tmp/scgi;
+	access_log off;
+	include $T/site-proxy.conf;
+	include $T/site-nothing.conf;
+	# the same bytes as a static file, for GET and (405 turned into 200)
+	# POST alike
+	server {
+		listen 127.0.0.1:$SP;
+		root $T/static;
+		location / {
+			default_type application/ocsp-response;
+			try_files /resp.der =404;
+			error_page 405 =200 \$uri;
+		}
+	}
+}
+EOF
+nginx -c "$T/nginx.conf" -p "$T" -e "$T/nginx-error.log" </dev/null \
+    >>"$T/nginx-out.log" 2>&1 &
+NGINX_PID=$!
+_t_record "$NGINX_PID"
+for port in $PP $NP $SP; do
+	t_wait_listen "$port" 10 || { cat "$T/nginx-error.log"; die "nginx"; }
+done
+for i in $(seq 1 50); do
+	[ "$(pgrep -P "$NGINX_PID" | wc -l)" -ge "$WORKERS" ] && break
+	sleep 0.05
+done
+NGINX_WORKERS=$(pgrep -P "$NGINX_PID" | tr '\n' , | sed 's/,$//')
+for w in ${NGINX_WORKERS//,/ }; do _t_record "$w"; done
+
+# warm the cache through the proxy, then check that it is a hit
+code=$(t_post "$T/warm" "http://127.0.0.1:$PP/" "$T/req-hit.der" -H "Host: $H1")
+[ "$code" = 200 ] || die "warm-up answered $code: $(cat "$T/warm.body")"
+t_vleaf "$T/warm.body" good1 good || die "warm-up answer does not verify"
+HITKEY=$(t_kleaf good1)
+[ "$(rcli exists "$HITKEY")" = 1 ] || die "no cache entry $HITKEY"
+n0=$(t_responder_count r1)
+code=$(t_post "$T/hit" "http://127.0.0.1:$PP/" "$T/req-hit.der" -H "Host: $H1")
+[ "$code" = 200 ] && cmp -s "$T/hit.body" "$T/warm.body" ||
+    die "second request is no hit"
+code=$(t_http "$T/hitget" -H "Host: $H1" "http://127.0.0.1:$PP$GETPATH")
+[ "$code" = 200 ] && cmp -s "$T/hitget.body" "$T/warm.body" ||
+    die "GET is no hit"
+[ "$(t_responder_count r1)" = "$n0" ] || die "a hit went upstream"
+
+cp "$T/warm.body" "$T/static/resp.der"
+t_cgi REQUEST_METHOD=POST CONTENT_TYPE=application/ocsp-request \
+    CONTENT_LENGTH="$(stat -c %s "$T/req-hit.der")" HTTP_HOST="$H1" \
+    REQUEST_URI=/ SERVER_PORT="$PP" REMOTE_ADDR=127.0.0.1 \
+    -- "$T/req-hit.der" >"$T/hit-answer.bin"
+head -c 15 "$T/hit-answer.bin" | grep -q '^Status: 200 OK' ||
+    die "CGI hit answer: $(head -c 200 "$T/hit-answer.bin")"
+
+rm -f "$T/nothing.sock"
+spawn-fcgi -s "$T/nothing.sock" -M 0777 -P "$T/nothing.pid" -F "$CHILDREN" \
+    -- "$T/bench-nothing" "$T/hit-answer.bin" >>"$T/spawn-fcgi.log" 2>&1 \
+    </dev/null || die "spawn-fcgi bench-nothing"
+_t_wait_file "$T/nothing.pid" 5
+NOTHING_PIDS=
+while read -r p || [ -n "$p" ]; do
+	[ -n "$p" ] || continue
+	_t_record "$p"
+	NOTHING_PIDS="$NOTHING_PIDS,$p"
+done <"$T/nothing.pid"
+NOTHING_PIDS=${NOTHING_PIDS#,}
+_t_wait_file "$T/nothing.sock" 5
+
+# the three answer the same body
+for port in $NP $SP; do
+	code=$(t_post "$T/cmp" "http://127.0.0.1:$port/" "$T/req-hit.der" -H "Host: $H1")
+	[ "$code" = 200 ] && cmp -s "$T/cmp.body" "$T/warm.body" ||
+	    die "port $port answers $code, not the proxy's bytes"
+	code=$(t_http "$T/cmp" -H "Host: $H1" "http://127.0.0.1:$port$GETPATH")
+	[ "$code" = 200 ] && cmp -s "$T/cmp.body" "$T/warm.body" ||
+	    die "GET on port $port answers $code, not the proxy's bytes"
+done
+
+# 999 more entries: 1,000 in Redis
+# fill FIRST COUNT: entries of ca1 for serials FIRST.., shaped as ocspxy
+# stores them (the real response's bytes, a TTL of 30 days), not due
+fill()
+{
+	local t
+	t=$(now)
+	"$GEN" -i "$CA1" -f "$1" -n "$2" -r "$H1" -B "$T/warm.body" -T "$t" \
+	    -N $((t + 7 * 86400)) -L "$t" -E 2592000 |
+	    rcli --pipe >"$T/pipe.log" 2>&1 || { cat "$T/pipe.log"; return 1; }
+	grep -q 'errors: 0' "$T/pipe.log" || { cat "$T/pipe.log"; return 1; }
+}
+fill $((0x10000000)) 999 || die "cannot fill Redis"
+
+$PY json "$R/meta.json" dur="$DUR" repeat="$REPEAT" quick="$QUICK" full="$FULL" \
+    children="$CHILDREN" nginx_workers="$WORKERS" cores="$(nproc)" \
+    cpu="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" \
+    kernel="$(uname -r)" "wrk=$(wrk --version 2>&1 | head -1 | cut -d' ' -f2)" \
+    "nginx=$(nginx -v 2>&1 | cut -d/ -f2)" \
+    "redis=$(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/')" \
+    "tree=$(git -C "$SRC_DIR" describe --always --dirty 2>/dev/null)" \
+    "fcgi_sha1=$(sha1sum "$OCSPXY_BUILD/ocspxy-fcgi" | cut -c1-12)"
+
+# ---------------------------------------------------------------- 1, 2
+# hit OUTNAME TARGET METHOD MODE CONNS [extra bench.py wrk options]
+hit()
+{
+	local out=$1 target=$2 meth=$3 mode=$4 c=$5 port pids m body path
+	shift 5
+	case $target in
+	proxy) port=$PP pids="fcgi:$PROXY_PIDS" ;;
+	nothing) port=$NP pids="fcgi:$NOTHING_PIDS" ;;
+	static) port=$SP pids="fcgi:" ;;
+	esac
+	if [ "$meth" = post ]; then
+		m=POST body=$T/req-hit.der path=/
+	else
+		m=GET body='' path=$GETPATH
+	fi
+	$PY wrk "$R/$out.json" --label "$out" --conns "$c" --dur "$DUR" \
+	    --close "$([ "$mode" = close ] && echo 1 || echo 0)" \
+	    --method "$m" --body "$body" --path "$path" --host "$H1" \
+	    --redis "$T/redis.sock" --pids "$pids" --pids "redis:$REDIS_PID" \
+	    --pids "nginx:$NGINX_WORKERS" "$@" -- "http://127.0.0.1:$port/" ||
+	    die "wrk run $out"
+}
+
+say "1, 2. hits: proxy, do-nothing FastCGI, static file; $REPEAT x $DUR s per run"
+DUR_SAVE=$DUR
+DUR=1
+for t in proxy nothing static; do
+	hit warmup-$t $t post ka 8 >/dev/null
+done
+DUR=$DUR_SAVE
+UP_BEFORE=$(t_responder_count r1)
+for r in $(seq 1 "$REPEAT"); do
+	for meth in $METHODS; do
+		for mode in ka close; do
+			for c in 1 8 64; do
+				for t in proxy nothing static; do
+					hit "hit-$t-$meth-$mode-c$c-r$r" $t $meth \
+					    $mode $c
+				done
+			done
+		done
+	done
+done
+if [ "$PERF" = 1 ] && command -v perf >/dev/null; then
+	say "perf record of ocspxy-fcgi during a POST, 8-connection run"
+	perf record -q -F 499 --call-graph dwarf,8192 -o "$T/perf.data" \
+	    -p "$PROXY_PIDS" -- sleep "$DUR" >/dev/null 2>&1 &
+	perfpid=$!
+	hit perf-proxy proxy post ka 8
+	wait $perfpid
+	say "ocspxy-fcgi's samples by library:"
+	perf report -i "$T/perf.data" --stdio --no-children --sort dso \
+	    -g none 2>/dev/null | grep '%' | head -8
+	say "by user-space function, callees included:"
+	perf report -i "$T/perf.data" --stdio --children --sort sym -g none \
+	    --percent-limit 1.5 2>/dev/null | grep '%' | grep -v '\[k\]' |
+	    grep -v '\] 0x0' | head -40
+fi
+DUR_SAVE=$DUR
+DUR=1
+hit roundtrips proxy post ka 8 --monitor 1 >/dev/null
+DUR=$DUR_SAVE
+UP_AFTER=$(t_responder_count r1)
+$PY json "$R/upstream.json" before="$UP_BEFORE" after="$UP_AFTER"
+
+# 6 (first half): the FastCGI processes after all these requests
+rss=
+hwm=
+for p in ${PROXY_PIDS//,/ }; do
+	rss="$rss,$(awk '/^VmRSS/ { print $2 }' "/proc/$p/status")"
+	hwm="$hwm,$(awk '/^VmHWM/ { print $2 }' "/proc/$p/status")"
+done
+served=$(python3 -c 'import json, sys, glob
+d = sys.argv[1]
+print(sum(json.load(open(f))["requests"] for f in
+    glob.glob(d + "/*proxy*.json") + [d + "/roundtrips.json"]))' "$R")
+python3 -c 'import json, sys
+json.dump({"fcgi_requests": int(sys.argv[2]),
+    "fcgi_rss_kb": [int(x) for x in sys.argv[3].strip(",").split(",")],
+    "fcgi_hwm_kb": [int(x) for x in sys.argv[4].strip(",").split(",")]},
+    open(sys.argv[1], "w"))' "$R/memory-fcgi.json" "$served" "$rss" "$hwm"
+
+# ---------------------------------------------------------------- 3
+# hits spread over 999 entries: all the fake ones at first, then one in
+# every SIZE_BIG/1000 of the bigger set
+say "3. cache size: 1,000 entries, then $SIZE_BIG"
+mkdir -p "$T/spread1k" "$T/spreadbig"
+"$GEN" -i "$CA1" -f $((0x10000000)) -n 999 -Q "$T/spread1k" &&
+    "$GEN" -i "$CA1" -f $((0x10000000)) -n 999 -S $((SIZE_BIG / 1000)) \
+    -Q "$T/spreadbig" || die "spread requests"
+# one round more than the hit runs: the two sizes cannot be interleaved
+for r in $(seq 0 "$REPEAT"); do
+	hit size-1k-c8-r$r proxy post ka 8 --bodies "$T/spread1k:999"
+	hit size-1k-c64-r$r proxy post ka 64 --bodies "$T/spread1k:999"
+done
+t0=$(date +%s.%N)
+fill $((0x10000000 + 999)) $((SIZE_BIG - 1000)) || die "cannot fill Redis"
+t1=$(date +%s.%N)
+keys=$(rcli dbsize)
+mem=$(rcli info memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p')
+$PY json "$R/size.json" entries="$keys" spread=999 \
+    load_s="$(python3 -c "print(round($t1 - $t0, 2))")" \
+    used_memory_mb="$((mem / 1048576))"
+for r in $(seq 0 "$REPEAT"); do
+	hit size-1M-c8-r$r proxy post ka 8 --bodies "$T/spreadbig:999"
+	hit size-1M-c64-r$r proxy post ka 64 --bodies "$T/spreadbig:999"
+done
+[ "$(t_responder_count r1)" = "$UP_AFTER" ] ||
+    say "!! hits with $keys entries went upstream"
+
+# ---------------------------------------------------------------- 6
+# the refresh daemon over MEM_N entries, none due (bar the warm one)
+if [ "$MEM_N" != "$SIZE_BIG" ]; then
+	rcli flushall >/dev/null
+	fill $((0x10000000)) "$MEM_N" || die "cannot fill Redis"
+fi
+mem_keys=$(rcli dbsize)
+say "6. refresh daemon: a pass over $mem_keys entries"
+$PY runstat "$R/refresh-mem.json" -- "$OCSPXY_BUILD/ocspxy-refresh" \
+    -c "$T/ocspxy.conf" --once 2>"$T/refresh-mem.log"
+seen=$(sed -n 's/.*refresh pass: \([0-9]*\) entries.*/\1/p' \
+    "$T/refresh-mem.log" | tail -1)
+due=$(sed -n 's/.*refresh pass: [0-9]* entries, \([0-9]*\) due.*/\1/p' \
+    "$T/refresh-mem.log" | tail -1)
+python3 -c 'import json, sys
+m = json.load(open(sys.argv[2]))
+r = json.load(open(sys.argv[3]))
+m.update(refresh_entries=int(sys.argv[4]), refresh_due=int(sys.argv[5] or 0),
+    refresh_hwm_kb=r["maxrss_kb"], refresh_wall_s=r["wall_s"],
+    refresh_rc=r["rc"])
+json.dump(m, open(sys.argv[1], "w"))' "$R/memory.json" "$R/memory-fcgi.json" \
+    "$R/refresh-mem.json" "${seen:-0}" "$due"
+rcli flushall >/dev/null
+
+# ---------------------------------------------------------------- 4
+say "4. miss path: $MISSES cold certificates (openssl ocsp, status unknown)"
+"$GEN" -i "$CA1" -f $((0x20000000)) -n "$MISSES" -Q "$T/miss" ||
+    die "miss requests"
+$PY miss "$R/miss.json" "$T/miss" "$MISSES" "http://127.0.0.1:$PP/" \
+    "http://127.0.0.1:$PKI_PORT1/" "$H1" "$T/redis.sock" ||
+    die "miss path"
+rcli flushall >/dev/null
+
+# ---------------------------------------------------------------- 5
+say "5. refresh pass: $REFRESH_N due entries, pre-signed responder"
+FP=$(t_port)
+t=$(now)
+"$GEN" -i "$CA2" -s "$T/pki/ca2/ca2-ocsp.crt" -k "$T/pki/ca2/ca2-ocsp.key" \
+    -f $((0x30000000)) -n "$REFRESH_N" -r "127.0.0.1:$FP" -P "$T/pairs.bin" \
+    -T $((t - 7200)) -N $((t + 3600)) -L 0 | rcli --pipe >"$T/pipe.log" 2>&1
+grep -q 'errors: 0' "$T/pipe.log" || { cat "$T/pipe.log"; die "refresh fill"; }
+"$GEN" -i "$CA2" -f $((0x30000000)) -n 1 -Q "$T" || die "request"
+python3 "$BENCH_DIR/bench.py" responder "$FP" "$T/pairs.bin" \
+    >"$T/responder.log" 2>&1 </dev/null &
+RESP_PID=$!
+_t_record "$RESP_PID"
+t_wait_listen "$FP" 30 || { cat "$T/responder.log"; die "responder"; }
+code=$(t_post "$T/rcheck" "http://127.0.0.1:$FP/" "$T/req-0.der")
+[ "$code" = 200 ] || die "responder answers $code"
+$PY wrk "$R/capacity.json" --label responder-capacity \
+    --conns 8 --dur "$DUR" --method POST --body "$T/req-0.der" \
+    --pids "responder:$RESP_PID" -- "http://127.0.0.1:$FP/" ||
+    die "wrk responder"
+served0=$(curl -s "http://127.0.0.1:$FP/__count")
+t_conf "$T/refresh.conf" issuer "$CA2"
+$PY runstat "$R/refresh-run.json" --redis "$T/redis.sock" -- \
+    "$OCSPXY_BUILD/ocspxy-refresh" -c "$T/refresh.conf" --once \
+    2>"$T/refresh.log"
+served1=$(curl -s "http://127.0.0.1:$FP/__count")
+line=$(grep -o 'refresh pass: .*' "$T/refresh.log" | tail -1)
+say "$line"
+# shellcheck disable=SC2046 # the numbers, split on purpose
+set -- $(echo "$line" | sed 's/[^0-9 ]//g')
+$PY json "$R/refresh.json" "$R/refresh-run.json" entries="$REFRESH_N" \
+    seen="$1" due="$2" refreshed="$3" failed="$4" \
+    responder_served=$((served1 - served0)) concurrency=8
+t_kill "$RESP_PID"
+
+# ---------------------------------------------------------------- report
+$PY json "$R/meta.json" "$R/meta.json" total_s=$(($(now) - START)) \
+    refresh_memory_entries="$mem_keys"
+$PY report "$R" "$RESULTS"
+echo "# total $(($(now) - START)) s"
