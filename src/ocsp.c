@@ -378,6 +378,38 @@ done:
 	return ret;
 }
 
+/*
+ * Without a known issuer, the signature can still be checked against the
+ * signer certificate the response carries (delegated responders send
+ * theirs): that catches a corrupted response, not a forged one. A
+ * response that carries no signer certificate cannot be checked.
+ */
+static int
+ocsp_self_check(OCSP_BASICRESP *bs, char *err)
+{
+	X509_STORE *store;
+	unsigned long e;
+	int ret = 0;
+
+	ERR_clear_error();
+	if ((store = X509_STORE_new()) == NULL) {
+		errfmt(err, "out of memory");
+		return -1;
+	}
+	if (OCSP_basic_verify(bs, NULL, store, OCSP_NOVERIFY) <= 0) {
+		e = ERR_peek_last_error();
+		if (ERR_GET_REASON(e) != OCSP_R_SIGNER_CERTIFICATE_NOT_FOUND) {
+			errfmt(err, "signature does not verify against the "
+			    "response's own signer certificate: %s",
+			    e ? ERR_reason_error_string(e) : "unknown reason");
+			ret = -1;
+		}
+	}
+	ERR_clear_error();
+	X509_STORE_free(store);
+	return ret;
+}
+
 int
 ocsp_resp_check(const unsigned char *der, size_t len,
     const struct ocsp_req *req, STACK_OF(X509) *issuers, time_t now,
@@ -449,7 +481,8 @@ ocsp_resp_check(const unsigned char *der, size_t len,
 		if (ocsp_verify(bs, issuer, err) == -1)
 			goto done;
 		st->verified = 1;
-	}
+	} else if (ocsp_self_check(bs, err) == -1)
+		goto done;
 	ret = 0;
 done:
 	OCSP_BASICRESP_free(bs);

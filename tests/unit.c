@@ -137,6 +137,28 @@ response_signed(const struct ca *ca, const struct ca *signer, long serial,
 	return (size_t)n;
 }
 
+/* Flips a bit of the response's signature (its signer cert stays). */
+static void
+corrupt_signature(unsigned char **der, size_t *len)
+{
+	const unsigned char *p = *der;
+	OCSP_RESPONSE *resp = d2i_OCSP_RESPONSE(NULL, &p, (long)*len);
+	OCSP_BASICRESP *bs = OCSP_response_get1_basic(resp);
+	const ASN1_OCTET_STRING *sig = OCSP_resp_get0_signature(bs);
+	OCSP_RESPONSE *bad;
+	int n;
+
+	((unsigned char *)ASN1_STRING_get0_data(sig))[10] ^= 1;
+	bad = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, bs);
+	OPENSSL_free(*der);
+	*der = NULL;
+	n = i2d_OCSP_RESPONSE(bad, der);
+	*len = (size_t)n;
+	OCSP_RESPONSE_free(bad);
+	OCSP_BASICRESP_free(bs);
+	OCSP_RESPONSE_free(resp);
+}
+
 static void
 test_keys(const struct ca *ca)
 {
@@ -318,6 +340,13 @@ test_responses(const struct ca *ca)
 	    V_OCSP_CERTSTATUS_GOOD, 0, &der);
 	CHECK(ocsp_resp_check(der, len, r, issuers, now, 300, &st, err) == -1,
 	    "forged by a stranger key: refused: %s", err);
+	OPENSSL_free(der);
+	len = response_der(ca, 0x1001, -10, 3600, V_OCSP_CERTSTATUS_GOOD, 0,
+	    &der);
+	corrupt_signature(&der, &len);
+	CHECK(ocsp_resp_check(der, len, r, NULL, now, 300, &st, err) == -1,
+	    "a corrupted signature is refused without a known issuer: %s",
+	    err);
 	OPENSSL_free(der);
 	X509_free(stranger.cert);
 	EVP_PKEY_free(stranger.key);
