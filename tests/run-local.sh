@@ -42,8 +42,15 @@ while [ ! -S "$run/redis.sock" ]; do
 	sleep 0.05
 done
 
+# spawn-fcgi points the children's stderr at /dev/null: a shell that
+# execs the program sends it to a log, which is shown here.
+: >>"$run/ocspxy-fcgi.log"
+tail -n 0 -F "$run/ocspxy-fcgi.log" 2>/dev/null &
+pids="$pids $!"
+# shellcheck disable=SC2016 # $0 and $@ are the inner shell's
 spawn-fcgi -s "$run/ocspxy-fcgi.sock" -M 0600 -F "$children" \
-    -P "$run/ocspxy-fcgi.pid" -- "$build/ocspxy-fcgi" -c "$run/ocspxy.conf" \
+    -P "$run/ocspxy-fcgi.pid" -- /bin/sh -c 'exec "$@" 2>>"$0"' \
+    "$run/ocspxy-fcgi.log" "$build/ocspxy-fcgi" -c "$run/ocspxy.conf" \
     >/dev/null
 pids="$pids $(tr '\n' ' ' < "$run/ocspxy-fcgi.pid")"
 
