@@ -538,6 +538,29 @@ t_fake_count()
 
 # ---------------------------------------------------------------- ocspxy
 
+# t_base: the start of most tests: the programs are built, a Redis and the
+# test PKI are up; otherwise one fail and the end of the test.
+t_base()
+{
+	if [ ! -x "$OCSPXY_BUILD/ocspxy-fcgi" ]; then
+		fail "no $OCSPXY_BUILD/ocspxy-fcgi: build it first (make)"
+		t_done
+	fi
+	t_redis_start || { fail "redis-server does not start"; t_done; }
+	t_pki || { fail "test PKI"; t_done; }
+}
+
+# t_begin [ARGS...]: t_base, then the responders r1 (ca1 on PKI_PORT1) and
+# r2 (ca2 on PKI_PORT2), with extra openssl ocsp ARGS (e.g. -ndays 1).
+t_begin()
+{
+	t_base
+	t_responder_start r1 ca1 "$PKI_PORT1" "$@" ||
+	    { fail "responder ca1"; t_done; }
+	t_responder_start r2 ca2 "$PKI_PORT2" "$@" ||
+	    { fail "responder ca2"; t_done; }
+}
+
 # t_conf FILE key value ...: an ocspxy config file; base keys first
 # (redis unix:$T/redis.sock, upstream_timeout 3, and the upstream policy
 # that lets the tests' responders on 127.0.0.1:<random port> through:

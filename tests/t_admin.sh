@@ -20,8 +20,7 @@ if [ ! -x "$OX" ]; then
 	t_done
 fi
 
-t_redis_start || { fail "redis-server does not start"; t_done; }
-t_pki || { fail "test PKI"; t_done; }
+t_base
 DEAD=$(t_port) # nothing listens there
 # a ca1 leaf whose AIA names a responder that is down
 _t_leaf ca1 dead1 0x1006 "http://127.0.0.1:$DEAD/" V ||

@@ -8,15 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 t_setup
 
-if [ ! -x "$OCSPXY_BUILD/ocspxy-fcgi" ]; then
-	fail "no $OCSPXY_BUILD/ocspxy-fcgi: build it first (make)"
-	t_done
-fi
-
-t_redis_start || { fail "redis-server does not start"; t_done; }
-t_pki || { fail "test PKI"; t_done; }
-t_responder_start r1 ca1 "$PKI_PORT1" || { fail "responder ca1"; t_done; }
-t_responder_start r2 ca2 "$PKI_PORT2" || { fail "responder ca2"; t_done; }
+t_begin
 # both test CAs are known issuers: every answer's signature is checked
 t_conf "$T/ocspxy.conf" issuer "$T/pki/roots.pem"
 check "ocspxy-fcgi starts under spawn-fcgi (2 children)" \

@@ -13,14 +13,7 @@
 . "$(dirname "$0")/lib_fronts.sh"
 t_setup
 
-if [ ! -x "$OCSPXY_BUILD/ocspxy-fcgi" ]; then
-	fail "no $OCSPXY_BUILD/ocspxy-fcgi: build it first (make)"
-	t_done
-fi
-t_redis_start || { fail "redis-server does not start"; t_done; }
-t_pki || { fail "test PKI"; t_done; }
-t_responder_start r1 ca1 "$PKI_PORT1" || { fail "responder ca1"; t_done; }
-t_responder_start r2 ca2 "$PKI_PORT2" || { fail "responder ca2"; t_done; }
+t_begin
 t_conf "$T/ocspxy.conf" issuer "$T/pki/roots.pem"
 chmod 0644 "$T/ocspxy.conf"
 H1=127.0.0.1:$PKI_PORT1

@@ -18,10 +18,7 @@ for b in ocspxy-fcgi ocspxy-refresh ocspxy; do
 	fi
 done
 
-t_redis_start || { fail "redis-server does not start"; t_done; }
-t_pki || { fail "test PKI"; t_done; }
-t_responder_start r1 ca1 "$PKI_PORT1" || { fail "responder ca1"; t_done; }
-t_responder_start r2 ca2 "$PKI_PORT2" || { fail "responder ca2"; t_done; }
+t_begin
 t_conf "$T/ocspxy.conf" issuer "$T/pki/roots.pem"
 CONF=$T/ocspxy.conf
 check "ocspxy-fcgi starts under spawn-fcgi (2 children)" \

@@ -21,10 +21,7 @@ for b in ocspxy-refresh ocspxy-fcgi; do
 	fi
 done
 
-t_redis_start || { fail "redis-server does not start"; t_done; }
-t_pki || { fail "test PKI"; t_done; }
-t_responder_start r1 ca1 "$PKI_PORT1" -ndays 1 || { fail "responder ca1"; t_done; }
-t_responder_start r2 ca2 "$PKI_PORT2" -ndays 1 || { fail "responder ca2"; t_done; }
+t_begin -ndays 1
 H1=127.0.0.1:$PKI_PORT1
 
 # conf FILE [key value]...: t_conf, plus the upstream policy that lets the

@@ -15,12 +15,7 @@
 . "$(dirname "$0")/lib_fronts.sh"
 t_setup
 
-if [ ! -x "$OCSPXY_BUILD/ocspxy-fcgi" ]; then
-	fail "no $OCSPXY_BUILD/ocspxy-fcgi: build it first (make)"
-	t_done
-fi
-t_redis_start || { fail "redis-server does not start"; t_done; }
-t_pki || { fail "test PKI"; t_done; }
+t_base
 check "TLS certificate for localhost, OCSP URL http://127.0.0.1:$PKI_PORT1/" \
     tf_tls_leaf tls 0x1010 || t_done
 t_responder_start r1 ca1 "$PKI_PORT1" || { fail "responder ca1"; t_done; }
