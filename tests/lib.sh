@@ -597,14 +597,21 @@ t_fcgi_start()
 		return 1
 	}
 	_t_wait_file "$T/fcgi.pid" 5 || return 1
+	t_fcgi_pids "$T/fcgi.pid"
+	_t_wait_file "$T/fcgi.sock" 5
+}
+
+# t_fcgi_pids FILE: records the pids of a spawn-fcgi pid file (one a line,
+# no final newline) and lists them in FCGI_PIDS.
+t_fcgi_pids()
+{
+	local p
 	FCGI_PIDS=
-	# the pid file has no final newline
 	while read -r p || [ -n "$p" ]; do
 		[ -n "$p" ] || continue
 		_t_record "$p"
 		FCGI_PIDS="$FCGI_PIDS $p"
-	done <"$T/fcgi.pid"
-	_t_wait_file "$T/fcgi.sock" 5
+	done <"$1"
 }
 
 t_fcgi_stop()

@@ -24,12 +24,7 @@ tf_spawn_start()
 		return 1
 	}
 	_t_wait_file "$T/fcgi.sock" 5 || return 1
-	FCGI_PIDS=
-	while read -r p || [ -n "$p" ]; do
-		[ -n "$p" ] || continue
-		_t_record "$p"
-		FCGI_PIDS="$FCGI_PIDS $p"
-	done <"$T/fcgi.pid"
+	t_fcgi_pids "$T/fcgi.pid"
 	[ -n "$FCGI_PIDS" ]
 }
 
