@@ -404,7 +404,8 @@ admin_fetch(struct admin *a, const char *name, const char *key,
 		return -1;
 	der = ocsp_req_get0_der(req, &len);
 	if (upstream_fetch(a->up, url, der, len, &resp, &rlen, err) == 0)
-		r = proxy_store(a->cache, a->cf, key, req, responder, learn,
+		r = proxy_store(a->cache, a->cf, key, req, responder,
+		    learn ? PROXY_LEARN : 0,
 		    resp, rlen, time(NULL), &st, err);
 	if (r == 1) {
 		report(a, name, key, ocsp_status_name(st.status), st.nextupd,
@@ -415,7 +416,7 @@ admin_fetch(struct admin *a, const char *name, const char *key,
 		report(a, name, key, r == 0 ? ocsp_status_name(st.status) :
 		    NULL, r == 0 ? st.nextupd : 0, what);
 		if (r == -1)
-			cache_fail(a->cache, key, time(NULL), err);
+			cache_fail(a->cache, key, time(NULL), err, 0);
 	}
 	free(resp);
 	free(url);

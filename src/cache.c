@@ -41,13 +41,17 @@ enum { F_RESPONSE, F_THISUPD, F_NEXTUPD, F_STATUS, F_REQUEST, F_RESPONDER,
 
 /*
  * Never replace a newer response. KEYS: the entry, the issuer's learned
- * responder, the nextUpdate and thisUpdate indexes; ARGV: ttl, thisupd,
- * nextupd, responder to learn or "", field/value...
+ * responder, the nextUpdate and thisUpdate indexes, the entry's lock;
+ * ARGV: ttl, thisupd, nextupd, responder to learn or "", our lock token
+ * to let go of or "", field/value...
  */
 static const char put_lua[] =
+    "if ARGV[5] ~= '' and redis.call('GET', KEYS[5]) == ARGV[5] then\n"
+    "  redis.call('DEL', KEYS[5])\n"
+    "end\n"
     "local old = tonumber(redis.call('HGET', KEYS[1], 'thisupd'))\n"
     "if old and old > tonumber(ARGV[2]) then return 0 end\n"
-    "redis.call('HSET', KEYS[1], unpack(ARGV, 5))\n"
+    "redis.call('HSET', KEYS[1], unpack(ARGV, 6))\n"
     "redis.call('EXPIRE', KEYS[1], ARGV[1])\n"
     "redis.call('ZADD', KEYS[3], ARGV[3], KEYS[1])\n"
     "redis.call('ZADD', KEYS[4], ARGV[2], KEYS[1])\n"
@@ -83,12 +87,30 @@ static const char clean_lua[] =
     "end\n"
     "return { r[1], gone }\n";
 
-/* A failed refresh touches only its own fields; ARGV: now, why. */
+/*
+ * A failed refresh touches only its own fields. KEYS: the entry, its
+ * lock; ARGV: now, why, our lock token to let go of or "".
+ */
 static const char fail_lua[] =
+    "if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) == ARGV[3] then\n"
+    "  redis.call('DEL', KEYS[2])\n"
+    "end\n"
     "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
     "redis.call('HINCRBY', KEYS[1], 'failures', 1)\n"
     "redis.call('HSET', KEYS[1], 'lasttry', ARGV[1], 'lasterror', ARGV[2])\n"
     "return 1\n";
+
+/*
+ * Takes the lock and reads the entry in one round trip. KEYS: the lock,
+ * the entry; ARGV: our token, milliseconds. 0 when the lock is held.
+ */
+static const char lockget_lua[] =
+    "if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then\n"
+    "  return 0\n"
+    "end\n"
+    "return redis.call('HMGET', KEYS[2], 'response', 'thisupd',"
+    " 'nextupd', 'status', 'request', 'ocsp_responder', 'lastchecked',"
+    " 'failures', 'lasttry', 'lasterror', 'etag')\n";
 
 static const char unlock_lua[] =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
@@ -101,7 +123,8 @@ struct script {
 	char		 sha[41];
 };
 
-enum { S_GET, S_PUT, S_FAIL, S_UNLOCK, S_DEL, S_STATS, S_CLEAN, S_COUNT };
+enum { S_GET, S_PUT, S_FAIL, S_UNLOCK, S_DEL, S_STATS, S_CLEAN, S_LOCKGET,
+    S_COUNT };
 
 /* HMGET commands of the hit path, formatted once per key. */
 #define HIT_SLOTS 64
@@ -126,6 +149,9 @@ struct cache {
 	char		*k_this;	/* <prefix>index:this */
 	struct script	 scripts[S_COUNT];
 };
+
+static int cache_lockname(const struct cache *, const char *, char *,
+    size_t);
 
 static int
 script_init(struct script *s, const char *body)
@@ -171,6 +197,7 @@ cache_new(const struct config *cf)
 	    script_init(&c->scripts[S_DEL], del_lua) == -1 ||
 	    script_init(&c->scripts[S_STATS], stats_lua) == -1 ||
 	    script_init(&c->scripts[S_CLEAN], clean_lua) == -1 ||
+	    script_init(&c->scripts[S_LOCKGET], lockget_lua) == -1 ||
 	    RAND_bytes(rnd, sizeof(rnd)) != 1) {
 		log_warnx("cache: OpenSSL digest or random bytes failed");
 		goto fail;
@@ -463,18 +490,13 @@ cache_hit(struct cache *c, const char *key, struct cache_entry *e)
 	return 1;
 }
 
-int
-cache_get(struct cache *c, const char *key, int touch, struct cache_entry *e)
+/* Fills e from an HMGET reply of every field (e takes the reply). */
+static int
+entry_from_reply(struct cache *c, const char *key, redisReply *r,
+    struct cache_entry *e)
 {
-	char ttl[32];
-	const char *keys[2] = { key, c->k_stats };
-	const char *args[1] = { ttl };
-	redisReply *r, **f;
+	redisReply **f;
 
-	memset(e, 0, sizeof(*e));
-	snprintf(ttl, sizeof(ttl), "%ld", touch ? c->ttl : 0L);
-	if ((r = cache_eval(c, S_GET, 2, keys, 1, args, NULL)) == NULL)
-		return -1;
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != F_COUNT) {
 		log_warnx("redis %s: read %s: unexpected reply", c->addr, key);
 		freeReplyObject(r);
@@ -502,6 +524,21 @@ cache_get(struct cache *c, const char *key, int touch, struct cache_entry *e)
 	return 1;
 }
 
+int
+cache_get(struct cache *c, const char *key, int touch, struct cache_entry *e)
+{
+	char ttl[32];
+	const char *keys[2] = { key, c->k_stats };
+	const char *args[1] = { ttl };
+	redisReply *r;
+
+	memset(e, 0, sizeof(*e));
+	snprintf(ttl, sizeof(ttl), "%ld", touch ? c->ttl : 0L);
+	if ((r = cache_eval(c, S_GET, 2, keys, 1, args, NULL)) == NULL)
+		return -1;
+	return entry_from_reply(c, key, r, e);
+}
+
 void
 cache_entry_clear(struct cache_entry *e)
 {
@@ -514,8 +551,8 @@ int
 cache_put(struct cache *c, const char *key, const struct cache_record *rec)
 {
 	char ttl[32], thisupd[32], nextupd[32], now[32];
-	char learn[OCSP_KEYLEN + 32];
-	const char *keys[4] = { key, learn, c->k_next, c->k_this };
+	char learn[OCSP_KEYLEN + 32], lock[OCSP_KEYLEN + 16];
+	const char *keys[5] = { key, learn, c->k_next, c->k_this, lock };
 	const char *a[32];
 	size_t l[32];
 	int n = 0;
@@ -532,10 +569,13 @@ cache_put(struct cache *c, const char *key, const struct cache_record *rec)
 	snprintf(now, sizeof(now), "%lld", (long long)rec->now);
 	snprintf(learn, sizeof(learn), "%sresponder:%s", c->prefix,
 	    rec->keyhash ? rec->keyhash : "");
+	if (cache_lockname(c, key, lock, sizeof(lock)) == -1)
+		return -1;
 	STR(ttl);
 	STR(thisupd);
 	STR(nextupd);
 	STR(rec->keyhash ? rec->responder : "");
+	STR(rec->unlock ? c->token : "");
 	STR("ocsp_responder");
 	STR(rec->responder);
 	STR("request");
@@ -562,17 +602,21 @@ cache_put(struct cache *c, const char *key, const struct cache_record *rec)
 	STR(rec->etag);
 #undef STR
 #undef ARG
-	return cache_eval_int(c, S_PUT, 4, keys, n, a, l);
+	return cache_eval_int(c, S_PUT, 5, keys, n, a, l);
 }
 
 int
-cache_fail(struct cache *c, const char *key, time_t now, const char *why)
+cache_fail(struct cache *c, const char *key, time_t now, const char *why,
+    int unlock)
 {
-	char t[32];
-	const char *args[2] = { t, why };
+	char t[32], lock[OCSP_KEYLEN + 16];
+	const char *keys[2] = { key, lock };
+	const char *args[3] = { t, why, unlock ? c->token : "" };
 
+	if (cache_lockname(c, key, lock, sizeof(lock)) == -1)
+		return -1;
 	snprintf(t, sizeof(t), "%lld", (long long)now);
-	return cache_eval_int(c, S_FAIL, 1, &key, 2, args, NULL);
+	return cache_eval_int(c, S_FAIL, 2, keys, 3, args, NULL);
 }
 
 int
@@ -611,6 +655,35 @@ cache_lock(struct cache *c, const char *key, long ms)
 	ret = r->type == REDIS_REPLY_STATUS ? 1 : 0;
 	freeReplyObject(r);
 	return ret;
+}
+
+int
+cache_lock_get(struct cache *c, const char *key, long ms,
+    struct cache_entry *e)
+{
+	char name[OCSP_KEYLEN + 16], px[32];
+	const char *keys[2] = { name, key };
+	const char *args[2] = { c->token, px };
+	redisReply *r;
+
+	memset(e, 0, sizeof(*e));
+	if (cache_lockname(c, key, name, sizeof(name)) == -1)
+		return -1;
+	snprintf(px, sizeof(px), "%ld", ms);
+	if ((r = cache_eval(c, S_LOCKGET, 2, keys, 2, args, NULL)) == NULL)
+		return -1;
+	if (r->type == REDIS_REPLY_INTEGER) {
+		freeReplyObject(r);
+		return 0;
+	}
+	switch (entry_from_reply(c, key, r, e)) {
+	case 1:
+		return 1;
+	case 0:
+		return 2;
+	default:
+		return -1;
+	}
 }
 
 int

@@ -38,6 +38,7 @@ struct cache_record {
 	time_t			 thisupd, nextupd, now;
 	const char		*keyhash;	/* learn responder, or NULL */
 	const char		*etag;		/* SHA-1 hex of the response */
+	int			 unlock;	/* let go of our lock too */
 };
 
 /* A cache over the config's Redis; connects lazily. NULL on error. */
@@ -64,7 +65,8 @@ void cache_entry_clear(struct cache_entry *);
 /*
  * Stores every field at once and sets the key's lifetime to entry_ttl
  * beyond the response's nextUpdate, unless the
- * stored response has a later thisUpdate. With keyhash, also records the
+ * stored response has a later thisUpdate. With unlock, lets go of our
+ * lock on key (cache_lock()) in the same step. With keyhash, records the
  * responder as the one of that issuer ("<prefix>responder:<keyhash>").
  * Returns 1 stored, 0 kept the newer stored entry, -1 error.
  */
@@ -74,8 +76,12 @@ int cache_put(struct cache *, const char *key, const struct cache_record *);
  * string in *responder (the caller frees it), 0 none known, -1 error.
  */
 int cache_responder(struct cache *, const char *keyhash, char **responder);
-/* Counts a failed refresh on an existing key. 1, 0 (no key), -1. */
-int cache_fail(struct cache *, const char *key, time_t now, const char *why);
+/*
+ * Counts a failed refresh on an existing key, and with unlock lets go of
+ * our lock on it. 1, 0 (no key), -1.
+ */
+int cache_fail(struct cache *, const char *key, time_t now, const char *why,
+    int unlock);
 /* Deletes key. 1 deleted, 0 absent, -1 error. */
 int cache_del(struct cache *, const char *key);
 
@@ -85,6 +91,13 @@ int cache_del(struct cache *, const char *key);
  */
 int cache_lock(struct cache *, const char *key, long ms);
 int cache_unlock(struct cache *, const char *key);
+/*
+ * Takes the lock for key and reads the entry in one round trip. Returns
+ * 1 (locked, e filled: free with cache_entry_clear()), 2 (locked, no
+ * entry), 0 (held by someone else), -1.
+ */
+int cache_lock_get(struct cache *, const char *key, long ms,
+    struct cache_entry *);
 
 /*
  * One SCAN step over the entry keys from *cursor (0 to start); calls fn

@@ -177,7 +177,7 @@ proxy_url(const char *responder)
 
 int
 proxy_store(struct cache *cache, const struct config *cf, const char *key,
-    const struct ocsp_req *req, const char *responder, int learn,
+    const struct ocsp_req *req, const char *responder, int flags,
     const unsigned char *resp, size_t len, time_t now,
     struct ocsp_status *st, char *err)
 {
@@ -210,8 +210,9 @@ proxy_store(struct cache *cache, const struct config *cf, const char *key,
 		rec.request = plain;
 	} else
 		rec.request = ocsp_req_get0_der(req, &rec.request_len);
-	if (learn && ocsp_req_keyhash(req, kh, sizeof(kh)) == 0)
+	if ((flags & PROXY_LEARN) && ocsp_req_keyhash(req, kh, sizeof(kh)) == 0)
 		rec.keyhash = kh;
+	rec.unlock = (flags & PROXY_UNLOCK) != 0;
 	rec.response = resp;
 	rec.response_len = len;
 	http_etag(resp, len, etag);
@@ -530,7 +531,7 @@ proxy_serve(struct proxy *p, struct http_conn *conn)
 	}
 	if (status == 0) {
 		status = proxy_store(p->cache, p->cf, key, r.ocsp, responder,
-		    learn, resp, rlen, now, &st, err);
+		    learn ? PROXY_LEARN : 0, resp, rlen, now, &st, err);
 		if (status >= 0) {
 			log_info("%s: fetched from %s: %s, nextUpdate in %llds, "
 			    "%s%s", key, url, ocsp_status_name(st.status),

@@ -49,14 +49,16 @@ void proxy_flush(struct proxy *);
 
 /*
  * Checks an upstream answer for req and, when it may be cached, stores
- * it under key with the request and responder to refresh it by; with
- * learn, the responder is also recorded as its issuer's. Returns
+ * it under key with the request and responder to refresh it by (flags:
+ * PROXY_LEARN, PROXY_UNLOCK). Returns
  * 1 stored, 0 valid but not stored (err says why: a nonce, no nextUpdate,
  * a newer cached response, Redis down), -1 invalid (err says why). st is
  * filled for valid answers.
  */
+#define PROXY_LEARN	0x1	/* record the responder as its issuer's */
+#define PROXY_UNLOCK	0x2	/* let go of our lock on key when stored */
 int proxy_store(struct cache *, const struct config *, const char *key,
-    const struct ocsp_req *req, const char *responder, int learn,
+    const struct ocsp_req *req, const char *responder, int flags,
     const unsigned char *resp, size_t len, time_t now,
     struct ocsp_status *st, char *err);
 

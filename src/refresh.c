@@ -99,7 +99,7 @@ job_done(void *arg, const unsigned char *out, size_t outlen, const char *err)
 	why[0] = '\0';
 	if (out != NULL)
 		r = proxy_store(ps->cache, ps->cf, j->key, j->req,
-		    j->responder, 0, out, outlen, now, &st, why);
+		    j->responder, PROXY_UNLOCK, out, outlen, now, &st, why);
 	else
 		snprintf(why, sizeof(why), "%s", err);
 	if (r == 1) {
@@ -109,7 +109,8 @@ job_done(void *arg, const unsigned char *out, size_t outlen, const char *err)
 		    j->url, ocsp_status_name(st.status), date);
 	} else {
 		ps->st->failed++;
-		cache_fail(ps->cache, j->key, now, why);
+		/* Lets go of the lock too (a no-op if the store did). */
+		cache_fail(ps->cache, j->key, now, why, 1);
 		if (out == NULL)
 			log_warnx("%s: refresh failed: %s", j->key, why);
 		else
@@ -117,7 +118,6 @@ job_done(void *arg, const unsigned char *out, size_t outlen, const char *err)
 			    j->url, r == 0 ? "valid but not stored: " : "",
 			    why);
 	}
-	cache_unlock(ps->cache, j->key);
 	job_free(j);
 }
 
@@ -182,20 +182,17 @@ refresh_one(struct pass *ps, const char *key)
 		ret = 0;
 		goto done;
 	}
-	/* Lock, then read again: another daemon may have just done it. */
-	if ((r = cache_lock(ps->cache, key,
-	    (ps->cf->upstream_timeout + 5) * 1000)) != 1) {
-		if (r == 0) {
-			ps->st->skipped++;
-			log_debug("%s: refreshed by another daemon", key);
-		}
-		ret = r == 0 ? 0 : -1;
-		goto done;
-	}
-	locked = 1;
+	/* Lock and read again: another daemon may have just done it. */
 	cache_entry_clear(&e);
-	if ((r = cache_get(ps->cache, key, 0, &e)) != 1) {
-		ret = r == 0 ? 0 : -1;
+	r = cache_lock_get(ps->cache, key,
+	    (ps->cf->upstream_timeout + 5) * 1000, &e);
+	if (r == 0) {
+		ps->st->skipped++;
+		log_debug("%s: refreshed by another daemon", key);
+	}
+	locked = r == 1 || r == 2;
+	if (r != 1) {
+		ret = r == -1 ? -1 : 0;
 		goto done;
 	}
 	entry_times(&e, &t);
