@@ -117,7 +117,7 @@ clean:
 	rm -rf build build-asan build-fuzz run
 
 format:
-	clang-format -i src/*.c src/*.h tests/*.c
+	clang-format -i src/*.c src/*.h tests/*.c tests/fuzz/*.c tests/bench/*.c
 
 -include $(OBJS:.o=.d) $(BUILD)/unit.d $(PROGS:=.d)
 

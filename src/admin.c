@@ -25,22 +25,22 @@
 
 /* One certificate (with its issuer) or one cache key to act on. */
 struct target {
-	char		*name;		/* the file, or the key as given */
-	char		 key[OCSP_KEYLEN];
-	X509		*leaf, *issuer;	/* NULL for a key */
-	struct ocsp_req	*req;		/* NULL for a key */
+	char *name; /* the file, or the key as given */
+	char key[OCSP_KEYLEN];
+	X509 *leaf, *issuer; /* NULL for a key */
+	struct ocsp_req *req; /* NULL for a key */
 };
 
 struct targets {
-	struct target	*v;
-	size_t		 n;
+	struct target *v;
+	size_t n;
 };
 
 struct admin {
-	struct config		*cf;
-	const struct admin_opts	*o;
-	struct cache		*cache;
-	struct upstream		*up;
+	struct config *cf;
+	const struct admin_opts *o;
+	struct cache *cache;
+	struct upstream *up;
 };
 
 long
@@ -97,8 +97,7 @@ admin_close(struct admin *a)
 	upstream_free(a->up);
 }
 
-static int targets_load(const struct config *, int, char **,
-    struct targets *);
+static int targets_load(const struct config *, int, char **, struct targets *);
 static void targets_free(struct targets *);
 
 /* Resolves the arguments and connects; 0, or 2 after a message. */
@@ -155,10 +154,9 @@ targets_add(struct targets *t, const char *name)
 }
 
 /* Every PEM certificate of a file, in order; NULL when there is none. */
-static STACK_OF(X509) *
-load_certs(const char *path)
+static STACK_OF(X509) * load_certs(const char *path)
 {
-	STACK_OF(X509) *sk;
+	STACK_OF(X509) * sk;
 	FILE *fp;
 	X509 *x;
 
@@ -185,7 +183,7 @@ load_certs(const char *path)
 
 /* The issuer of leaf: next in its own file, else anywhere in pool. */
 static X509 *
-find_issuer(X509 *leaf, STACK_OF(X509) *own, STACK_OF(X509) *pool)
+find_issuer(X509 *leaf, STACK_OF(X509) * own, STACK_OF(X509) * pool)
 {
 	int i;
 
@@ -195,7 +193,7 @@ find_issuer(X509 *leaf, STACK_OF(X509) *own, STACK_OF(X509) *pool)
 	for (i = 0; i < sk_X509_num(pool); i++)
 		if (sk_X509_value(pool, i) != leaf &&
 		    X509_check_issued(sk_X509_value(pool, i), leaf) ==
-		    X509_V_OK)
+			X509_V_OK)
 			return sk_X509_value(pool, i);
 	return NULL;
 }
@@ -219,13 +217,15 @@ collect(const char *prefix, int argc, char **argv, char ***files,
 			}
 			for (j = 0; j < n; j++) {
 				ext = strrchr(de[j]->d_name, '.');
-				if (ext != NULL && (strcmp(ext, ".pem") == 0 ||
-				    strcmp(ext, ".crt") == 0 ||
-				    strcmp(ext, ".cer") == 0)) {
+				if (ext != NULL &&
+				    (strcmp(ext, ".pem") == 0 ||
+					strcmp(ext, ".crt") == 0 ||
+					strcmp(ext, ".cer") == 0)) {
 					snprintf(path, sizeof(path), "%s/%s",
 					    argv[i], de[j]->d_name);
 					if ((f = reallocarray(*files,
-					    *nfiles + 1, sizeof(*f))) == NULL)
+						 *nfiles + 1, sizeof(*f))) ==
+					    NULL)
 						return -1;
 					*files = f;
 					if ((f[(*nfiles)++] = strdup(path)) ==
@@ -237,7 +237,7 @@ collect(const char *prefix, int argc, char **argv, char ***files,
 			free(de);
 		} else if (stat(argv[i], &sb) == 0) {
 			if ((f = reallocarray(*files, *nfiles + 1,
-			    sizeof(*f))) == NULL)
+				 sizeof(*f))) == NULL)
 				return -1;
 			*files = f;
 			if ((f[(*nfiles)++] = strdup(argv[i])) == NULL)
@@ -248,9 +248,10 @@ collect(const char *prefix, int argc, char **argv, char ***files,
 			snprintf(keys->v[keys->n - 1].key, OCSP_KEYLEN, "%s",
 			    argv[i]);
 		} else {
-			fprintf(stderr, "ocspxy: %s: neither a file, a "
-			    "directory nor a cache key (%s...)\n", argv[i],
-			    prefix);
+			fprintf(stderr,
+			    "ocspxy: %s: neither a file, a "
+			    "directory nor a cache key (%s...)\n",
+			    argv[i], prefix);
 			return -1;
 		}
 	}
@@ -264,8 +265,7 @@ collect(const char *prefix, int argc, char **argv, char ***files,
  * or -1 after a message.
  */
 static int
-targets_load(const struct config *cf, int argc, char **argv,
-    struct targets *t)
+targets_load(const struct config *cf, int argc, char **argv, struct targets *t)
 {
 	STACK_OF(X509) **certs = NULL, *pool = NULL;
 	struct target *tg;
@@ -292,7 +292,8 @@ targets_load(const struct config *cf, int argc, char **argv,
 		if (X509_check_ca(leaf) != 0 && nfiles > 1)
 			continue; /* an issuer given beside its leaves */
 		if ((issuer = find_issuer(leaf, certs[i], pool)) == NULL) {
-			fprintf(stderr, "ocspxy: %s: no issuer certificate "
+			fprintf(stderr,
+			    "ocspxy: %s: no issuer certificate "
 			    "(give it as the next file or append it)\n",
 			    files[i]);
 			goto done;
@@ -378,11 +379,11 @@ report(const struct admin *a, const char *name, const char *key,
 	iso_time(nextupd, next);
 	if (a->o->format == ADMIN_JSON)
 		printf("{\"name\":\"%s\",\"key\":\"%s\",\"status\":\"%s\","
-		    "\"nextupd\":%lld,\"result\":\"%s\"}\n", name, key,
-		    status ? status : "", (long long)nextupd, what);
+		       "\"nextupd\":%lld,\"result\":\"%s\"}\n",
+		    name, key, status ? status : "", (long long)nextupd, what);
 	else
-		printf("%s\t%s\t%s\t%s\t%s\n", name, key, status ? status :
-		    "-", next, what);
+		printf("%s\t%s\t%s\t%s\t%s\n", name, key, status ? status : "-",
+		    next, what);
 }
 
 /*
@@ -405,16 +406,16 @@ admin_fetch(struct admin *a, const char *name, const char *key,
 	der = ocsp_req_get0_der(req, &len);
 	if (upstream_fetch(a->up, url, der, len, &resp, &rlen, err) == 0)
 		r = proxy_store(a->cache, a->cf, key, req, responder,
-		    learn ? PROXY_LEARN : 0,
-		    resp, rlen, time(NULL), &st, err);
+		    learn ? PROXY_LEARN : 0, resp, rlen, time(NULL), &st, err);
 	if (r == 1) {
 		report(a, name, key, ocsp_status_name(st.status), st.nextupd,
 		    st.verified ? "stored, verified" : "stored");
 	} else {
-		snprintf(what, sizeof(what), "%s%s", r == 0 ?
-		    "not stored: " : "failed: ", err);
-		report(a, name, key, r == 0 ? ocsp_status_name(st.status) :
-		    NULL, r == 0 ? st.nextupd : 0, what);
+		snprintf(what, sizeof(what), "%s%s",
+		    r == 0 ? "not stored: " : "failed: ", err);
+		report(a, name, key,
+		    r == 0 ? ocsp_status_name(st.status) : NULL,
+		    r == 0 ? st.nextupd : 0, what);
 		if (r == -1)
 			cache_fail(a->cache, key, time(NULL), err, 0);
 	}
@@ -430,8 +431,10 @@ aia_responder(const struct target *t)
 	char *url, *s;
 
 	if ((url = ocsp_cert_responder(t->leaf)) == NULL) {
-		fprintf(stderr, "ocspxy: %s: no OCSP responder in its "
-		    "Authority Information Access\n", t->name);
+		fprintf(stderr,
+		    "ocspxy: %s: no OCSP responder in its "
+		    "Authority Information Access\n",
+		    t->name);
 		return NULL;
 	}
 	if (strncmp(url, "http://", 7) != 0) {
@@ -474,8 +477,7 @@ warm_one(struct admin *a, struct target *t)
 }
 
 int
-admin_warm(struct config *cf, const struct admin_opts *o, int argc,
-    char **argv)
+admin_warm(struct config *cf, const struct admin_opts *o, int argc, char **argv)
 {
 	struct admin a;
 	struct targets t;
@@ -491,8 +493,10 @@ admin_warm(struct config *cf, const struct admin_opts *o, int argc,
 	}
 	for (i = 0; i < t.n && !*o->stop; i++) {
 		if (t.v[i].leaf == NULL) {
-			fprintf(stderr, "ocspxy: %s: warm needs a certificate, "
-			    "not a key\n", t.v[i].name);
+			fprintf(stderr,
+			    "ocspxy: %s: warm needs a certificate, "
+			    "not a key\n",
+			    t.v[i].name);
 			status = 1;
 		} else if (warm_one(&a, &t.v[i]) == -1)
 			status = 1;
@@ -515,8 +519,10 @@ admin_prune(struct config *cf, const struct admin_opts *o, int argc,
 		return 2;
 	for (i = 0; i < t.n; i++) {
 		r = cache_del(a.cache, t.v[i].key);
-		printf("%s\t%s\t%s\n", t.v[i].name, t.v[i].key, r == 1 ?
-		    "pruned" : r == 0 ? "not cached" : "failed");
+		printf("%s\t%s\t%s\n", t.v[i].name, t.v[i].key,
+		    r == 1	 ? "pruned"
+			: r == 0 ? "not cached"
+				 : "failed");
 		if (r == -1)
 			status = 1;
 	}
@@ -542,21 +548,23 @@ admin_refresh(struct config *cf, const struct admin_opts *o, int argc,
 		r = cache_get(a.cache, t.v[i].key, 0, &e);
 		if (r == 1 && e.request != NULL && e.responder != NULL) {
 			/* As the daemon would, from the stored request. */
-			if ((req = ocsp_req_parse((const unsigned char *)
-			    e.request, e.request_len, err)) == NULL) {
+			if ((req = ocsp_req_parse(
+				 (const unsigned char *)e.request,
+				 e.request_len, err)) == NULL) {
 				report(&a, t.v[i].name, t.v[i].key, NULL, 0,
 				    err);
 				status = 1;
-			} else if (admin_fetch(&a, t.v[i].name, t.v[i].key,
-			    req, e.responder, 0) == -1)
+			} else if (admin_fetch(&a, t.v[i].name, t.v[i].key, req,
+				       e.responder, 0) == -1)
 				status = 1;
 			ocsp_req_free(req);
 		} else if (r != -1 && t.v[i].leaf != NULL) {
 			if (warm_one(&a, &t.v[i]) == -1)
 				status = 1;
 		} else {
-			report(&a, t.v[i].name, t.v[i].key, NULL, 0, r == -1 ?
-			    "failed: cache unavailable" : "not cached");
+			report(&a, t.v[i].name, t.v[i].key, NULL, 0,
+			    r == -1 ? "failed: cache unavailable"
+				    : "not cached");
 			status = 1;
 		}
 		cache_entry_clear(&e);
@@ -583,10 +591,10 @@ json_str(const char *s)
 }
 
 struct status_walk {
-	struct admin	*a;
-	time_t		 now;
-	int		 bad;	/* expired or expiring within warn */
-	long		 rows;
+	struct admin *a;
+	time_t now;
+	int bad; /* expired or expiring within warn */
+	long rows;
 };
 
 static void
@@ -594,11 +602,11 @@ status_header(const struct admin *a)
 {
 	if (a->o->format == ADMIN_TSV)
 		printf("key\tstatus\tthisupd\tnextupd\tleft\tlastchecked\t"
-		    "result\tfailures\tresponder\n");
+		       "result\tfailures\tresponder\n");
 	else if (a->o->format == ADMIN_HUMAN)
 		printf("%-60s %-8s %-20s %-20s %-9s %-9s %-8s %s\n", "KEY",
-		    "STATUS", "THIS UPDATE", "NEXT UPDATE", "LEFT",
-		    "CHECKED", "FAILURES", "RESPONDER / LAST ERROR");
+		    "STATUS", "THIS UPDATE", "NEXT UPDATE", "LEFT", "CHECKED",
+		    "FAILURES", "RESPONDER / LAST ERROR");
 }
 
 static void
@@ -607,8 +615,8 @@ status_row(struct status_walk *w, const char *key, const struct cache_entry *e)
 	const struct admin_opts *o = w->a->o;
 	char tu[32], nu[32], lc[32], left[32], ago[32];
 	const char *status = e->status ? e->status : "-";
-	const char *result = e->failures > 0 && e->lasterror != NULL ?
-	    e->lasterror : "ok";
+	const char *result =
+	    e->failures > 0 && e->lasterror != NULL ? e->lasterror : "ok";
 	const char *col = "";
 	long long l = (long long)(e->nextupd - w->now);
 
@@ -621,8 +629,9 @@ status_row(struct status_walk *w, const char *key, const struct cache_entry *e)
 		printf(",\"status\":");
 		json_str(status);
 		printf(",\"thisupd\":%lld,\"nextupd\":%lld,\"left\":%lld,"
-		    "\"lastchecked\":%lld,\"result\":", (long long)e->thisupd,
-		    (long long)e->nextupd, l, (long long)e->lastchecked);
+		       "\"lastchecked\":%lld,\"result\":",
+		    (long long)e->thisupd, (long long)e->nextupd, l,
+		    (long long)e->lastchecked);
 		json_str(result);
 		printf(",\"failures\":%ld,\"responder\":", e->failures);
 		json_str(e->responder);
@@ -645,9 +654,10 @@ status_row(struct status_walk *w, const char *key, const struct cache_entry *e)
 	} else
 		snprintf(ago, sizeof(ago), "never");
 	if (o->color)
-		col = e->nextupd <= w->now || strcmp(status, "revoked") == 0 ?
-		    "\033[31m" : l < o->warn || e->failures > 0 ? "\033[33m" :
-		    "\033[32m";
+		col = e->nextupd <= w->now || strcmp(status, "revoked") == 0
+		    ? "\033[31m"
+		    : l < o->warn || e->failures > 0 ? "\033[33m"
+						     : "\033[32m";
 	printf("%-60s %s%-8s%s %-20s %-20s %s%-9s%s %-9s %-8ld %s%s%s\n", key,
 	    col, status, o->color ? "\033[0m" : "", tu, nu, col,
 	    e->nextupd <= w->now ? "expired" : left, o->color ? "\033[0m" : "",
@@ -677,12 +687,14 @@ status_lastpass(struct admin *a, time_t now)
 	char ago[32];
 	long long t;
 
-	if (a->o->format != ADMIN_HUMAN || cache_stats(a->cache, now, &st) == -1)
+	if (a->o->format != ADMIN_HUMAN ||
+	    cache_stats(a->cache, now, &st) == -1)
 		return;
 	if ((t = cache_stat(&st, "refresh_last_time")) > 0) {
 		human_span(now - t, ago);
 		printf("last refresh pass %s ago: %lld due, %lld refreshed, "
-		    "%lld failed\n", ago, cache_stat(&st, "refresh_last_due"),
+		       "%lld failed\n",
+		    ago, cache_stat(&st, "refresh_last_due"),
 		    cache_stat(&st, "refresh_last_refreshed"),
 		    cache_stat(&st, "refresh_last_failed"));
 	} else
@@ -709,8 +721,8 @@ admin_status(struct config *cf, const struct admin_opts *o, int argc,
 	status_header(&a);
 	if (argc == 0) {
 		do {
-			if (cache_scan(a.cache, &cursor, 500, status_key,
-			    &w) == -1) {
+			if (cache_scan(a.cache, &cursor, 500, status_key, &w) ==
+			    -1) {
 				failed = 1;
 				break;
 			}
@@ -736,8 +748,7 @@ admin_status(struct config *cf, const struct admin_opts *o, int argc,
 /* Writes data to dir/name through a temporary file and rename(2),
  * unless the file already holds it. 1 written, 0 unchanged, -1. */
 static int
-write_atomic(const char *dir, const char *name, const char *data,
-    size_t len)
+write_atomic(const char *dir, const char *name, const char *data, size_t len)
 {
 	char path[4096], tmp[4096], *old = NULL;
 	struct stat sb;
@@ -748,7 +759,8 @@ write_atomic(const char *dir, const char *name, const char *data,
 	if (stat(path, &sb) == 0 && (size_t)sb.st_size == len &&
 	    (fp = fopen(path, "rb")) != NULL) {
 		if ((old = malloc(len + 1)) != NULL &&
-		    fread(old, 1, len, fp) == len && memcmp(old, data, len) == 0)
+		    fread(old, 1, len, fp) == len &&
+		    memcmp(old, data, len) == 0)
 			same = 1;
 		free(old);
 		fclose(fp);
@@ -770,9 +782,9 @@ write_atomic(const char *dir, const char *name, const char *data,
 }
 
 struct export_walk {
-	struct admin	*a;
-	const char	*dir;
-	long		 written, failed;
+	struct admin *a;
+	const char *dir;
+	long written, failed;
 };
 
 /* Exports the response under key as dir/name when it is valid. */
@@ -787,8 +799,8 @@ export_one(struct export_walk *w, const char *key, const char *name)
 		return -1;
 	if (r == 1 && e.response != NULL && e.nextupd > time(NULL)) {
 		snprintf(file, sizeof(file), "%s.ocsp", name);
-		switch (write_atomic(w->dir, file, e.response,
-		    e.response_len)) {
+		switch (
+		    write_atomic(w->dir, file, e.response, e.response_len)) {
 		case 1:
 			w->written++;
 			if (w->a->o->format != ADMIN_HUMAN || !w->a->o->watch)
@@ -817,7 +829,7 @@ admin_export(struct config *cf, const struct admin_opts *o, int argc,
 	struct export_walk w;
 	struct admin a;
 	struct targets t;
-	struct timespec ts = { 0, 200 * 1000 * 1000 };
+	struct timespec ts = {0, 200 * 1000 * 1000};
 	unsigned long long cursor;
 	const char *base;
 	time_t next;
@@ -839,7 +851,7 @@ admin_export(struct config *cf, const struct admin_opts *o, int argc,
 		if (t.n == 0) {
 			do {
 				if (cache_scan(a.cache, &cursor, 500,
-				    export_key, &w) == -1)
+					export_key, &w) == -1)
 					w.failed++;
 			} while (cursor != 0 && w.failed == 0 && !*o->stop);
 		}
@@ -856,7 +868,7 @@ admin_export(struct config *cf, const struct admin_opts *o, int argc,
 			    w.dir, w.failed ? ", some failed" : "");
 		status = w.failed ? 1 : 0;
 		for (next = time(NULL) + o->interval;
-		    o->watch && !*o->stop && time(NULL) < next;)
+		     o->watch && !*o->stop && time(NULL) < next;)
 			nanosleep(&ts, NULL);
 	} while (o->watch && !*o->stop);
 	admin_end(&a, &t);

@@ -12,13 +12,13 @@ struct config;
 enum admin_format { ADMIN_HUMAN, ADMIN_TSV, ADMIN_JSON };
 
 struct admin_opts {
-	enum admin_format	 format;
-	int			 color;		/* ANSI colours (a terminal) */
-	int			 progress;	/* progress on stderr */
-	long			 warn;		/* seconds, for status */
-	long			 interval;	/* seconds, for export --watch */
-	int			 watch;
-	volatile sig_atomic_t	*stop;		/* set by a signal */
+	enum admin_format format;
+	int color; /* ANSI colours (a terminal) */
+	int progress; /* progress on stderr */
+	long warn; /* seconds, for status */
+	long interval; /* seconds, for export --watch */
+	int watch;
+	volatile sig_atomic_t *stop; /* set by a signal */
 };
 
 /*

@@ -36,8 +36,20 @@ static const char get_lua[] =
     "  end\n"
     "end\n"
     "return v\n";
-enum { F_RESPONSE, F_THISUPD, F_NEXTUPD, F_STATUS, F_REQUEST, F_RESPONDER,
-    F_LASTCHECKED, F_FAILURES, F_LASTTRY, F_LASTERROR, F_ETAG, F_COUNT };
+enum {
+	F_RESPONSE,
+	F_THISUPD,
+	F_NEXTUPD,
+	F_STATUS,
+	F_REQUEST,
+	F_RESPONDER,
+	F_LASTCHECKED,
+	F_FAILURES,
+	F_LASTTRY,
+	F_LASTERROR,
+	F_ETAG,
+	F_COUNT
+};
 
 /*
  * Never replace a newer response. KEYS: the entry, the issuer's learned
@@ -61,10 +73,9 @@ static const char put_lua[] =
     "return 1\n";
 
 /* KEYS: the entry and the indexes. */
-static const char del_lua[] =
-    "redis.call('ZREM', KEYS[2], KEYS[1])\n"
-    "redis.call('ZREM', KEYS[3], KEYS[1])\n"
-    "return redis.call('DEL', KEYS[1])\n";
+static const char del_lua[] = "redis.call('ZREM', KEYS[2], KEYS[1])\n"
+			      "redis.call('ZREM', KEYS[3], KEYS[1])\n"
+			      "return redis.call('DEL', KEYS[1])\n";
 
 /* Counters and gauges; KEYS: stats, indexes; ARGV: now, now + 1 day. */
 static const char stats_lua[] =
@@ -119,39 +130,47 @@ static const char unlock_lua[] =
     "return 0\n";
 
 struct script {
-	const char	*body;
-	char		 sha[41];
+	const char *body;
+	char sha[41];
 };
 
-enum { S_GET, S_PUT, S_FAIL, S_UNLOCK, S_DEL, S_STATS, S_CLEAN, S_LOCKGET,
-    S_COUNT };
+enum {
+	S_GET,
+	S_PUT,
+	S_FAIL,
+	S_UNLOCK,
+	S_DEL,
+	S_STATS,
+	S_CLEAN,
+	S_LOCKGET,
+	S_COUNT
+};
 
 /* HMGET commands of the hit path, formatted once per key. */
 #define HIT_SLOTS 64
 struct hitcmd {
-	char	 key[OCSP_KEYLEN];
-	char	*cmd;
-	int	 len;
+	char key[OCSP_KEYLEN];
+	char *cmd;
+	int len;
 };
 
 struct cache {
-	struct hitcmd	 hit[HIT_SLOTS];
-	redisContext	*ctx;
-	char		*addr;
-	char		*prefix;
-	long		 timeout_ms;
-	long		 ttl;
-	int		 down;		/* an outage was logged */
-	time_t		 retry_at;	/* no reconnect before */
-	char		 token[33];	/* our lock value */
-	char		*k_stats;	/* <prefix>stats */
-	char		*k_next;	/* <prefix>index:next */
-	char		*k_this;	/* <prefix>index:this */
-	struct script	 scripts[S_COUNT];
+	struct hitcmd hit[HIT_SLOTS];
+	redisContext *ctx;
+	char *addr;
+	char *prefix;
+	long timeout_ms;
+	long ttl;
+	int down; /* an outage was logged */
+	time_t retry_at; /* no reconnect before */
+	char token[33]; /* our lock value */
+	char *k_stats; /* <prefix>stats */
+	char *k_next; /* <prefix>index:next */
+	char *k_this; /* <prefix>index:this */
+	struct script scripts[S_COUNT];
 };
 
-static int cache_lockname(const struct cache *, const char *, char *,
-    size_t);
+static int cache_lockname(const struct cache *, const char *, char *, size_t);
 
 static int
 script_init(struct script *s, const char *body)
@@ -251,7 +270,8 @@ cache_broken(struct cache *c, const char *what, const char *reason)
 		return;
 	c->down = 1;
 	log_warnx("redis %s: %s failed: %s (going on without the cache; "
-	    "logged once until it is back)", c->addr, what, why);
+		  "logged once until it is back)",
+	    c->addr, what, why);
 }
 
 static redisContext *
@@ -307,8 +327,8 @@ cache_conn(struct cache *c)
  */
 /* Sends a formatted command and reads its reply; NULL after logging. */
 static redisReply *
-cache_send(struct cache *c, const char *key, const char *name,
-    const char *cmd, size_t len)
+cache_send(struct cache *c, const char *key, const char *name, const char *cmd,
+    size_t len)
 {
 	redisContext *ctx;
 	redisReply *r = NULL;
@@ -319,8 +339,8 @@ cache_send(struct cache *c, const char *key, const char *name,
 	    redisGetReply(ctx, (void **)&r) != REDIS_OK || r == NULL) {
 		if (r != NULL)
 			freeReplyObject(r);
-		cache_broken(c, name, ctx->errstr[0] ? ctx->errstr :
-		    "no reply");
+		cache_broken(c, name,
+		    ctx->errstr[0] ? ctx->errstr : "no reply");
 		return NULL;
 	}
 	if (r->type == REDIS_REPLY_ERROR &&
@@ -346,8 +366,8 @@ cache_cmd(struct cache *c, const char *key, int argc, const char **argv,
 	int len;
 
 	if ((len = redisFormatCommandArgv(&cmd, argc, argv, lens)) < 0) {
-		log_warnx("redis %s: %s %s: cannot format the command",
-		    c->addr, argv[0], key ? key : "");
+		log_warnx("redis %s: %s %s: cannot format the command", c->addr,
+		    argv[0], key ? key : "");
 		return NULL;
 	}
 	r = cache_send(c, key, argv[0], cmd, (size_t)len);
@@ -407,8 +427,8 @@ cache_eval(struct cache *c, int s, int nkeys, const char **keys, int nargs,
 
 /* Returns 1 when the script reply is the integer 1, 0, or -1. */
 static int
-cache_eval_int(struct cache *c, int s, int nkeys, const char **keys,
-    int nargs, const char **args, const size_t *lens)
+cache_eval_int(struct cache *c, int s, int nkeys, const char **keys, int nargs,
+    const char **args, const size_t *lens)
 {
 	redisReply *r;
 	int ret;
@@ -448,10 +468,10 @@ reply_str(const redisReply *r, size_t *len)
 int
 cache_hit(struct cache *c, const char *key, struct cache_entry *e)
 {
-	const char *argv[6] = { "HMGET", key, "response", "thisupd",
-	    "nextupd", "etag" };
+	const char *argv[6] = {"HMGET", key, "response", "thisupd", "nextupd",
+	    "etag"};
 	struct hitcmd *h;
-	uint32_t hash = 2166136261u;	/* FNV-1a */
+	uint32_t hash = 2166136261u; /* FNV-1a */
 	const char *p;
 	redisReply *r;
 
@@ -462,11 +482,12 @@ cache_hit(struct cache *c, const char *key, struct cache_entry *e)
 	if (h->cmd == NULL || strcmp(h->key, key) != 0) {
 		redisFreeCommand(h->cmd);
 		h->cmd = NULL;
-		if ((h->len = redisFormatCommandArgv(&h->cmd, 6, argv,
-		    NULL)) < 0) {
+		if ((h->len = redisFormatCommandArgv(&h->cmd, 6, argv, NULL)) <
+		    0) {
 			h->cmd = NULL;
 			log_warnx("redis %s: HMGET %s: cannot format the "
-			    "command", c->addr, key);
+				  "command",
+			    c->addr, key);
 			return -1;
 		}
 		snprintf(h->key, sizeof(h->key), "%s", key);
@@ -528,8 +549,8 @@ int
 cache_get(struct cache *c, const char *key, int touch, struct cache_entry *e)
 {
 	char ttl[32];
-	const char *keys[2] = { key, c->k_stats };
-	const char *args[1] = { ttl };
+	const char *keys[2] = {key, c->k_stats};
+	const char *args[1] = {ttl};
 	redisReply *r;
 
 	memset(e, 0, sizeof(*e));
@@ -552,18 +573,23 @@ cache_put(struct cache *c, const char *key, const struct cache_record *rec)
 {
 	char ttl[32], thisupd[32], nextupd[32], now[32];
 	char learn[OCSP_KEYLEN + 32], lock[OCSP_KEYLEN + 16];
-	const char *keys[5] = { key, learn, c->k_next, c->k_this, lock };
+	const char *keys[5] = {key, learn, c->k_next, c->k_this, lock};
 	const char *a[32];
 	size_t l[32];
 	int n = 0;
 
-#define ARG(s, len) do { a[n] = (const char *)(s); l[n++] = (len); } while (0)
+#define ARG(s, len)                                                            \
+	do {                                                                   \
+		a[n] = (const char *)(s);                                      \
+		l[n++] = (len);                                                \
+	} while (0)
 #define STR(s) ARG(s, strlen(s))
 	/* The key outlives its response by entry_ttl: a hit never needs
 	 * to renew it, and a client's miss renews it (cache_get()). */
-	snprintf(ttl, sizeof(ttl), "%lld", (long long)c->ttl +
-	    (rec->nextupd > rec->now ? (long long)(rec->nextupd - rec->now) :
-	    0));
+	snprintf(ttl, sizeof(ttl), "%lld",
+	    (long long)c->ttl +
+		(rec->nextupd > rec->now ? (long long)(rec->nextupd - rec->now)
+					 : 0));
 	snprintf(thisupd, sizeof(thisupd), "%lld", (long long)rec->thisupd);
 	snprintf(nextupd, sizeof(nextupd), "%lld", (long long)rec->nextupd);
 	snprintf(now, sizeof(now), "%lld", (long long)rec->now);
@@ -610,8 +636,8 @@ cache_fail(struct cache *c, const char *key, time_t now, const char *why,
     int unlock)
 {
 	char t[32], lock[OCSP_KEYLEN + 16];
-	const char *keys[2] = { key, lock };
-	const char *args[3] = { t, why, unlock ? c->token : "" };
+	const char *keys[2] = {key, lock};
+	const char *args[3] = {t, why, unlock ? c->token : ""};
 
 	if (cache_lockname(c, key, lock, sizeof(lock)) == -1)
 		return -1;
@@ -622,7 +648,7 @@ cache_fail(struct cache *c, const char *key, time_t now, const char *why,
 int
 cache_del(struct cache *c, const char *key)
 {
-	const char *keys[3] = { key, c->k_next, c->k_this };
+	const char *keys[3] = {key, c->k_next, c->k_this};
 
 	return cache_eval_int(c, S_DEL, 3, keys, 0, NULL, NULL);
 }
@@ -643,7 +669,7 @@ int
 cache_lock(struct cache *c, const char *key, long ms)
 {
 	char name[OCSP_KEYLEN + 16], px[32];
-	const char *argv[6] = { "SET", name, c->token, "NX", "PX", px };
+	const char *argv[6] = {"SET", name, c->token, "NX", "PX", px};
 	redisReply *r;
 	int ret;
 
@@ -658,12 +684,11 @@ cache_lock(struct cache *c, const char *key, long ms)
 }
 
 int
-cache_lock_get(struct cache *c, const char *key, long ms,
-    struct cache_entry *e)
+cache_lock_get(struct cache *c, const char *key, long ms, struct cache_entry *e)
 {
 	char name[OCSP_KEYLEN + 16], px[32];
-	const char *keys[2] = { name, key };
-	const char *args[2] = { c->token, px };
+	const char *keys[2] = {name, key};
+	const char *args[2] = {c->token, px};
 	redisReply *r;
 
 	memset(e, 0, sizeof(*e));
@@ -690,20 +715,20 @@ int
 cache_unlock(struct cache *c, const char *key)
 {
 	char name[OCSP_KEYLEN + 16];
-	const char *keys[1] = { name };
-	const char *args[1] = { c->token };
+	const char *keys[1] = {name};
+	const char *args[1] = {c->token};
 
 	if (cache_lockname(c, key, name, sizeof(name)) == -1)
 		return -1;
-	return cache_eval_int(c, S_UNLOCK, 1, keys, 1, args, NULL) == -1 ? -1 :
-	    0;
+	return cache_eval_int(c, S_UNLOCK, 1, keys, 1, args, NULL) == -1 ? -1
+									 : 0;
 }
 
 int
 cache_responder(struct cache *c, const char *keyhash, char **responder)
 {
 	char name[OCSP_KEYLEN + 32];
-	const char *argv[2] = { "GET", name };
+	const char *argv[2] = {"GET", name};
 	redisReply *r;
 	int ret = 0;
 
@@ -747,7 +772,7 @@ cache_scan(struct cache *c, unsigned long long *cursor, long count,
     int (*fn)(void *, const char *), void *arg)
 {
 	char cur[32], cnt[32], match[160], *m = match, *end;
-	const char *argv[6] = { "SCAN", cur, "MATCH", match, "COUNT", cnt };
+	const char *argv[6] = {"SCAN", cur, "MATCH", match, "COUNT", cnt};
 	const char *p;
 	redisReply *r;
 	size_t i;
@@ -794,7 +819,7 @@ done:
 int
 cache_count(struct cache *c, const struct cache_count *add, size_t n)
 {
-	const char *argv[4] = { "HINCRBY", c->k_stats, NULL, NULL };
+	const char *argv[4] = {"HINCRBY", c->k_stats, NULL, NULL};
 	redisContext *ctx;
 	redisReply *r;
 	char v[32];
@@ -859,8 +884,8 @@ int
 cache_stats(struct cache *c, time_t now, struct cache_stats *st)
 {
 	char a[32], b[32];
-	const char *keys[3] = { c->k_stats, c->k_next, c->k_this };
-	const char *args[2] = { a, b };
+	const char *keys[3] = {c->k_stats, c->k_next, c->k_this};
+	const char *args[2] = {a, b};
 	redisReply *r, *h;
 	size_t i;
 
@@ -888,14 +913,14 @@ cache_stats(struct cache *c, time_t now, struct cache_stats *st)
 		    h->element[i + 1]->type != REDIS_REPLY_STRING)
 			continue;
 		st->names[st->n] = h->element[i]->str;
-		st->values[st->n++] = strtoll(h->element[i + 1]->str, NULL,
-		    10);
+		st->values[st->n++] = strtoll(h->element[i + 1]->str, NULL, 10);
 	}
 	st->entries = r->element[1]->integer;
 	st->expired = r->element[2]->integer;
 	st->expiring = r->element[3]->integer;
-	st->oldest = r->element[4]->type == REDIS_REPLY_STRING ?
-	    strtoll(r->element[4]->str, NULL, 10) : 0;
+	st->oldest = r->element[4]->type == REDIS_REPLY_STRING
+	    ? strtoll(r->element[4]->str, NULL, 10)
+	    : 0;
 	return 0;
 }
 
@@ -924,8 +949,8 @@ int
 cache_clean_index(struct cache *c, long *gone)
 {
 	char cur[32] = "0";
-	const char *keys[2] = { c->k_next, c->k_this };
-	const char *args[1] = { cur };
+	const char *keys[2] = {c->k_next, c->k_this};
+	const char *args[1] = {cur};
 	redisReply *r;
 
 	*gone = 0;

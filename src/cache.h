@@ -15,30 +15,30 @@ struct config;
 struct cache;
 
 struct cache_entry {
-	void		*reply;		/* owns every pointer below */
-	const char	*response;	/* NULL when the entry has none */
-	size_t		 response_len;
-	const char	*request;
-	size_t		 request_len;
-	const char	*responder;	/* "host[:port][/path]" */
-	const char	*status;
-	const char	*lasterror;	/* NULL or "" after a success */
-	const char	*etag;		/* NULL in entries of the Perl tool */
-	time_t		 thisupd, nextupd, lastchecked, lasttry;
-	long		 failures;
+	void *reply; /* owns every pointer below */
+	const char *response; /* NULL when the entry has none */
+	size_t response_len;
+	const char *request;
+	size_t request_len;
+	const char *responder; /* "host[:port][/path]" */
+	const char *status;
+	const char *lasterror; /* NULL or "" after a success */
+	const char *etag; /* NULL in entries of the Perl tool */
+	time_t thisupd, nextupd, lastchecked, lasttry;
+	long failures;
 };
 
 struct cache_record {
-	const char		*responder;
-	const unsigned char	*request;
-	size_t			 request_len;
-	const unsigned char	*response;
-	size_t			 response_len;
-	const char		*status;
-	time_t			 thisupd, nextupd, now;
-	const char		*keyhash;	/* learn responder, or NULL */
-	const char		*etag;		/* SHA-1 hex of the response */
-	int			 unlock;	/* let go of our lock too */
+	const char *responder;
+	const unsigned char *request;
+	size_t request_len;
+	const unsigned char *response;
+	size_t response_len;
+	const char *status;
+	time_t thisupd, nextupd, now;
+	const char *keyhash; /* learn responder, or NULL */
+	const char *etag; /* SHA-1 hex of the response */
+	int unlock; /* let go of our lock too */
 };
 
 /* A cache over the config's Redis; connects lazily. NULL on error. */
@@ -58,8 +58,7 @@ int cache_hit(struct cache *, const char *key, struct cache_entry *);
  * renews the key's lifetime to entry_ttl when it ran below. Returns 1
  * (fields set, free with cache_entry_clear()), 0 (no such key), -1.
  */
-int cache_get(struct cache *, const char *key, int touch,
-    struct cache_entry *);
+int cache_get(struct cache *, const char *key, int touch, struct cache_entry *);
 void cache_entry_clear(struct cache_entry *);
 
 /*
@@ -109,17 +108,17 @@ int cache_scan(struct cache *, unsigned long long *cursor, long count,
 
 /* A counter of the stats hash ("<prefix>stats") and a value. */
 struct cache_count {
-	const char	*name;
-	long long	 delta;
+	const char *name;
+	long long delta;
 };
 
 /* Counters, and gauges from the nextUpdate and thisUpdate indexes. */
 struct cache_stats {
-	void		*reply;		/* owns names */
-	const char	**names;
-	long long	*values;
-	size_t		 n;
-	long long	 entries, expired, expiring, oldest;
+	void *reply; /* owns names */
+	const char **names;
+	long long *values;
+	size_t n;
+	long long entries, expired, expiring, oldest;
 };
 
 /* Adds to counters (HINCRBY). 0, or -1. */

@@ -17,52 +17,54 @@
 #include "log.h"
 
 enum ctype {
-	C_STR, C_LONG, C_BOOL, C_WORDS, C_PORTS, C_NETS, C_ADDRS,
-	C_RESPONDER, C_ISSUER, C_ISSUER_DIR
+	C_STR,
+	C_LONG,
+	C_BOOL,
+	C_WORDS,
+	C_PORTS,
+	C_NETS,
+	C_ADDRS,
+	C_RESPONDER,
+	C_ISSUER,
+	C_ISSUER_DIR
 };
 
 struct ckey {
-	const char	*name;
-	enum ctype	 type;
-	size_t		 off;	/* the field; for lists, the array */
-	size_t		 noff;	/* for lists, the count */
-	long		 min, max;
-	const char	*def;
+	const char *name;
+	enum ctype type;
+	size_t off; /* the field; for lists, the array */
+	size_t noff; /* for lists, the count */
+	long min, max;
+	const char *def;
 };
 
 #define O(f) offsetof(struct config, f)
 #define L(f) offsetof(struct config, f), offsetof(struct config, n##f)
 static const struct ckey ckeys[] = {
-	{ "redis", C_STR, O(redis), 0, 0, 0,
-	    "unix:/run/redis/redis-server.sock" },
-	{ "prefix", C_STR, O(prefix), 0, 1, 64, "ocspxy_" },
-	{ "upstream_timeout", C_LONG, O(upstream_timeout), 0, 1, 300, "5" },
-	{ "upstream_connect_timeout", C_LONG, O(upstream_connect_timeout), 0,
-	    1, 300, "3" },
-	{ "max_request_bytes", C_LONG, O(max_request_bytes), 0, 64, 1048576,
-	    "16384" },
-	{ "max_response_bytes", C_LONG, O(max_response_bytes), 0, 256,
-	    16777216, "65536" },
-	{ "clock_skew", C_LONG, O(clock_skew), 0, 0, 86400, "300" },
-	{ "redis_timeout_ms", C_LONG, O(redis_timeout_ms), 0, 10, 60000,
-	    "1000" },
-	{ "refresh_interval", C_LONG, O(refresh_interval), 0, 1, 604800,
-	    "1800" },
-	{ "refresh_min_age", C_LONG, O(refresh_min_age), 0, 1, 31536000,
-	    "3600" },
-	{ "refresh_max_age", C_LONG, O(refresh_max_age), 0, 1, 31536000,
-	    "86400" },
-	{ "refresh_concurrency", C_LONG, O(refresh_concurrency), 0, 1, 1024,
-	    "8" },
-	{ "entry_ttl", C_LONG, O(entry_ttl), 0, 60, 315360000, "2592000" },
-	{ "require_verified", C_BOOL, O(require_verified), 0, 0, 1, "no" },
-	{ "self", C_WORDS, L(self), 0, 0, "localhost 127.0.0.1 ::1" },
-	{ "upstream_ports", C_PORTS, L(ports), 1, 65535, "80" },
-	{ "upstream_allow", C_NETS, L(allow), 0, 0, "" },
-	{ "prune_allow", C_ADDRS, L(prune), 0, 0, "127.0.0.1 ::1" },
-	{ "responder", C_RESPONDER, L(responders), 0, 0, NULL },
-	{ "issuer", C_ISSUER, O(issuers), 0, 0, 0, NULL },
-	{ "issuer_dir", C_ISSUER_DIR, O(issuers), 0, 0, 0, NULL },
+    {"redis", C_STR, O(redis), 0, 0, 0, "unix:/run/redis/redis-server.sock"},
+    {"prefix", C_STR, O(prefix), 0, 1, 64, "ocspxy_"},
+    {"upstream_timeout", C_LONG, O(upstream_timeout), 0, 1, 300, "5"},
+    {"upstream_connect_timeout", C_LONG, O(upstream_connect_timeout), 0, 1, 300,
+	"3"},
+    {"max_request_bytes", C_LONG, O(max_request_bytes), 0, 64, 1048576,
+	"16384"},
+    {"max_response_bytes", C_LONG, O(max_response_bytes), 0, 256, 16777216,
+	"65536"},
+    {"clock_skew", C_LONG, O(clock_skew), 0, 0, 86400, "300"},
+    {"redis_timeout_ms", C_LONG, O(redis_timeout_ms), 0, 10, 60000, "1000"},
+    {"refresh_interval", C_LONG, O(refresh_interval), 0, 1, 604800, "1800"},
+    {"refresh_min_age", C_LONG, O(refresh_min_age), 0, 1, 31536000, "3600"},
+    {"refresh_max_age", C_LONG, O(refresh_max_age), 0, 1, 31536000, "86400"},
+    {"refresh_concurrency", C_LONG, O(refresh_concurrency), 0, 1, 1024, "8"},
+    {"entry_ttl", C_LONG, O(entry_ttl), 0, 60, 315360000, "2592000"},
+    {"require_verified", C_BOOL, O(require_verified), 0, 0, 1, "no"},
+    {"self", C_WORDS, L(self), 0, 0, "localhost 127.0.0.1 ::1"},
+    {"upstream_ports", C_PORTS, L(ports), 1, 65535, "80"},
+    {"upstream_allow", C_NETS, L(allow), 0, 0, ""},
+    {"prune_allow", C_ADDRS, L(prune), 0, 0, "127.0.0.1 ::1"},
+    {"responder", C_RESPONDER, L(responders), 0, 0, NULL},
+    {"issuer", C_ISSUER, O(issuers), 0, 0, 0, NULL},
+    {"issuer_dir", C_ISSUER_DIR, O(issuers), 0, 0, 0, NULL},
 };
 #undef O
 #undef L
@@ -124,8 +126,7 @@ config_port(const char *w, struct portrange *pr)
 	memcpy(lo, w, (size_t)(dash - w));
 	lo[dash - w] = '\0';
 	if (config_long(lo, 1, 65535, &pr->lo) != NULL ||
-	    config_long(dash + 1, 1, 65535, &pr->hi) != NULL ||
-	    pr->hi < pr->lo)
+	    config_long(dash + 1, 1, 65535, &pr->hi) != NULL || pr->hi < pr->lo)
 		return "not a port or range of ports";
 	return NULL;
 }
@@ -157,8 +158,9 @@ config_net(const char *w, struct netmatch *m, int patterns)
 	}
 	if (!patterns || slash != NULL)
 		return "not an address";
-	if (strspn(w, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "0123456789.-_*?") != strlen(w))
+	if (strspn(w,
+		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		"0123456789.-_*?") != strlen(w))
 		return "not a host name pattern";
 	if ((m->pattern = strdup(w)) == NULL)
 		return "out of memory";
@@ -167,7 +169,7 @@ config_net(const char *w, struct netmatch *m, int patterns)
 
 /* Appends every certificate of a PEM file to issuers. */
 static const char *
-config_certs(STACK_OF(X509) **issuers, const char *file, int *count)
+config_certs(STACK_OF(X509) * *issuers, const char *file, int *count)
 {
 	FILE *fp;
 	X509 *x;
@@ -191,7 +193,7 @@ config_certs(STACK_OF(X509) **issuers, const char *file, int *count)
 }
 
 static const char *
-config_issuer_dir(STACK_OF(X509) **issuers, const char *dir)
+config_issuer_dir(STACK_OF(X509) * *issuers, const char *dir)
 {
 	char path[4096];
 	struct dirent *de;
@@ -203,8 +205,9 @@ config_issuer_dir(STACK_OF(X509) **issuers, const char *dir)
 		return strerror(errno);
 	while (why == NULL && (de = readdir(d)) != NULL) {
 		ext = strrchr(de->d_name, '.');
-		if (ext == NULL || (strcmp(ext, ".pem") != 0 &&
-		    strcmp(ext, ".crt") != 0 && strcmp(ext, ".cer") != 0))
+		if (ext == NULL ||
+		    (strcmp(ext, ".pem") != 0 && strcmp(ext, ".crt") != 0 &&
+			strcmp(ext, ".cer") != 0))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		why = config_certs(issuers, path, &n);
@@ -246,8 +249,8 @@ config_responder(struct config *c, const struct ckey *k, char *val)
 		sk_X509_pop_free(one, X509_free);
 		return why;
 	}
-	if ((r = config_grow((char *)c + k->off, (size_t *)((char *)c +
-	    k->noff), sizeof(*r))) == NULL ||
+	if ((r = config_grow((char *)c + k->off,
+		 (size_t *)((char *)c + k->noff), sizeof(*r))) == NULL ||
 	    (r->url = strdup(url)) == NULL) {
 		sk_X509_pop_free(one, X509_free);
 		return "out of memory";
@@ -279,7 +282,8 @@ config_set(struct config *c, const struct ckey *k, char *val)
 
 	switch (k->type) {
 	case C_STR:
-		if (*val == '\0' || (k->max > 0 && strlen(val) > (size_t)k->max))
+		if (*val == '\0' ||
+		    (k->max > 0 && strlen(val) > (size_t)k->max))
 			return "empty or too long";
 		if ((s = strdup(val)) == NULL)
 			return "out of memory";
@@ -304,34 +308,34 @@ config_set(struct config *c, const struct ckey *k, char *val)
 		return config_certs((STACK_OF(X509) **)((char *)c + k->off),
 		    val, &n);
 	case C_ISSUER_DIR:
-		return config_issuer_dir((STACK_OF(X509) **)((char *)c +
-		    k->off), val);
+		return config_issuer_dir(
+		    (STACK_OF(X509) **)((char *)c + k->off), val);
 	default:
 		break;
 	}
 	/* Lists of words. */
 	for (w = val + strspn(val, " \t"); *w != '\0';
-	    w = next + strspn(next, " \t")) {
+	     w = next + strspn(next, " \t")) {
 		next = w + strcspn(w, " \t");
 		if (*next != '\0')
 			*next++ = '\0';
 		switch (k->type) {
 		case C_WORDS:
 			if ((e = config_grow((char *)c + k->off, np,
-			    sizeof(char *))) == NULL ||
+				 sizeof(char *))) == NULL ||
 			    (*(char **)e = strdup(w)) == NULL)
 				return "out of memory";
 			break;
 		case C_PORTS:
 			if ((e = config_grow((char *)c + k->off, np,
-			    sizeof(struct portrange))) == NULL)
+				 sizeof(struct portrange))) == NULL)
 				return "out of memory";
 			if ((why = config_port(w, e)) != NULL)
 				return why;
 			break;
 		default: /* C_NETS, C_ADDRS */
 			if ((e = config_grow((char *)c + k->off, np,
-			    sizeof(struct netmatch))) == NULL)
+				 sizeof(struct netmatch))) == NULL)
 				return "out of memory";
 			if ((why = config_net(w, e, k->type == C_NETS)) != NULL)
 				return why;
@@ -465,7 +469,7 @@ config_load(const char *path)
 			config_clear(c, k);
 		if ((why = config_set(c, k, val)) != NULL ||
 		    (k->off == offsetof(struct config, redis) &&
-		    (why = config_redis(c->redis)) != NULL)) {
+			(why = config_redis(c->redis)) != NULL)) {
 			log_warnx("config %s:%ld: key '%s': bad value '%s': %s",
 			    path, lineno, key, val, why);
 			goto fail;
@@ -555,8 +559,8 @@ config_match_host(const struct netmatch *m, size_t n, const char *host,
 
 	for (i = 0; i < n; i++)
 		if (m[i].pattern != NULL &&
-		    (!exact || strcspn(m[i].pattern, "*?") ==
-		    strlen(m[i].pattern)) &&
+		    (!exact ||
+			strcspn(m[i].pattern, "*?") == strlen(m[i].pattern)) &&
 		    fnmatch(m[i].pattern, host, FNM_CASEFOLD) == 0)
 			return 1;
 	return 0;

@@ -8,49 +8,49 @@
 
 /* An address with a prefix length (a CIDR), or a host name pattern. */
 struct netmatch {
-	char		*pattern;	/* host glob, or NULL for an address */
-	int		 family;	/* AF_INET, AF_INET6 */
-	unsigned char	 addr[16];
-	int		 bits;
+	char *pattern; /* host glob, or NULL for an address */
+	int family; /* AF_INET, AF_INET6 */
+	unsigned char addr[16];
+	int bits;
 };
 
 struct portrange {
-	long	lo, hi;
+	long lo, hi;
 };
 
 /* "responder <issuer certificate file> <url>" */
 struct cfresponder {
-	X509	*issuer;
-	char	*url;		/* without "http://" */
+	X509 *issuer;
+	char *url; /* without "http://" */
 };
 
 struct config {
-	char	*redis;			/* unix:/path or host:port */
-	char	*prefix;		/* key prefix, "ocspxy_" */
-	long	 upstream_timeout;	/* seconds for a whole fetch */
-	long	 max_request_bytes;	/* client request body cap */
-	long	 max_response_bytes;	/* upstream answer cap */
-	long	 clock_skew;		/* seconds thisUpdate may lie ahead */
-	long	 redis_timeout_ms;	/* connect and command timeout */
-	long	 refresh_interval;	/* seconds between refresh passes */
-	long	 refresh_min_age;	/* re-check age past half validity */
-	long	 refresh_max_age;	/* re-check age otherwise */
-	long	 refresh_concurrency;	/* fetches in flight at once */
-	long	 entry_ttl;		/* seconds a key lives unused */
-	long	 upstream_connect_timeout; /* seconds to connect */
-	int	 require_verified;	/* store only verified responses */
+	char *redis; /* unix:/path or host:port */
+	char *prefix; /* key prefix, "ocspxy_" */
+	long upstream_timeout; /* seconds for a whole fetch */
+	long max_request_bytes; /* client request body cap */
+	long max_response_bytes; /* upstream answer cap */
+	long clock_skew; /* seconds thisUpdate may lie ahead */
+	long redis_timeout_ms; /* connect and command timeout */
+	long refresh_interval; /* seconds between refresh passes */
+	long refresh_min_age; /* re-check age past half validity */
+	long refresh_max_age; /* re-check age otherwise */
+	long refresh_concurrency; /* fetches in flight at once */
+	long entry_ttl; /* seconds a key lives unused */
+	long upstream_connect_timeout; /* seconds to connect */
+	int require_verified; /* store only verified responses */
 
-	char		  **self;	/* names of the proxy itself */
-	size_t		    nself;
+	char **self; /* names of the proxy itself */
+	size_t nself;
 	struct cfresponder *responders;
-	size_t		    nresponders;
-	STACK_OF(X509)	   *issuers;	/* known issuers, responders' too */
-	struct portrange   *ports;	/* upstream_ports */
-	size_t		    nports;
-	struct netmatch	   *allow;	/* upstream_allow */
-	size_t		    nallow;
-	struct netmatch	   *prune;	/* prune_allow */
-	size_t		    nprune;
+	size_t nresponders;
+	STACK_OF(X509) * issuers; /* known issuers, responders' too */
+	struct portrange *ports; /* upstream_ports */
+	size_t nports;
+	struct netmatch *allow; /* upstream_allow */
+	size_t nallow;
+	struct netmatch *prune; /* prune_allow */
+	size_t nprune;
 };
 
 /*

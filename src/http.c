@@ -74,7 +74,8 @@ http_host_ok(const char *h)
 	size_t n = strlen(h);
 
 	return n > 0 && n < 256 &&
-	    strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    strspn(h,
+		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 		"0123456789.-:[]_") == n;
 }
 
@@ -104,8 +105,7 @@ http_path_ok(const char *p)
 }
 
 int
-http_get_decode(const char *uri, char **path, struct ocsp_req **req,
-    char *err)
+http_get_decode(const char *uri, char **path, struct ocsp_req **req, char *err)
 {
 	const char *start;
 	char *b64 = NULL, *sp;
@@ -155,19 +155,21 @@ http_get_decode(const char *uri, char **path, struct ocsp_req **req,
 }
 
 static int
-http_read_post(struct http_conn *c, const struct config *cf,
-    struct request *r, char *err)
+http_read_post(struct http_conn *c, const struct config *cf, struct request *r,
+    char *err)
 {
 	const char *ct, *cl;
 	char *end;
 	long len;
 
 	ct = http_param(c, "CONTENT_TYPE");
-	if (ct == NULL || strncasecmp(ct, "application/ocsp-request", 24) != 0 ||
+	if (ct == NULL ||
+	    strncasecmp(ct, "application/ocsp-request", 24) != 0 ||
 	    (ct[24] != '\0' && ct[24] != ';' && ct[24] != ' ')) {
-		errfmt(err, "Content-Type is %s%s%s, not "
-		    "application/ocsp-request", ct ? "'" : "",
-		    ct ? ct : "missing", ct ? "'" : "");
+		errfmt(err,
+		    "Content-Type is %s%s%s, not "
+		    "application/ocsp-request",
+		    ct ? "'" : "", ct ? ct : "missing", ct ? "'" : "");
 		return 400;
 	}
 	if ((cl = http_param(c, "CONTENT_LENGTH")) == NULL || *cl == '\0') {
@@ -181,8 +183,8 @@ http_read_post(struct http_conn *c, const struct config *cf,
 		return 400;
 	}
 	if (len > cf->max_request_bytes) {
-		errfmt(err, "body of %ld bytes over max_request_bytes %ld",
-		    len, cf->max_request_bytes);
+		errfmt(err, "body of %ld bytes over max_request_bytes %ld", len,
+		    cf->max_request_bytes);
 		return 413;
 	}
 	if (len == 0) {
@@ -262,8 +264,9 @@ http_request_parse(struct request *r, char *err)
 	if (r->ocsp != NULL)
 		return 0;
 	if (r->method == HTTP_GET)
-		return http_get_decode(r->uri, &r->path, &r->ocsp, err) == 0 ?
-		    0 : 400;
+		return http_get_decode(r->uri, &r->path, &r->ocsp, err) == 0
+		    ? 0
+		    : 400;
 	if ((r->ocsp = ocsp_req_parse(r->body, r->body_len, err)) == NULL)
 		return 400;
 	if ((r->path = strdup(r->uri)) == NULL) {
@@ -289,8 +292,8 @@ http_date(time_t t, char *buf)
 {
 	/* The same few times come back on every hit: remember them. */
 	static struct {
-		time_t	t;
-		char	s[32];
+		time_t t;
+		char s[32];
 	} memo[4];
 	static unsigned int next;
 	struct tm tm;
@@ -363,18 +366,30 @@ static const char *
 http_reason(int status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 400: return "Bad Request";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 410: return "Gone";
-	case 411: return "Length Required";
-	case 413: return "Payload Too Large";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	default: return "Error";
+	case 200:
+		return "OK";
+	case 400:
+		return "Bad Request";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 410:
+		return "Gone";
+	case 411:
+		return "Length Required";
+	case 413:
+		return "Payload Too Large";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
+	default:
+		return "Error";
 	}
 }
 

@@ -16,23 +16,23 @@ struct config;
 struct ocsp_req;
 
 struct http_conn {
-	FCGX_Request	*fcgx;	/* NULL: CGI */
+	FCGX_Request *fcgx; /* NULL: CGI */
 };
 
 enum http_method { HTTP_GET, HTTP_POST };
 
 struct request {
 	enum http_method method;
-	const char	*host;		/* Host header, borrowed */
-	const char	*uri;		/* path of REQUEST_URI, borrowed */
-	unsigned char	*body;		/* POST body, owned */
-	size_t		 body_len;
-	const char	*remote;	/* REMOTE_ADDR, borrowed */
-	int		 no_cache;	/* Cache-Control: no-cache */
-	int		 prune;		/* X-prune-from-cache */
+	const char *host; /* Host header, borrowed */
+	const char *uri; /* path of REQUEST_URI, borrowed */
+	unsigned char *body; /* POST body, owned */
+	size_t body_len;
+	const char *remote; /* REMOTE_ADDR, borrowed */
+	int no_cache; /* Cache-Control: no-cache */
+	int prune; /* X-prune-from-cache */
 	/* Set by http_request_parse(): */
-	char		*path;		/* upstream path, owned */
-	struct ocsp_req	*ocsp;		/* owned */
+	char *path; /* upstream path, owned */
+	struct ocsp_req *ocsp; /* owned */
 };
 
 /* SHA-1 hex, the ETag of a response (RFC 5019 6.2), and its size. */
@@ -78,9 +78,8 @@ int http_get_decode(const char *uri, char **path, struct ocsp_req **req,
  * nextUpdate, or a pass-through) asks caches not to keep it. etag is the
  * stored ETag, or NULL to compute it.
  */
-void http_reply_ocsp(struct http_conn *, const unsigned char *der,
-    size_t len, time_t thisupd, time_t nextupd, const char *etag,
-    time_t now);
+void http_reply_ocsp(struct http_conn *, const unsigned char *der, size_t len,
+    time_t thisupd, time_t nextupd, const char *etag, time_t now);
 /* The ETag of a response into buf of HTTP_ETAGLEN bytes. */
 void http_etag(const unsigned char *der, size_t len, char *buf);
 /* Writes status with a body of the given type. */

@@ -5,46 +5,44 @@
 #include "cache.h"
 #include "metrics.h"
 
-const char *const metrics_reasons[] = {
-	"timeout", "connect", "http", "size", "refused", "invalid", "other",
-	NULL
-};
+const char *const metrics_reasons[] = {"timeout", "connect", "http", "size",
+    "refused", "invalid", "other", NULL};
 
 /* Counters kept in the stats hash, with their help text. */
 static const struct {
 	const char *field, *name, *help;
 } counters[] = {
-	{ "hits", "ocspxy_hits_total", "Requests answered from the cache." },
-	{ "misses", "ocspxy_misses_total",
-	    "Requests that found no valid cached response." },
-	{ "fetches", "ocspxy_upstream_fetches_total",
-	    "Fetches from upstream responders by ocspxy-fcgi." },
-	{ "fallbacks", "ocspxy_fallbacks_total",
-	    "Cached responses served because the upstream failed." },
-	{ "stale_refusals", "ocspxy_stale_refusals_total",
-	    "Requests answered 503 while only an expired response was cached." },
-	{ "requests_refused", "ocspxy_requests_refused_total",
-	    "Requests refused with a 4xx status." },
-	{ "served_bytes", "ocspxy_served_bytes_total",
-	    "Bytes of OCSP responses sent to clients." },
-	{ "refreshed", "ocspxy_refreshed_total",
-	    "Entries refreshed by ocspxy-refresh." },
-	{ "refresh_failures", "ocspxy_refresh_failures_total",
-	    "Failed refreshes by ocspxy-refresh." },
+    {"hits", "ocspxy_hits_total", "Requests answered from the cache."},
+    {"misses", "ocspxy_misses_total",
+	"Requests that found no valid cached response."},
+    {"fetches", "ocspxy_upstream_fetches_total",
+	"Fetches from upstream responders by ocspxy-fcgi."},
+    {"fallbacks", "ocspxy_fallbacks_total",
+	"Cached responses served because the upstream failed."},
+    {"stale_refusals", "ocspxy_stale_refusals_total",
+	"Requests answered 503 while only an expired response was cached."},
+    {"requests_refused", "ocspxy_requests_refused_total",
+	"Requests refused with a 4xx status."},
+    {"served_bytes", "ocspxy_served_bytes_total",
+	"Bytes of OCSP responses sent to clients."},
+    {"refreshed", "ocspxy_refreshed_total",
+	"Entries refreshed by ocspxy-refresh."},
+    {"refresh_failures", "ocspxy_refresh_failures_total",
+	"Failed refreshes by ocspxy-refresh."},
 };
 
 /* Gauges of the refresh daemon's last pass. */
 static const struct {
 	const char *field, *name, *help;
 } lastpass[] = {
-	{ "refresh_last_time", "ocspxy_refresh_last_pass_timestamp_seconds",
-	    "When the last refresh pass ended." },
-	{ "refresh_last_due", "ocspxy_refresh_last_pass_due",
-	    "Entries due in the last refresh pass." },
-	{ "refresh_last_refreshed", "ocspxy_refresh_last_pass_refreshed",
-	    "Entries refreshed in the last refresh pass." },
-	{ "refresh_last_failed", "ocspxy_refresh_last_pass_failed",
-	    "Entries that failed in the last refresh pass." },
+    {"refresh_last_time", "ocspxy_refresh_last_pass_timestamp_seconds",
+	"When the last refresh pass ended."},
+    {"refresh_last_due", "ocspxy_refresh_last_pass_due",
+	"Entries due in the last refresh pass."},
+    {"refresh_last_refreshed", "ocspxy_refresh_last_pass_refreshed",
+	"Entries refreshed in the last refresh pass."},
+    {"refresh_last_failed", "ocspxy_refresh_last_pass_failed",
+	"Entries that failed in the last refresh pass."},
 };
 
 char *
@@ -56,7 +54,8 @@ metrics_text(const struct cache_stats *st, size_t *len)
 
 	if ((fp = open_memstream(&buf, len)) == NULL)
 		return NULL;
-	fprintf(fp, "# HELP ocspxy_redis_up Whether Redis answered.\n"
+	fprintf(fp,
+	    "# HELP ocspxy_redis_up Whether Redis answered.\n"
 	    "# TYPE ocspxy_redis_up gauge\nocspxy_redis_up %d\n",
 	    st != NULL);
 	if (st == NULL)
@@ -65,16 +64,20 @@ metrics_text(const struct cache_stats *st, size_t *len)
 		fprintf(fp, "# HELP %s %s\n# TYPE %s counter\n%s %lld\n",
 		    counters[i].name, counters[i].help, counters[i].name,
 		    counters[i].name, cache_stat(st, counters[i].field));
-	fprintf(fp, "# HELP ocspxy_upstream_failures_total Failed upstream "
+	fprintf(fp,
+	    "# HELP ocspxy_upstream_failures_total Failed upstream "
 	    "fetches by ocspxy-fcgi, by reason.\n"
 	    "# TYPE ocspxy_upstream_failures_total counter\n");
 	for (i = 0; metrics_reasons[i] != NULL; i++) {
 		snprintf(field, sizeof(field), "fetch_failures_%s",
 		    metrics_reasons[i]);
-		fprintf(fp, "ocspxy_upstream_failures_total{reason=\"%s\"} "
-		    "%lld\n", metrics_reasons[i], cache_stat(st, field));
+		fprintf(fp,
+		    "ocspxy_upstream_failures_total{reason=\"%s\"} "
+		    "%lld\n",
+		    metrics_reasons[i], cache_stat(st, field));
 	}
-	fprintf(fp, "# HELP ocspxy_entries Cached responses.\n"
+	fprintf(fp,
+	    "# HELP ocspxy_entries Cached responses.\n"
 	    "# TYPE ocspxy_entries gauge\nocspxy_entries %lld\n"
 	    "# HELP ocspxy_entries_expiring Cached responses whose nextUpdate "
 	    "is within a day.\n# TYPE ocspxy_entries_expiring gauge\n"

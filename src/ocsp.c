@@ -14,10 +14,10 @@
 #include "ocsp.h"
 
 struct ocsp_req {
-	OCSP_REQUEST	*req;
-	OCSP_CERTID	*id;	/* first certificate, borrowed from req */
-	unsigned char	*der;
-	size_t		 len;
+	OCSP_REQUEST *req;
+	OCSP_CERTID *id; /* first certificate, borrowed from req */
+	unsigned char *der;
+	size_t len;
 };
 
 void
@@ -94,7 +94,7 @@ ocsp_req_parse_b64(const char *b64, size_t len, char *err)
 	}
 	EVP_DecodeInit(ctx);
 	if (EVP_DecodeUpdate(ctx, der, &n, (const unsigned char *)b64,
-	    (int)len) < 0) {
+		(int)len) < 0) {
 		errfmt(err, "request is not base64");
 		goto done;
 	}
@@ -102,7 +102,7 @@ ocsp_req_parse_b64(const char *b64, size_t len, char *err)
 	/* Some clients leave the padding out. */
 	if (len % 4 != 0) {
 		if (EVP_DecodeUpdate(ctx, der + total, &n, pad,
-		    (int)(4 - len % 4)) < 0) {
+			(int)(4 - len % 4)) < 0) {
 			errfmt(err, "request is not base64");
 			goto done;
 		}
@@ -154,7 +154,7 @@ done:
 char *
 ocsp_cert_responder(X509 *leaf)
 {
-	STACK_OF(OPENSSL_STRING) *urls;
+	STACK_OF(OPENSSL_STRING) * urls;
 	char *url = NULL;
 
 	if ((urls = X509_get1_ocsp(leaf)) == NULL)
@@ -185,7 +185,7 @@ int
 ocsp_req_has_nonce(const struct ocsp_req *r)
 {
 	return OCSP_REQUEST_get_ext_by_NID(r->req, NID_id_pkix_OCSP_Nonce,
-	    -1) >= 0;
+		   -1) >= 0;
 }
 
 const unsigned char *
@@ -211,8 +211,7 @@ ocsp_req_keyhash(const struct ocsp_req *r, char *buf, size_t size)
 }
 
 int
-ocsp_req_key(const struct ocsp_req *r, const char *prefix, char *buf,
-    char *err)
+ocsp_req_key(const struct ocsp_req *r, const char *prefix, char *buf, char *err)
 {
 	ASN1_INTEGER *serial = NULL;
 	const unsigned char *s;
@@ -314,7 +313,7 @@ ocsp_time(const ASN1_GENERALIZEDTIME *t, time_t *out)
 }
 
 X509 *
-ocsp_req_find_issuer(const struct ocsp_req *r, STACK_OF(X509) *issuers)
+ocsp_req_find_issuer(const struct ocsp_req *r, STACK_OF(X509) * issuers)
 {
 	ASN1_OCTET_STRING *inh = NULL, *ikh = NULL;
 	ASN1_OBJECT *alg = NULL;
@@ -332,8 +331,9 @@ ocsp_req_find_issuer(const struct ocsp_req *r, STACK_OF(X509) *issuers)
 	for (i = 0; i < sk_X509_num(issuers); i++) {
 		x = sk_X509_value(issuers, i);
 		key = X509_get0_pubkey_bitstr(x);
-		if (key == NULL || !EVP_Digest(key->data, (size_t)key->length,
-		    h, &hlen, md, NULL) ||
+		if (key == NULL ||
+		    !EVP_Digest(key->data, (size_t)key->length, h, &hlen, md,
+			NULL) ||
 		    (int)hlen != ASN1_STRING_length(ikh) ||
 		    memcmp(h, ASN1_STRING_get0_data(ikh), hlen) != 0)
 			continue;
@@ -356,8 +356,8 @@ ocsp_req_find_issuer(const struct ocsp_req *r, STACK_OF(X509) *issuers)
 #define SIGNER_SLOTS 16
 #define SIGNER_SECONDS 3600
 static struct {
-	X509	*issuer, *signer;
-	time_t	 until;
+	X509 *issuer, *signer;
+	time_t until;
 } signers[SIGNER_SLOTS];
 
 static int
@@ -457,7 +457,8 @@ ocsp_self_check(OCSP_BASICRESP *bs, char *err)
 	if (OCSP_basic_verify(bs, NULL, store, OCSP_NOVERIFY) <= 0) {
 		e = ERR_peek_last_error();
 		if (ERR_GET_REASON(e) != OCSP_R_SIGNER_CERTIFICATE_NOT_FOUND) {
-			errfmt(err, "signature does not verify against the "
+			errfmt(err,
+			    "signature does not verify against the "
 			    "response's own signer certificate: %s",
 			    e ? ERR_reason_error_string(e) : "unknown reason");
 			ret = -1;
@@ -470,8 +471,8 @@ ocsp_self_check(OCSP_BASICRESP *bs, char *err)
 
 int
 ocsp_resp_check(const unsigned char *der, size_t len,
-    const struct ocsp_req *req, STACK_OF(X509) *issuers, time_t now,
-    long skew, struct ocsp_status *st, char *err)
+    const struct ocsp_req *req, STACK_OF(X509) * issuers, time_t now, long skew,
+    struct ocsp_status *st, char *err)
 {
 	X509 *issuer;
 
@@ -508,8 +509,8 @@ ocsp_resp_check(const unsigned char *der, size_t len,
 		errfmt(err, "no SingleResponse for the requested CertID");
 		goto done;
 	}
-	st->status = OCSP_single_get0_status(single, NULL, NULL, &thisupd,
-	    &nextupd);
+	st->status =
+	    OCSP_single_get0_status(single, NULL, NULL, &thisupd, &nextupd);
 	if (st->status < 0 || thisupd == NULL ||
 	    ocsp_time(thisupd, &st->thisupd) == -1) {
 		errfmt(err, "SingleResponse without a valid thisUpdate");
@@ -533,8 +534,8 @@ ocsp_resp_check(const unsigned char *der, size_t len,
 		errfmt(err, "nextUpdate before thisUpdate");
 		goto done;
 	}
-	st->nonce = OCSP_BASICRESP_get_ext_by_NID(bs, NID_id_pkix_OCSP_Nonce,
-	    -1) >= 0;
+	st->nonce =
+	    OCSP_BASICRESP_get_ext_by_NID(bs, NID_id_pkix_OCSP_Nonce, -1) >= 0;
 	if ((issuer = ocsp_req_find_issuer(req, issuers)) != NULL) {
 		if (ocsp_verify(bs, issuer, now, err) == -1)
 			goto done;
@@ -552,7 +553,7 @@ static size_t
 ocsp_memo_slot(const void *raw, size_t len)
 {
 	const unsigned char *p = raw;
-	uint32_t h = 2166136261u;	/* FNV-1a */
+	uint32_t h = 2166136261u; /* FNV-1a */
 	size_t i;
 
 	for (i = 0; i < len; i++)
@@ -561,8 +562,7 @@ ocsp_memo_slot(const void *raw, size_t len)
 }
 
 int
-ocsp_memo_get(const struct ocsp_memo *m, const void *raw, size_t len,
-    char *buf)
+ocsp_memo_get(const struct ocsp_memo *m, const void *raw, size_t len, char *buf)
 {
 	size_t i;
 
@@ -576,8 +576,7 @@ ocsp_memo_get(const struct ocsp_memo *m, const void *raw, size_t len,
 }
 
 void
-ocsp_memo_put(struct ocsp_memo *m, const void *raw, size_t len,
-    const char *key)
+ocsp_memo_put(struct ocsp_memo *m, const void *raw, size_t len, const char *key)
 {
 	size_t i;
 

@@ -55,15 +55,15 @@ int ocsp_req_keyhash(const struct ocsp_req *, char *buf, size_t size);
  * extensions (what the cache stores to refresh with). Returns 0 and a
  * malloc'd *der the caller frees with OPENSSL_free(), or -1.
  */
-int ocsp_req_plain(const struct ocsp_req *, unsigned char **der,
-    size_t *len, char *err);
+int ocsp_req_plain(const struct ocsp_req *, unsigned char **der, size_t *len,
+    char *err);
 
 struct ocsp_status {
-	int	 status;	/* V_OCSP_CERTSTATUS_GOOD, _REVOKED, _UNKNOWN */
-	time_t	 thisupd;
-	time_t	 nextupd;	/* 0: the response has none */
-	int	 nonce;		/* 1: the response carries a nonce */
-	int	 verified;	/* 1: signature checked against the issuer */
+	int status; /* V_OCSP_CERTSTATUS_GOOD, _REVOKED, _UNKNOWN */
+	time_t thisupd;
+	time_t nextupd; /* 0: the response has none */
+	int nonce; /* 1: the response carries a nonce */
+	int verified; /* 1: signature checked against the issuer */
 };
 
 /* "good", "revoked" or "unknown". */
@@ -73,7 +73,7 @@ const char *ocsp_status_name(int status);
  * The certificate among issuers (may be NULL) that issued the request's
  * first certificate (same name and key hash), borrowed; or NULL.
  */
-X509 *ocsp_req_find_issuer(const struct ocsp_req *, STACK_OF(X509) *issuers);
+X509 *ocsp_req_find_issuer(const struct ocsp_req *, STACK_OF(X509) * issuers);
 
 /*
  * Checks a DER OCSPResponse against the first certificate of req: a
@@ -85,8 +85,8 @@ X509 *ocsp_req_find_issuer(const struct ocsp_req *, STACK_OF(X509) *issuers);
  * 4.2.2.2); st->verified says so. Returns 0 and fills st, or -1 with err.
  */
 int ocsp_resp_check(const unsigned char *der, size_t len,
-    const struct ocsp_req *req, STACK_OF(X509) *issuers, time_t now,
-    long skew, struct ocsp_status *st, char *err);
+    const struct ocsp_req *req, STACK_OF(X509) * issuers, time_t now, long skew,
+    struct ocsp_status *st, char *err);
 
 /*
  * A memo of cache keys by the exact bytes a request came in (a POST body,
@@ -97,9 +97,9 @@ int ocsp_resp_check(const unsigned char *der, size_t len,
 #define OCSP_MEMO_MAX 512
 struct ocsp_memo {
 	struct {
-		size_t		len;
-		unsigned char	raw[OCSP_MEMO_MAX];
-		char		key[OCSP_KEYLEN];
+		size_t len;
+		unsigned char raw[OCSP_MEMO_MAX];
+		char key[OCSP_KEYLEN];
 	} slot[OCSP_MEMO_SLOTS];
 };
 

@@ -82,7 +82,8 @@ main(int argc, char *argv[])
 		proxy_serve(p, &conn);
 		fflush(stdout);
 	} else {
-		if (FCGX_Init() != 0 || FCGX_InitRequest(&rq, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
+		if (FCGX_Init() != 0 ||
+		    FCGX_InitRequest(&rq, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
 			fatalx("libfcgi initialisation failed");
 		/* No SA_RESTART: a signal ends a blocked accept(). */
 		memset(&sa, 0, sizeof(sa));

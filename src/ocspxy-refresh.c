@@ -39,7 +39,7 @@ usage(void)
 static void
 nap(long secs)
 {
-	struct timespec ts = { 0, 200 * 1000 * 1000 };
+	struct timespec ts = {0, 200 * 1000 * 1000};
 	time_t end = time(NULL) + secs;
 
 	while (!stop && !reload && time(NULL) < end)
@@ -50,10 +50,10 @@ int
 main(int argc, char *argv[])
 {
 	static const struct option opts[] = {
-		{ "once", no_argument, NULL, 'o' },
-		{ "config", required_argument, NULL, 'c' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ NULL, 0, NULL, 0 },
+	    {"once", no_argument, NULL, 'o'},
+	    {"config", required_argument, NULL, 'c'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct sigaction sa;
 	struct refresh_stats st;
@@ -99,16 +99,17 @@ main(int argc, char *argv[])
 			if ((ncf = config_load(file)) != NULL) {
 				config_free(cf);
 				cf = ncf;
-				log_info("config %s re-read", file ? file :
-				    "(defaults)");
+				log_info("config %s re-read",
+				    file ? file : "(defaults)");
 			}
 		}
 		r = refresh_pass(cf, &stop, &st);
 		if (once)
 			break;
 		/* Redis away: try again soon rather than in a full interval. */
-		nap(r == -1 && cf->refresh_interval > 10 ? 10 :
-		    cf->refresh_interval);
+		nap(r == -1 && cf->refresh_interval > 10
+			? 10
+			: cf->refresh_interval);
 	}
 	config_free(cf);
 	curl_global_cleanup();

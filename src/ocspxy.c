@@ -57,8 +57,8 @@ read_list(const char *path, int *argc, char **argv)
 		v[i] = argv[i];
 	n = (size_t)*argc;
 	while ((len = getline(&line, &cap, fp)) != -1) {
-		while (len > 0 && (line[len - 1] == '\n' ||
-		    line[len - 1] == '\r'))
+		while (
+		    len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 			line[--len] = '\0';
 		if (len == 0 || line[0] == '#')
 			continue;
@@ -77,13 +77,13 @@ int
 main(int argc, char *argv[])
 {
 	static const struct option opts[] = {
-		{ "tsv", no_argument, NULL, 't' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "warn", required_argument, NULL, 'w' },
-		{ "watch", no_argument, NULL, 'W' },
-		{ "interval", required_argument, NULL, 'i' },
-		{ "list", required_argument, NULL, 'l' },
-		{ NULL, 0, NULL, 0 },
+	    {"tsv", no_argument, NULL, 't'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"warn", required_argument, NULL, 'w'},
+	    {"watch", no_argument, NULL, 'W'},
+	    {"interval", required_argument, NULL, 'i'},
+	    {"list", required_argument, NULL, 'l'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct admin_opts o;
 	struct sigaction sa;
@@ -126,8 +126,10 @@ main(int argc, char *argv[])
 			break;
 		case 'w':
 			if ((o.warn = admin_duration(optarg)) < 0) {
-				fprintf(stderr, "ocspxy: --warn %s: not a "
-				    "duration like 90m, 12h or 2d\n", optarg);
+				fprintf(stderr,
+				    "ocspxy: --warn %s: not a "
+				    "duration like 90m, 12h or 2d\n",
+				    optarg);
 				exit(2);
 			}
 			break;
@@ -136,8 +138,10 @@ main(int argc, char *argv[])
 			break;
 		case 'i':
 			if ((o.interval = admin_duration(optarg)) < 1) {
-				fprintf(stderr, "ocspxy: --interval %s: not a "
-				    "duration\n", optarg);
+				fprintf(stderr,
+				    "ocspxy: --interval %s: not a "
+				    "duration\n",
+				    optarg);
 				exit(2);
 			}
 			break;

@@ -28,7 +28,11 @@ proxy_flush(struct proxy *p)
 	char fields[8][64];
 	size_t n = 0, i;
 
-#define ADD(f, v) do { c[n].name = (f); c[n++].delta = (v); } while (0)
+#define ADD(f, v)                                                              \
+	do {                                                                   \
+		c[n].name = (f);                                               \
+		c[n++].delta = (v);                                            \
+	} while (0)
 	ADD("hits", t->hits);
 	ADD("fetches", t->fetches);
 	ADD("fallbacks", t->fallbacks);
@@ -115,18 +119,22 @@ proxy_endpoint(struct proxy *p, struct http_conn *conn)
 		if ((text = metrics_text(ok ? &st : NULL, &len)) == NULL)
 			http_reply_error(conn, 503, "out of memory");
 		else
-			http_reply_text(conn, 200,
-			    "text/plain; version=0.0.4", text, len);
+			http_reply_text(conn, 200, "text/plain; version=0.0.4",
+			    text, len);
 		free(text);
 	} else {
 		if (!ok)
 			n = snprintf(line, sizeof(line), "redis unreachable\n");
 		else if (st.expired > 0)
-			n = snprintf(line, sizeof(line), "%lld of %lld cached "
-			    "responses expired\n", st.expired, st.entries);
+			n = snprintf(line, sizeof(line),
+			    "%lld of %lld cached "
+			    "responses expired\n",
+			    st.expired, st.entries);
 		else
-			n = snprintf(line, sizeof(line), "ok: %lld cached "
-			    "responses, none expired\n", st.entries);
+			n = snprintf(line, sizeof(line),
+			    "ok: %lld cached "
+			    "responses, none expired\n",
+			    st.entries);
 		http_reply_text(conn, ok && st.expired == 0 ? 200 : 503,
 		    "text/plain", line, (size_t)n);
 	}
@@ -178,8 +186,8 @@ proxy_url(const char *responder)
 int
 proxy_store(struct cache *cache, const struct config *cf, const char *key,
     const struct ocsp_req *req, const char *responder, int flags,
-    const unsigned char *resp, size_t len, time_t now,
-    struct ocsp_status *st, char *err)
+    const unsigned char *resp, size_t len, time_t now, struct ocsp_status *st,
+    char *err)
 {
 	struct cache_record rec;
 	unsigned char *plain = NULL;
@@ -187,7 +195,7 @@ proxy_store(struct cache *cache, const struct config *cf, const char *key,
 	int ret;
 
 	if (ocsp_resp_check(resp, len, req, cf->issuers, now, cf->clock_skew,
-	    st, err) == -1)
+		st, err) == -1)
 		return -1;
 	if (!st->verified && cf->require_verified) {
 		errfmt(err, "no known issuer to verify it (require_verified)");
@@ -300,14 +308,14 @@ static char *
 proxy_responder(struct proxy *p, struct http_conn *conn,
     const struct request *r, int *learn, char *err)
 {
-	STACK_OF(X509) *one;
+	STACK_OF(X509) * one;
 	char kh[129], *s = NULL;
 	size_t i;
 
 	*learn = 0;
 	if (!proxy_is_self(p->cf, r->host, http_param(conn, "SERVER_PORT"))) {
 		if (asprintf(&s, "%s%s", r->host,
-		    strcmp(r->path, "/") == 0 ? "" : r->path) == -1) {
+			strcmp(r->path, "/") == 0 ? "" : r->path) == -1) {
 			errfmt(err, "out of memory");
 			return NULL;
 		}
@@ -330,9 +338,11 @@ proxy_responder(struct proxy *p, struct http_conn *conn,
 	if (ocsp_req_keyhash(r->ocsp, kh, sizeof(kh)) == 0 &&
 	    cache_responder(p->cache, kh, &s) == 1)
 		return s;
-	errfmt(err, "Host %s is this proxy and no responder is known for "
+	errfmt(err,
+	    "Host %s is this proxy and no responder is known for "
 	    "issuer key hash %s (add a responder line, or warm the cache once "
-	    "with the responder's Host)", r->host, kh);
+	    "with the responder's Host)",
+	    r->host, kh);
 	return NULL;
 }
 
@@ -355,12 +365,13 @@ proxy_pass(struct proxy *p, struct http_conn *conn, const struct request *r,
 		t->reason = upstream_reason(p->up);
 		log_warnx("pass-through of %d certificates: upstream %s",
 		    ocsp_req_count(r->ocsp), err);
-		http_reply_error(conn, rc == -2 ? 403 : 503, rc == -2 ?
-		    "upstream refused by policy" : "OCSP responder unavailable");
+		http_reply_error(conn, rc == -2 ? 403 : 503,
+		    rc == -2 ? "upstream refused by policy"
+			     : "OCSP responder unavailable");
 		return;
 	}
-	log_debug("passed %d certificates through %s",
-	    ocsp_req_count(r->ocsp), url);
+	log_debug("passed %d certificates through %s", ocsp_req_count(r->ocsp),
+	    url);
 	t->bytes += (long long)rlen;
 	http_reply_ocsp(conn, resp, rlen, 0, 0, NULL, time(NULL));
 	free(resp);
@@ -400,13 +411,13 @@ static int
 proxy_wait_turn(struct proxy *p, const char *key, struct cache_entry *e,
     int *locked)
 {
-	struct timespec ts = { 0, 50 * 1000 * 1000 };
+	struct timespec ts = {0, 50 * 1000 * 1000};
 	time_t deadline = time(NULL) + p->cf->upstream_timeout + 1;
 	long ms = (p->cf->upstream_timeout + 2) * 1000;
 	int r;
 
-	while ((r = cache_lock(p->cache, key, ms)) == 0 &&
-	    time(NULL) < deadline) {
+	while (
+	    (r = cache_lock(p->cache, key, ms)) == 0 && time(NULL) < deadline) {
 		nanosleep(&ts, NULL);
 		cache_entry_clear(e);
 		if (cache_get(p->cache, key, 0, e) == 1 &&
@@ -437,8 +448,8 @@ proxy_parse(struct proxy *p, struct http_conn *conn, struct request *r,
 		return 0;
 	if (status == 0)
 		status = 400;
-	log_warnx("request from %s for %s refused (%d): %s", r->remote ?
-	    r->remote : "?", r->host, status, err);
+	log_warnx("request from %s for %s refused (%d): %s",
+	    r->remote ? r->remote : "?", r->host, status, err);
 	http_reply_error(conn, status, err);
 	t->refused++;
 	return -1;
@@ -465,8 +476,10 @@ proxy_serve(struct proxy *p, struct http_conn *conn)
 		return;
 	if ((status = http_request_read(conn, p->cf, &r, err)) != 0) {
 		log_warnx("request from %s refused (%d): %s",
-		    http_param(conn, "REMOTE_ADDR") ?
-		    http_param(conn, "REMOTE_ADDR") : "?", status, err);
+		    http_param(conn, "REMOTE_ADDR")
+			? http_param(conn, "REMOTE_ADDR")
+			: "?",
+		    status, err);
 		http_reply_error(conn, status, err);
 		t.refused++;
 		proxy_tally(p, &t);
@@ -487,8 +500,9 @@ proxy_serve(struct proxy *p, struct http_conn *conn)
 	}
 	/* A nonce or no-cache asks for a fresh answer: the cache is the
 	 * fallback then, not the first choice. */
-	fresh_first = r.no_cache || (!known && (ocsp_req_has_nonce(r.ocsp) ||
-	    ocsp_req_count(r.ocsp) > 1));
+	fresh_first = r.no_cache ||
+	    (!known &&
+		(ocsp_req_has_nonce(r.ocsp) || ocsp_req_count(r.ocsp) > 1));
 	if (!fresh_first) {
 		if (cache_hit(p->cache, key, &e) == 1 &&
 		    proxy_servable(&e, now)) {
@@ -533,8 +547,10 @@ proxy_serve(struct proxy *p, struct http_conn *conn)
 		status = proxy_store(p->cache, p->cf, key, r.ocsp, responder,
 		    learn ? PROXY_LEARN : 0, resp, rlen, now, &st, err);
 		if (status >= 0) {
-			log_info("%s: fetched from %s: %s, nextUpdate in %llds, "
-			    "%s%s", key, url, ocsp_status_name(st.status),
+			log_info(
+			    "%s: fetched from %s: %s, nextUpdate in %llds, "
+			    "%s%s",
+			    key, url, ocsp_status_name(st.status),
 			    st.nextupd ? (long long)(st.nextupd - now) : -1LL,
 			    status == 1 ? "stored" : "not stored: ",
 			    status == 1 ? "" : err);

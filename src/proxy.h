@@ -20,19 +20,19 @@ struct ocsp_status;
 struct upstream;
 
 struct tally {
-	long long	 hits, fetches, failed, fallbacks, stale, refused;
-	long long	 bytes;
-	const char	*reason;	/* of a failed fetch */
+	long long hits, fetches, failed, fallbacks, stale, refused;
+	long long bytes;
+	const char *reason; /* of a failed fetch */
 };
 
 struct proxy {
-	const struct config	*cf;	/* borrowed */
-	struct cache		*cache;
-	struct upstream		*up;
-	struct tally		 pending;	/* counts not yet in Redis */
-	long long		 failures[8];	/* by metrics_reasons */
-	time_t			 flushed;
-	struct ocsp_memo	 memo;		/* cache keys of known requests */
+	const struct config *cf; /* borrowed */
+	struct cache *cache;
+	struct upstream *up;
+	struct tally pending; /* counts not yet in Redis */
+	long long failures[8]; /* by metrics_reasons */
+	time_t flushed;
+	struct ocsp_memo memo; /* cache keys of known requests */
 };
 
 /* A proxy over cf (which must outlive it). NULL on error. */
@@ -55,12 +55,12 @@ void proxy_flush(struct proxy *);
  * a newer cached response, Redis down), -1 invalid (err says why). st is
  * filled for valid answers.
  */
-#define PROXY_LEARN	0x1	/* record the responder as its issuer's */
-#define PROXY_UNLOCK	0x2	/* let go of our lock on key when stored */
+#define PROXY_LEARN 0x1 /* record the responder as its issuer's */
+#define PROXY_UNLOCK 0x2 /* let go of our lock on key when stored */
 int proxy_store(struct cache *, const struct config *, const char *key,
     const struct ocsp_req *req, const char *responder, int flags,
-    const unsigned char *resp, size_t len, time_t now,
-    struct ocsp_status *st, char *err);
+    const unsigned char *resp, size_t len, time_t now, struct ocsp_status *st,
+    char *err);
 
 /* "http://" + responder unless it names its scheme, into a new string. */
 char *proxy_url(const char *responder);

@@ -15,24 +15,24 @@
 
 /* Keys read from one SCAN step, waiting their turn. */
 struct batch {
-	char	**keys;
-	size_t	  n, cap;
+	char **keys;
+	size_t n, cap;
 };
 
 /* One fetch in flight. */
 struct job {
-	struct pass		*pass;
-	char			*key;
-	char			*url;
-	char			*responder;
-	struct ocsp_req		*req;	/* owns the DER being posted */
+	struct pass *pass;
+	char *key;
+	char *url;
+	char *responder;
+	struct ocsp_req *req; /* owns the DER being posted */
 };
 
 struct pass {
-	const struct config	*cf;
-	struct cache		*cache;
-	struct upstream_multi	*multi;
-	struct refresh_stats	*st;
+	const struct config *cf;
+	struct cache *cache;
+	struct upstream_multi *multi;
+	struct refresh_stats *st;
 };
 
 long
@@ -50,8 +50,7 @@ refresh_backoff(const struct config *cf, const char *key, long failures)
 	for (p = key; *p != '\0'; p++)
 		h = h * 33 + (unsigned char)*p;
 	h = h * 33 + (unsigned long)failures;
-	jitter = b / 2 > 0 ? (long)(h % (unsigned long)(b / 2 + 1)) - b / 4 :
-	    0;
+	jitter = b / 2 > 0 ? (long)(h % (unsigned long)(b / 2 + 1)) - b / 4 : 0;
 	return b + jitter;
 }
 
@@ -62,8 +61,8 @@ refresh_due(const struct config *cf, const char *key,
 	time_t half;
 
 	if (t->failures > 0)
-		return now - t->lasttry >= refresh_backoff(cf, key,
-		    t->failures);
+		return now - t->lasttry >=
+		    refresh_backoff(cf, key, t->failures);
 	if (t->thisupd <= 0 || t->nextupd <= t->thisupd)
 		return 1;
 	if (now >= t->nextupd - cf->refresh_min_age)
@@ -98,8 +97,8 @@ job_done(void *arg, const unsigned char *out, size_t outlen, const char *err)
 
 	why[0] = '\0';
 	if (out != NULL)
-		r = proxy_store(ps->cache, ps->cf, j->key, j->req,
-		    j->responder, PROXY_UNLOCK, out, outlen, now, &st, why);
+		r = proxy_store(ps->cache, ps->cf, j->key, j->req, j->responder,
+		    PROXY_UNLOCK, out, outlen, now, &st, why);
 	else
 		snprintf(why, sizeof(why), "%s", err);
 	if (r == 1) {
@@ -172,8 +171,9 @@ refresh_one(struct pass *ps, const char *key)
 		return r == 0 ? 0 : -1;
 	if (e.request == NULL || e.request_len == 0 || e.responder == NULL ||
 	    *e.responder == '\0') {
-		refresh_remove(ps, key, e.request == NULL || e.request_len == 0 ?
-		    "no request" : "no responder");
+		refresh_remove(ps, key,
+		    e.request == NULL || e.request_len == 0 ? "no request"
+							    : "no responder");
 		ret = 0;
 		goto done;
 	}
@@ -211,7 +211,7 @@ refresh_one(struct pass *ps, const char *key)
 	}
 	j->pass = ps;
 	if ((j->req = ocsp_req_parse((const unsigned char *)e.request,
-	    e.request_len, err)) == NULL) {
+		 e.request_len, err)) == NULL) {
 		ps->st->due--;
 		refresh_remove(ps, key, err);
 		ret = 0;
@@ -242,7 +242,7 @@ batch_add(void *arg, const char *key)
 
 	if (b->n == b->cap) {
 		if ((k = reallocarray(b->keys, b->cap ? b->cap * 2 : 64,
-		    sizeof(*k))) == NULL)
+			 sizeof(*k))) == NULL)
 			return -1;
 		b->keys = k;
 		b->cap = b->cap ? b->cap * 2 : 64;
@@ -266,8 +266,8 @@ refresh_wait(struct pass *ps, int max, volatile sig_atomic_t *stop)
 {
 	int n;
 
-	while ((n = upstream_multi_run(ps->multi, 0, job_done)) >= max &&
-	    !*stop)
+	while (
+	    (n = upstream_multi_run(ps->multi, 0, job_done)) >= max && !*stop)
 		if (upstream_multi_run(ps->multi, 200, job_done) == -1)
 			return -1;
 	return n < 0 ? -1 : 0;
@@ -279,14 +279,14 @@ static void
 refresh_report(struct pass *ps)
 {
 	struct cache_count set[4] = {
-		{ "refresh_last_time", (long long)time(NULL) },
-		{ "refresh_last_due", ps->st->due },
-		{ "refresh_last_refreshed", ps->st->refreshed },
-		{ "refresh_last_failed", ps->st->failed },
+	    {"refresh_last_time", (long long)time(NULL)},
+	    {"refresh_last_due", ps->st->due},
+	    {"refresh_last_refreshed", ps->st->refreshed},
+	    {"refresh_last_failed", ps->st->failed},
 	};
 	struct cache_count add[2] = {
-		{ "refreshed", ps->st->refreshed },
-		{ "refresh_failures", ps->st->failed },
+	    {"refreshed", ps->st->refreshed},
+	    {"refresh_failures", ps->st->failed},
 	};
 	long gone;
 
@@ -321,7 +321,7 @@ refresh_pass(const struct config *cf, volatile sig_atomic_t *stop,
 			goto drain;
 		for (i = 0; i < b.n && !*stop; i++) {
 			if (refresh_wait(&ps, (int)cf->refresh_concurrency,
-			    stop) == -1)
+				stop) == -1)
 				goto drain;
 			if (*stop)
 				break;
@@ -347,9 +347,10 @@ done:
 	upstream_multi_free(ps.multi, job_drop);
 	cache_free(ps.cache);
 	log_info("refresh pass: %ld entries, %ld due, %ld refreshed, %ld "
-	    "failed, %ld skipped, %ld removed, %lld s%s", st->seen, st->due,
-	    st->refreshed, st->failed, st->skipped, st->removed,
-	    (long long)(time(NULL) - start), ret == -1 ? ", cut short" : "");
+		 "failed, %ld skipped, %ld removed, %lld s%s",
+	    st->seen, st->due, st->refreshed, st->failed, st->skipped,
+	    st->removed, (long long)(time(NULL) - start),
+	    ret == -1 ? ", cut short" : "");
 	if (ret == -1)
 		return -1;
 	return st->failed > 0 ? 1 : 0;

@@ -11,12 +11,12 @@
 struct config;
 
 struct refresh_times {
-	time_t	thisupd, nextupd, lastchecked, lasttry;
-	long	failures;
+	time_t thisupd, nextupd, lastchecked, lasttry;
+	long failures;
 };
 
 struct refresh_stats {
-	long	seen, due, refreshed, failed, skipped, removed;
+	long seen, due, refreshed, failed, skipped, removed;
 };
 
 /*

@@ -13,30 +13,30 @@
 
 /* One transfer: its handle, its answer and its error text. */
 struct xfer {
-	CURL		*h;
-	unsigned char	*data;
-	size_t		 len, cap, max;
-	int		 over;		/* the answer outgrew max */
-	void		*arg;
-	struct xfer	*next, *prev;	/* in flight in a multi */
+	CURL *h;
+	unsigned char *data;
+	size_t len, cap, max;
+	int over; /* the answer outgrew max */
+	void *arg;
+	struct xfer *next, *prev; /* in flight in a multi */
 	const struct config *cf;
-	const char	*reason;	/* short name of the last failure */
-	int		 listed;	/* the host is named in upstream_allow */
-	char		 refused[128];	/* why a connection was refused */
-	char		 curlerr[CURL_ERROR_SIZE];
+	const char *reason; /* short name of the last failure */
+	int listed; /* the host is named in upstream_allow */
+	char refused[128]; /* why a connection was refused */
+	char curlerr[CURL_ERROR_SIZE];
 };
 
 struct upstream {
-	struct xfer		 x;
-	struct curl_slist	*hdrs;
+	struct xfer x;
+	struct curl_slist *hdrs;
 };
 
 struct upstream_multi {
-	const struct config	*cf;
-	CURLM			*m;
-	struct curl_slist	*hdrs;
-	int			 running;
-	struct xfer		*list;	/* in flight */
+	const struct config *cf;
+	CURLM *m;
+	struct curl_slist *hdrs;
+	int running;
+	struct xfer *list; /* in flight */
 };
 
 static struct curl_slist *
@@ -44,9 +44,9 @@ upstream_headers(void)
 {
 	struct curl_slist *h = NULL, *t;
 	static const char *const lines[] = {
-		"Content-Type: application/ocsp-request",
-		"Accept: application/ocsp-response",
-		"Expect:",
+	    "Content-Type: application/ocsp-request",
+	    "Accept: application/ocsp-response",
+	    "Expect:",
 	};
 	size_t i;
 
@@ -94,8 +94,8 @@ xfer_write(char *p, size_t size, size_t n, void *arg)
 static int
 upstream_internal(int family, const unsigned char *a)
 {
-	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	    0xff, 0xff };
+	static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	    0xff, 0xff};
 	static const unsigned char zero[16];
 
 	if (family == AF_INET6 && memcmp(a, mapped, 12) == 0)
@@ -106,10 +106,10 @@ upstream_internal(int family, const unsigned char *a)
 		    (a[0] == 169 && a[1] == 254) ||
 		    (a[0] == 172 && (a[1] & 0xf0) == 16) ||
 		    (a[0] == 192 && a[1] == 168) || a[0] >= 224;
-	return memcmp(a, zero, 15) == 0 ||	/* :: and ::1 */
-	    (a[0] & 0xfe) == 0xfc ||		/* fc00::/7 */
+	return memcmp(a, zero, 15) == 0 || /* :: and ::1 */
+	    (a[0] & 0xfe) == 0xfc || /* fc00::/7 */
 	    (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) || /* fe80::/10 */
-	    a[0] == 0xff;			/* multicast */
+	    a[0] == 0xff; /* multicast */
 }
 
 /* Where libcurl would connect: refused unless the policy allows it. */
@@ -122,11 +122,13 @@ xfer_opensocket(void *arg, curlsocktype purpose, struct curl_sockaddr *sa)
 
 	(void)purpose;
 	if (family == AF_INET)
-		a = (const unsigned char *)&((struct sockaddr_in *)
-		    (void *)&sa->addr)->sin_addr;
+		a = (const unsigned char *)&(
+		    (struct sockaddr_in *)(void *)&sa->addr)
+			->sin_addr;
 	else if (family == AF_INET6)
-		a = (const unsigned char *)&((struct sockaddr_in6 *)
-		    (void *)&sa->addr)->sin6_addr;
+		a = (const unsigned char *)&(
+		    (struct sockaddr_in6 *)(void *)&sa->addr)
+			->sin6_addr;
 	else {
 		snprintf(x->refused, sizeof(x->refused), "address family %d",
 		    family);
@@ -134,7 +136,8 @@ xfer_opensocket(void *arg, curlsocktype purpose, struct curl_sockaddr *sa)
 	}
 	if (upstream_internal(family, a) && !x->listed &&
 	    !config_match_addr(x->cf->allow, x->cf->nallow, family, a)) {
-		snprintf(x->refused, sizeof(x->refused), "it resolves to an "
+		snprintf(x->refused, sizeof(x->refused),
+		    "it resolves to an "
 		    "internal address not listed in upstream_allow");
 		return CURL_SOCKET_BAD;
 	}
@@ -161,7 +164,7 @@ xfer_policy(struct xfer *x, const char *url, char *err)
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) !=
-	    CURLUE_OK) {
+		CURLUE_OK) {
 		errfmt(err, "%s: refused: not a URL", url);
 		goto done;
 	}
@@ -220,20 +223,20 @@ xfer_setup(struct xfer *x, struct curl_slist *hdrs, const char *url,
 	    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_TIMEOUT, cf->upstream_timeout) !=
-	    CURLE_OK ||
+		CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT,
-	    cf->upstream_connect_timeout) != CURLE_OK ||
+		cf->upstream_connect_timeout) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, xfer_opensocket) !=
-	    CURLE_OK ||
+		CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, x) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_POST, 1L) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)len) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE,
-	    (curl_off_t)x->max) != CURLE_OK ||
+		(curl_off_t)x->max) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, xfer_write) !=
-	    CURLE_OK ||
+		CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_WRITEDATA, x) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->curlerr) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_USERAGENT, "ocspxy") != CURLE_OK ||
@@ -257,10 +260,11 @@ xfer_result(struct xfer *x, CURLcode rc, const char *url, char *err)
 		errfmt(err, "%s: refused: %s", url, x->refused);
 		return -2;
 	}
-	x->reason = rc == CURLE_OPERATION_TIMEDOUT ? "timeout" :
-	    rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ?
-	    "connect" : x->over || rc == CURLE_FILESIZE_EXCEEDED ? "size" :
-	    "other";
+	x->reason = rc == CURLE_OPERATION_TIMEDOUT ? "timeout"
+	    : rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST
+	    ? "connect"
+	    : x->over || rc == CURLE_FILESIZE_EXCEEDED ? "size"
+						       : "other";
 	if (x->over || rc == CURLE_FILESIZE_EXCEEDED) {
 		errfmt(err, "%s: answer larger than %zu bytes", url, x->max);
 		return -1;

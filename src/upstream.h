@@ -23,8 +23,8 @@ void upstream_free(struct upstream *);
  * resolves to, before any connection, or -1; err says why.
  */
 int upstream_fetch(struct upstream *, const char *url,
-    const unsigned char *body, size_t len, unsigned char **out,
-    size_t *outlen, char *err);
+    const unsigned char *body, size_t len, unsigned char **out, size_t *outlen,
+    char *err);
 
 /* The kind of the last failure: refused, timeout, connect, size, http,
  * other. */

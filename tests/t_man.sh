@@ -11,7 +11,7 @@ for page in "$top"/man/*.[158]; do
 	    test -z "$out"
 done
 # Every key of src/config.c is documented in ocspxy.conf(5).
-keys=$(sed -n 's/^\t{ "\([a-z_]*\)", C_.*/\1/p' "$top/src/config.c")
+keys=$(sed -n 's/^[[:space:]]*{ *"\([a-z_]*\)", C_.*/\1/p' "$top/src/config.c")
 check "config keys found in src/config.c" test -n "$keys"
 for k in $keys; do
 	check "ocspxy.conf(5) documents $k" \

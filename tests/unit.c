@@ -41,8 +41,8 @@ check(int ok, const char *expr, const char *fmt, ...)
 
 /* A CA: key and self-signed certificate. */
 struct ca {
-	EVP_PKEY	*key;
-	X509		*cert;
+	EVP_PKEY *key;
+	X509 *cert;
 };
 
 static void
@@ -96,8 +96,8 @@ request_der(const struct ca *ca, long serial, long serial2, int nonce,
 	return (size_t)n;
 }
 
-static size_t response_signed(const struct ca *, const struct ca *, long,
-    long, long, int, int, unsigned char **);
+static size_t response_signed(const struct ca *, const struct ca *, long, long,
+    long, int, int, unsigned char **);
 
 /* DER of a response for serial with the given times (offsets to now). */
 static size_t
@@ -166,8 +166,12 @@ test_keys(const struct ca *ca)
 		long serial;
 		const char *tail;
 	} cases[] = {
-		{ 0, "0x0" }, { 5, "0x5" }, { 0x1001, "0x1001" },
-		{ 0xff, "0xff" }, { 0x100, "0x100" }, { -5, "-0x5" },
+	    {0, "0x0"},
+	    {5, "0x5"},
+	    {0x1001, "0x1001"},
+	    {0xff, "0xff"},
+	    {0x100, "0x100"},
+	    {-5, "-0x5"},
 	};
 	char key[OCSP_KEYLEN], err[ERRLEN], kh[129], want[OCSP_KEYLEN];
 	unsigned char *der, md[20];
@@ -185,8 +189,9 @@ test_keys(const struct ca *ca)
 		r = ocsp_req_parse(der, len, err);
 		snprintf(want, sizeof(want), "ocspxy_%s%s", kh, cases[i].tail);
 		CHECK(r != NULL && ocsp_req_key(r, "ocspxy_", key, err) == 0 &&
-		    strcmp(key, want) == 0, "key of serial %ld ends in %s",
-		    cases[i].serial, cases[i].tail);
+			strcmp(key, want) == 0,
+		    "key of serial %ld ends in %s", cases[i].serial,
+		    cases[i].tail);
 		CHECK(cache_is_entry_key("ocspxy_", want),
 		    "%s has the shape of an entry key", cases[i].tail);
 		ocsp_req_free(r);
@@ -232,8 +237,8 @@ test_requests(const struct ca *ca)
 	r = ocsp_req_parse(der, len, err);
 	CHECK(r != NULL && ocsp_req_has_nonce(r), "a nonce is seen");
 	CHECK(r != NULL && ocsp_req_plain(r, &plain, &plen, err) == 0 &&
-	    (r2 = ocsp_req_parse(plain, plen, err)) != NULL &&
-	    !ocsp_req_has_nonce(r2) && ocsp_req_count(r2) == 1,
+		(r2 = ocsp_req_parse(plain, plen, err)) != NULL &&
+		!ocsp_req_has_nonce(r2) && ocsp_req_count(r2) == 1,
 	    "the plain request drops the nonce");
 	ocsp_req_free(r2);
 	OPENSSL_free(plain);
@@ -245,7 +250,7 @@ test_requests(const struct ca *ca)
 	b64[n] = '\0';
 	snprintf(uri, sizeof(uri), "/ca2/sub/%s", b64);
 	CHECK(http_get_decode(uri, &path, &r, err) == 0 &&
-	    strcmp(path, "/ca2/sub/") == 0 && ocsp_req_has_nonce(r),
+		strcmp(path, "/ca2/sub/") == 0 && ocsp_req_has_nonce(r),
 	    "GET unescaped base64 under /ca2/sub/");
 	free(path);
 	ocsp_req_free(r);
@@ -254,7 +259,8 @@ test_requests(const struct ca *ca)
 		    strchr("/+=", *p) ? "%%%02X" : "%c", *p);
 	snprintf(uri, sizeof(uri), "/%s", esc);
 	CHECK(http_get_decode(uri, &path, &r, err) == 0 &&
-	    strcmp(path, "/") == 0, "GET URL-encoded base64 at /");
+		strcmp(path, "/") == 0,
+	    "GET URL-encoded base64 at /");
 	free(path);
 	ocsp_req_free(r);
 	if ((p = strchr(b64, '=')) != NULL)
@@ -265,7 +271,8 @@ test_requests(const struct ca *ca)
 	free(path);
 	ocsp_req_free(r);
 	CHECK(http_get_decode("/bm90IGFuIE9DU1AgcmVxdWVzdA==", &path, &r,
-	    err) == -1, "GET of base64 that is no request: %s", err);
+		  err) == -1,
+	    "GET of base64 that is no request: %s", err);
 	CHECK(http_get_decode("/", &path, &r, err) == -1, "GET of /");
 	CHECK(http_get_decode("/a b", &path, &r, err) == -1,
 	    "GET with a space");
@@ -279,7 +286,7 @@ test_responses(const struct ca *ca)
 	struct ocsp_status st;
 	struct ocsp_req *r, *other;
 	struct ca stranger;
-	STACK_OF(X509) *issuers;
+	STACK_OF(X509) * issuers;
 	unsigned char *req, *req2, *der;
 	char err[ERRLEN];
 	time_t now = time(NULL);
@@ -293,8 +300,9 @@ test_responses(const struct ca *ca)
 	len = response_der(ca, 0x1001, -10, 3600, V_OCSP_CERTSTATUS_GOOD, 0,
 	    &der);
 	CHECK(ocsp_resp_check(der, len, r, NULL, now, 300, &st, err) == 0 &&
-	    st.status == V_OCSP_CERTSTATUS_GOOD && !st.nonce &&
-	    st.nextupd - st.thisupd == 3610, "a good response is accepted");
+		st.status == V_OCSP_CERTSTATUS_GOOD && !st.nonce &&
+		st.nextupd - st.thisupd == 3610,
+	    "a good response is accepted");
 	CHECK(ocsp_resp_check(der, len, other, NULL, now, 300, &st, err) == -1,
 	    "a response for another serial is refused: %s", err);
 	CHECK(ocsp_resp_check(der, len - 3, r, NULL, now, 300, &st, err) == -1,
@@ -316,13 +324,14 @@ test_responses(const struct ca *ca)
 	len = response_der(ca, 0x1001, -10, 3600, V_OCSP_CERTSTATUS_REVOKED, 1,
 	    &der);
 	CHECK(ocsp_resp_check(der, len, r, NULL, now, 300, &st, err) == 0 &&
-	    st.status == V_OCSP_CERTSTATUS_REVOKED && st.nonce &&
-	    strcmp(ocsp_status_name(st.status), "revoked") == 0,
+		st.status == V_OCSP_CERTSTATUS_REVOKED && st.nonce &&
+		strcmp(ocsp_status_name(st.status), "revoked") == 0,
 	    "revoked with a nonce: status and nonce seen");
 	OPENSSL_free(der);
 	len = response_der(ca, 0x1001, -10, 0, V_OCSP_CERTSTATUS_GOOD, 0, &der);
 	CHECK(ocsp_resp_check(der, len, r, NULL, now, 300, &st, err) == 0 &&
-	    st.nextupd == 0, "no nextUpdate: accepted, nextupd 0");
+		st.nextupd == 0,
+	    "no nextUpdate: accepted, nextupd 0");
 	OPENSSL_free(der);
 
 	/* Signatures: the issuer's own, and a stranger's of the same name. */
@@ -332,9 +341,11 @@ test_responses(const struct ca *ca)
 	len = response_der(ca, 0x1001, -10, 3600, V_OCSP_CERTSTATUS_GOOD, 0,
 	    &der);
 	CHECK(ocsp_resp_check(der, len, r, issuers, now, 300, &st, err) == 0 &&
-	    st.verified, "signed by the known issuer: verified");
+		st.verified,
+	    "signed by the known issuer: verified");
 	CHECK(ocsp_resp_check(der, len, r, NULL, now, 300, &st, err) == 0 &&
-	    !st.verified, "no known issuer: accepted, not verified");
+		!st.verified,
+	    "no known issuer: accepted, not verified");
 	OPENSSL_free(der);
 	len = response_signed(ca, &stranger, 0x1001, -10, 3600,
 	    V_OCSP_CERTSTATUS_GOOD, 0, &der);
@@ -345,8 +356,7 @@ test_responses(const struct ca *ca)
 	    &der);
 	corrupt_signature(&der, &len);
 	CHECK(ocsp_resp_check(der, len, r, NULL, now, 300, &st, err) == -1,
-	    "a corrupted signature is refused without a known issuer: %s",
-	    err);
+	    "a corrupted signature is refused without a known issuer: %s", err);
 	OPENSSL_free(der);
 	X509_free(stranger.cert);
 	EVP_PKEY_free(stranger.key);
@@ -395,9 +405,10 @@ test_refresh(const struct config *cf)
 	}
 	CHECK(i == 20, "back-off stays within 45 s and 1.25 min_age");
 	CHECK(refresh_backoff(cf, "ocspxy_ab0x1", 1) !=
-	    refresh_backoff(cf, "ocspxy_ab0x2", 1) ||
-	    refresh_backoff(cf, "ocspxy_ab0x3", 1) !=
-	    refresh_backoff(cf, "ocspxy_ab0x4", 1), "back-off has jitter");
+		    refresh_backoff(cf, "ocspxy_ab0x2", 1) ||
+		refresh_backoff(cf, "ocspxy_ab0x3", 1) !=
+		    refresh_backoff(cf, "ocspxy_ab0x4", 1),
+	    "back-off has jitter");
 	CHECK(refresh_backoff(cf, "k", 8) > refresh_backoff(cf, "k", 1),
 	    "back-off grows");
 }
@@ -412,17 +423,18 @@ test_config(void)
 
 	cf = config_load(NULL);
 	CHECK(cf != NULL && strcmp(cf->prefix, "ocspxy_") == 0 &&
-	    cf->upstream_timeout == 5 && cf->max_request_bytes == 16384,
+		cf->upstream_timeout == 5 && cf->max_request_bytes == 16384,
 	    "defaults");
 	config_free(cf);
 	fd = mkstemp(path);
 	fp = fdopen(fd, "w");
-	fprintf(fp, "# comment\n  redis  unix:/x/y.sock  # here\n"
+	fprintf(fp,
+	    "# comment\n  redis  unix:/x/y.sock  # here\n"
 	    "prefix p_\nupstream_timeout 9\n");
 	fclose(fp);
 	cf = config_load(path);
 	CHECK(cf != NULL && strcmp(cf->redis, "unix:/x/y.sock") == 0 &&
-	    strcmp(cf->prefix, "p_") == 0 && cf->upstream_timeout == 9,
+		strcmp(cf->prefix, "p_") == 0 && cf->upstream_timeout == 9,
 	    "a file's values");
 	config_free(cf);
 	fp = fopen(path, "w");

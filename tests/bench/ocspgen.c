@@ -135,8 +135,8 @@ main(int argc, char *argv[])
 	char t1[32], t2[32], t3[32], t4[32];
 	int ch;
 
-	while ((ch = getopt(argc, argv, "B:E:f:i:k:L:n:N:p:P:Q:r:s:S:T:")) !=
-	       -1) {
+	while (
+	    (ch = getopt(argc, argv, "B:E:f:i:k:L:n:N:p:P:Q:r:s:S:T:")) != -1) {
 		switch (ch) {
 		case 'B':
 			resp_path = optarg;
@@ -234,8 +234,8 @@ main(int argc, char *argv[])
 		int reqlen, resplen = 0;
 
 		if (!ASN1_INTEGER_set_int64(serial, i) ||
-		    (id = OCSP_cert_id_new(
-			 EVP_sha1(), X509_get_subject_name(issuer),
+		    (id = OCSP_cert_id_new(EVP_sha1(),
+			 X509_get_subject_name(issuer),
 			 X509_get0_pubkey_bitstr(issuer), serial)) == NULL ||
 		    (rq = OCSP_REQUEST_new()) == NULL ||
 		    OCSP_request_add0_id(rq, OCSP_CERTID_dup(id)) == NULL ||
@@ -244,10 +244,10 @@ main(int argc, char *argv[])
 		if (key != NULL) {
 			if ((bs = OCSP_BASICRESP_new()) == NULL ||
 			    OCSP_basic_add1_status(bs, id,
-						   V_OCSP_CERTSTATUS_GOOD, 0,
-						   NULL, tu, nu) == NULL ||
+				V_OCSP_CERTSTATUS_GOOD, 0, NULL, tu,
+				nu) == NULL ||
 			    !OCSP_basic_sign(bs, signer, key, EVP_sha256(),
-					     certs, 0) ||
+				certs, 0) ||
 			    (rs = OCSP_response_create(
 				 OCSP_RESPONSE_STATUS_SUCCESSFUL, bs)) ==
 				NULL ||
@@ -259,7 +259,7 @@ main(int argc, char *argv[])
 		}
 		if (responder != NULL) {
 			snprintf(keyname, sizeof(keyname), "%s%s0x%llx", prefix,
-				 ihash, i);
+			    ihash, i);
 			fputs(resp != NULL ? "*18\r\n" : "*16\r\n", stdout);
 			bulks(stdout, "HSET");
 			bulks(stdout, keyname);
@@ -297,7 +297,7 @@ main(int argc, char *argv[])
 		}
 		if (reqdir != NULL) {
 			snprintf(path, sizeof(path), "%s/req-%lld.der", reqdir,
-				 k);
+			    k);
 			if ((f = fopen(path, "wb")) == NULL)
 				die(path);
 			fwrite(req, 1, (size_t)reqlen, f);
