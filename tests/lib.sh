@@ -221,6 +221,23 @@ t_wait_gone()
 	return 1
 }
 
+# t_left SECS PID...: waits up to SECS for the processes to end (a
+# sanitizer build takes a while to exit) and prints those still alive.
+t_left()
+{
+	local n=$(($1 * 20)) i p left
+	shift
+	for ((i = 0; i <= n; i++)); do
+		left=
+		for p in "$@"; do
+			_t_alive "$p" && left="$left $p"
+		done
+		[ -z "$left" ] && break
+		sleep 0.05
+	done
+	echo "$left"
+}
+
 # _t_wait_file FILE [secs]: poll until FILE exists (socket or file).
 _t_wait_file()
 {

@@ -136,10 +136,8 @@ if check "nginx: ocspxy-fcgi started by fcgi/ocspxy-spawn (spawn-fcgi, 2 process
 	fi
 	pids=$FCGI_PIDS
 	tf_spawn_stop
-	left=
-	for p in $pids; do
-		_t_alive "$p" && left="$left $p"
-	done
+	# shellcheck disable=SC2086
+	left=$(t_left 5 $pids)
 	check "nginx: ocspxy-spawn stop: processes gone, socket removed" \
 	    test -z "$left" -a ! -e "$T/fcgi.sock"
 fi
@@ -154,10 +152,8 @@ if check "lighttpd: starts with lighttpd/ocspxy.conf (mod_fastcgi bin-path)" \
 	check "lighttpd: it spawned ocspxy-fcgi processes (max-procs 4) as www-data ($users)" \
 	    test "$(echo "$kids" | wc -w)" = 4 -a "$users" = "www-data "
 	tf_lighttpd_stop
-	left=
-	for p in $kids; do
-		_t_alive "$p" && left="$left $p"
-	done
+	# shellcheck disable=SC2086
+	left=$(t_left 5 $kids)
 	check "lighttpd: stopped with its ocspxy-fcgi processes" test -z "$left"
 	# lighttpd hands its own stderr to the processes it spawns
 	check "lighttpd: ocspxy-fcgi's log lines reach lighttpd's stderr" \
@@ -184,10 +180,8 @@ if check "Apache: starts with apache/ocspxy.conf (mod_fcgid)" \
 	check "Apache: mod_fcgid runs ocspxy-fcgi as www-data ($users)" \
 	    test -n "$fc" -a "$users" = "www-data "
 	tf_apache_stop fronts "$AP"
-	left=
-	for p in $kids; do
-		_t_alive "$p" && left="$left $p"
-	done
+	# shellcheck disable=SC2086
+	left=$(t_left 5 $kids)
 	check "Apache: stopped with its ocspxy-fcgi processes" test -z "$left"
 	check "Apache: ocspxy-fcgi's log lines reach Apache's main error log" \
 	    grep -q 'ocspxy-fcgi\[[0-9]*\]: ' "$T/apache-fronts/log/error.log"

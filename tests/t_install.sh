@@ -141,10 +141,8 @@ if [ -n "$victim" ]; then
 	rc=$?
 	check "one process killed: the main process exits 1 (Restart=on-failure restarts the set)" \
 	    test "$rc" = 1
-	left=
-	for p in $kids; do
-		_t_alive "$p" && left="$left $p"
-	done
+	# shellcheck disable=SC2086
+	left=$(t_left 5 $kids)
 	check "  ... after stopping the other processes" test -z "$left"
 	_t_forget "$SUP"
 fi
@@ -159,14 +157,8 @@ done
 kill -TERM "$SUP"
 wait "$SUP" 2>/dev/null
 rc=$?
-left=
-for p in $kids; do
-	for i in $(seq 1 20); do
-		_t_alive "$p" || break
-		sleep 0.1
-	done
-	_t_alive "$p" && left="$left $p"
-done
+# shellcheck disable=SC2086
+left=$(t_left 5 $kids)
 check "SIGTERM (systemctl stop): main process exits 0, no process left" \
     test "$rc" = 0 -a -z "$left"
 _t_forget "$SUP"

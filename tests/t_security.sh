@@ -804,14 +804,8 @@ if [ -n "${OCSPXY_ASAN:-}" ]; then
 	for p in $LEAK_PIDS; do
 		kill -TERM "$p"
 	done
-	for i in $(seq 1 300); do
-		left=
-		for p in $LEAK_PIDS; do
-			_t_alive "$p" && left="$left $p"
-		done
-		[ -z "$left" ] && break
-		sleep 0.05
-	done
+	# shellcheck disable=SC2086
+	left=$(t_left 15 $LEAK_PIDS)
 	check "children exit on SIGTERM (within 15 s)" test -z "$left"
 	for p in $LEAK_PIDS; do
 		f=$T/asan.$p
