@@ -158,6 +158,8 @@ struct cache {
 	struct hitcmd hit[HIT_SLOTS];
 	redisContext *ctx;
 	char *addr;
+	char *password; /* AUTH, or NULL */
+	long db;	/* SELECT */
 	char *prefix;
 	long timeout_ms;
 	long ttl;
@@ -202,6 +204,12 @@ cache_new(const struct config *cf)
 	}
 	c->timeout_ms = cf->redis_timeout_ms;
 	c->ttl = cf->entry_ttl;
+	c->db = cf->redis_db;
+	if (cf->redis_password != NULL &&
+	    (c->password = strdup(cf->redis_password)) == NULL) {
+		log_warn("cache: strdup");
+		goto fail;
+	}
 	if (asprintf(&c->k_stats, "%sstats", cf->prefix) == -1 ||
 	    asprintf(&c->k_next, "%sindex:next", cf->prefix) == -1 ||
 	    asprintf(&c->k_this, "%sindex:this", cf->prefix) == -1) {
@@ -240,6 +248,7 @@ cache_free(struct cache *c)
 	for (i = 0; i < HIT_SLOTS; i++)
 		redisFreeCommand(c->hit[i].cmd);
 	free(c->addr);
+	free(c->password);
 	free(c->prefix);
 	free(c->k_stats);
 	free(c->k_next);
@@ -272,6 +281,37 @@ cache_broken(struct cache *c, const char *what, const char *reason)
 	log_warnx("redis %s: %s failed: %s (going on without the cache; "
 		  "logged once until it is back)",
 	    c->addr, what, why);
+}
+
+/* AUTH and SELECT on a new connection: 0, or -1 as an outage. */
+static int
+cache_hello(struct cache *c, redisContext *ctx)
+{
+	const char *argv[2];
+	char db[32], why[160];
+	redisReply *r;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (i == 0 && c->password == NULL)
+			continue;
+		if (i == 1 && c->db == 0)
+			continue;
+		snprintf(db, sizeof(db), "%ld", c->db);
+		argv[0] = i == 0 ? "AUTH" : "SELECT";
+		argv[1] = i == 0 ? c->password : db;
+		r = redisCommandArgv(ctx, 2, argv, NULL);
+		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+			snprintf(why, sizeof(why), "%s",
+			    r != NULL ? r->str : ctx->errstr);
+			if (r != NULL)
+				freeReplyObject(r);
+			cache_broken(c, argv[0], why);
+			return -1;
+		}
+		freeReplyObject(r);
+	}
+	return 0;
 }
 
 static redisContext *
@@ -310,6 +350,10 @@ cache_conn(struct cache *c)
 	}
 	if (redisSetTimeout(ctx, tv) != REDIS_OK) {
 		cache_broken(c, "set timeout", ctx->errstr);
+		redisFree(ctx);
+		return NULL;
+	}
+	if (cache_hello(c, ctx) == -1) {
 		redisFree(ctx);
 		return NULL;
 	}

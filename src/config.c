@@ -42,6 +42,8 @@ struct ckey {
 #define L(f) offsetof(struct config, f), offsetof(struct config, n##f)
 static const struct ckey ckeys[] = {
     {"redis", C_STR, O(redis), 0, 0, 0, "unix:/run/redis/redis-server.sock"},
+    {"redis_password", C_STR, O(redis_password), 0, 1, 512, NULL},
+    {"redis_db", C_LONG, O(redis_db), 0, 0, 100000, "0"},
     {"prefix", C_STR, O(prefix), 0, 1, 64, "ocspxy_"},
     {"upstream_timeout", C_LONG, O(upstream_timeout), 0, 1, 300, "5"},
     {"upstream_connect_timeout", C_LONG, O(upstream_connect_timeout), 0, 1, 300,
@@ -508,6 +510,7 @@ config_free(struct config *c)
 	free(c->responders);
 	sk_X509_pop_free(c->issuers, X509_free);
 	free(c->redis);
+	free(c->redis_password);
 	free(c->prefix);
 	free(c);
 }

@@ -26,6 +26,8 @@ struct cfresponder {
 
 struct config {
 	char *redis; /* unix:/path or host:port */
+	char *redis_password; /* AUTH, or NULL */
+	long redis_db;	      /* SELECT */
 	char *prefix; /* key prefix, "ocspxy_" */
 	long upstream_timeout; /* seconds for a whole fetch */
 	long max_request_bytes; /* client request body cap */

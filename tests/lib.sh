@@ -252,12 +252,14 @@ _t_wait_file()
 # ---------------------------------------------------------------- redis
 
 # t_redis_start: redis-server on $T/redis.sock (no TCP, no persistence).
+# t_redis_start: redis-server on $T/redis.sock (extra options in
+# T_REDIS_ARGS; REDISCLI_AUTH for a password).
 t_redis_start()
 {
 	rm -f "$T/redis.sock"
 	redis-server --port 0 --unixsocket "$T/redis.sock" \
 	    --unixsocketperm 777 --dir "$T" --save '' --appendonly no \
-	    --daemonize no --logfile "$T/redis.log" </dev/null &
+	    --daemonize no --logfile "$T/redis.log" ${T_REDIS_ARGS:-} </dev/null &
 	REDIS_PID=$!
 	_t_record "$REDIS_PID"
 	echo "$REDIS_PID" >"$T/redis.pid"

@@ -1,0 +1,57 @@
+#!/bin/bash
+# t_redis_auth.sh: a Redis that asks for a password (redis_password) and a
+# database other than 0 (redis_db); a wrong password is an outage: the
+# proxy answers from upstream and logs it once.
+. "$(dirname "$0")/lib.sh"
+t_setup
+
+export REDISCLI_AUTH=s3cret
+T_REDIS_ARGS="--requirepass s3cret" t_begin
+check "redis-server asks for a password" \
+    bash -c "REDISCLI_AUTH= redis-cli -s '$T/redis.sock' get x 2>&1 | grep -q NOAUTH"
+
+H1=127.0.0.1:$PKI_PORT1
+req=$T/req-good1.der
+t_reqout "$(t_crt good1)" "$(t_issuer good1)" "$req"
+len=$(stat -c %s "$req")
+key=$(t_key "$(t_issuer good1)" "$(t_crt good1)")
+
+# cgi CONF OUT: one CGI POST for good1 with CONF.
+cgi()
+{
+	T_CGI_CONF=$1 t_cgi REQUEST_METHOD=POST \
+	    CONTENT_TYPE=application/ocsp-request CONTENT_LENGTH="$len" \
+	    HTTP_HOST="$H1" REQUEST_URI=/ -- "$req" >"$2"
+	t_cgi_split "$2" "$2.hdr" "$2.body"
+}
+
+t_conf "$T/auth.conf" redis_password s3cret redis_db 3
+cgi "$T/auth.conf" "$T/a1"
+check "password and db 3: 200" grep -qE '^Status: 200' "$T/a1.hdr"
+check "password and db 3: the answer verifies" t_vleaf "$T/a1.body" good1 good
+check "password and db 3: the entry is in db 3" \
+    test "$(rcli -n 3 exists "$key")" = 1
+check "password and db 3: not in db 0" test "$(rcli -n 0 exists "$key")" = 0
+c0=$(t_responder_count r1)
+cgi "$T/auth.conf" "$T/a2"
+check "password and db 3: a hit (no upstream request)" \
+    test "$(t_responder_count r1)" = "$c0"
+
+: >"$T/cgi.err"
+t_conf "$T/wrong.conf" redis_password wrong redis_db 4
+cgi "$T/wrong.conf" "$T/w1"
+check "wrong password: still answered 200 from upstream" \
+    grep -qE '^Status: 200' "$T/w1.hdr"
+check "wrong password: the answer verifies" t_vleaf "$T/w1.body" good1 good
+check "wrong password: nothing stored in db 4" \
+    test "$(rcli -n 4 dbsize)" = 0
+check "wrong password: one log line says AUTH failed" \
+    test "$(grep -c 'AUTH failed' "$T/cgi.err")" = 1
+
+printf 'redis_db -1\n' >"$T/bad.conf"
+"$OCSPXY_BUILD/ocspxy-fcgi" -c "$T/bad.conf" </dev/null >/dev/null \
+    2>"$T/bad.err"
+rc=$?
+check "redis_db -1: exit 2 naming file, line and key" \
+    bash -c "[ $rc = 2 ] && grep -q 'bad.conf:1: key .redis_db.' '$T/bad.err'"
+t_done
