@@ -376,13 +376,25 @@ cache_send(struct cache *c, const char *key, const char *name, const char *cmd,
 {
 	redisContext *ctx;
 	redisReply *r = NULL;
+	int reused;
 
-	if ((ctx = cache_conn(c)) == NULL)
-		return NULL;
-	if (redisAppendFormattedCommand(ctx, cmd, len) != REDIS_OK ||
-	    redisGetReply(ctx, (void **)&r) != REDIS_OK || r == NULL) {
+	for (;;) {
+		reused = c->ctx != NULL;
+		if ((ctx = cache_conn(c)) == NULL)
+			return NULL;
+		if (redisAppendFormattedCommand(ctx, cmd, len) == REDIS_OK &&
+		    redisGetReply(ctx, (void **)&r) == REDIS_OK && r != NULL)
+			break;
 		if (r != NULL)
 			freeReplyObject(r);
+		r = NULL;
+		/* A kept connection that Redis closed (its idle timeout, a
+		 * restart) is no outage: one try on a new connection. */
+		if (reused) {
+			redisFree(c->ctx);
+			c->ctx = NULL;
+			continue;
+		}
 		cache_broken(c, name,
 		    ctx->errstr[0] ? ctx->errstr : "no reply");
 		return NULL;

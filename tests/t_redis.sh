@@ -1,7 +1,8 @@
 #!/bin/bash
-# t_redis_auth.sh: a Redis that asks for a password (redis_password) and a
+# t_redis.sh: a Redis that asks for a password (redis_password) and a
 # database other than 0 (redis_db); a wrong password is an outage: the
-# proxy answers from upstream and logs it once.
+# proxy answers from upstream and logs it once. A kept connection that
+# Redis closes when idle is no outage.
 . "$(dirname "$0")/lib.sh"
 t_setup
 
@@ -47,6 +48,26 @@ check "wrong password: nothing stored in db 4" \
     test "$(rcli -n 4 dbsize)" = 0
 check "wrong password: one log line says AUTH failed" \
     test "$(grep -c 'AUTH failed' "$T/cgi.err")" = 1
+
+# Redis closes idle connections after a second: a FastCGI process that
+# kept its connection reconnects at once, without an outage.
+t_conf "$T/idle.conf" redis_password s3cret
+t_fcgi_start "$T/idle.conf" 1 || fail "spawn-fcgi"
+NP=$(t_port)
+t_nginx_start "$NP" || fail "nginx"
+rcli config set timeout 1 >/dev/null
+code=$(t_post "$T/i1" "http://127.0.0.1:$NP/" "$req" -H "Host: $H1")
+check "idle timeout: first request 200" test "$code" = 200
+sleep 2.5
+c0=$(t_responder_count r1)
+code=$(t_post "$T/i2" "http://127.0.0.1:$NP/" "$req" -H "Host: $H1")
+check "idle timeout: after Redis closed the idle connection: 200" \
+    test "$code" = 200
+check "  ... a hit from the cache (no upstream request)" \
+    test "$(t_responder_count r1)" = "$c0"
+check "  ... and no outage logged" \
+    bash -c "! grep -q 'logged once' '$T/fcgi.log'"
+rcli config set timeout 0 >/dev/null
 
 printf 'redis_db -1\n' >"$T/bad.conf"
 "$OCSPXY_BUILD/ocspxy-fcgi" -c "$T/bad.conf" </dev/null >/dev/null \
