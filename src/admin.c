@@ -785,6 +785,7 @@ struct export_walk {
 	struct admin *a;
 	const char *dir;
 	long written, failed;
+	size_t seen, total; /* for the progress of a whole export */
 };
 
 /* Exports the response under key as dir/name when it is valid. */
@@ -819,7 +820,14 @@ export_one(struct export_walk *w, const char *key, const char *name)
 static int
 export_key(void *arg, const char *key)
 {
-	return export_one(arg, key, key);
+	struct export_walk *w = arg;
+
+	/* The index may lag behind SCAN: never show more than all. */
+	if (++w->seen > w->total)
+		w->total = w->seen;
+	if (w->seen % 64 == 0)
+		progress(w->a, w->seen, w->total + 1);
+	return export_one(w, key, key);
 }
 
 int
@@ -827,6 +835,7 @@ admin_export(struct config *cf, const struct admin_opts *o, int argc,
     char **argv)
 {
 	struct export_walk w;
+	struct cache_stats st;
 	struct admin a;
 	struct targets t;
 	struct timespec ts = {0, 200 * 1000 * 1000};
@@ -849,11 +858,18 @@ admin_export(struct config *cf, const struct admin_opts *o, int argc,
 		w.written = w.failed = 0;
 		cursor = 0;
 		if (t.n == 0) {
+			w.seen = w.total = 0;
+			if (o->progress &&
+			    cache_stats(a.cache, time(NULL), &st) == 0) {
+				w.total = (size_t)st.entries;
+				cache_stats_clear(&st);
+			}
 			do {
 				if (cache_scan(a.cache, &cursor, 500,
 					export_key, &w) == -1)
 					w.failed++;
 			} while (cursor != 0 && w.failed == 0 && !*o->stop);
+			progress(&a, w.seen, w.seen);
 		}
 		for (i = 0; i < t.n; i++) {
 			/* Named by the certificate's file, as HAProxy wants. */
