@@ -580,6 +580,21 @@ t_begin()
 	    { fail "responder ca2"; t_done; }
 }
 
+# t_proxy_start CONF [children]: ocspxy-fcgi under spawn-fcgi behind
+# nginx, both checked (the test ends when either fails); sets NP (nginx's
+# port), PX (its URL), and H1, H2 (the Host of responders r1 and r2).
+t_proxy_start()
+{
+	local n=${2:-2}
+	check "ocspxy-fcgi starts under spawn-fcgi ($n children)" \
+	    t_fcgi_start "$1" "$n" || t_done
+	NP=$(t_port)
+	check "nginx starts in front of it" t_nginx_start "$NP" || t_done
+	PX=http://127.0.0.1:$NP
+	H1=127.0.0.1:$PKI_PORT1
+	H2=127.0.0.1:$PKI_PORT2
+}
+
 # t_conf FILE key value ...: an ocspxy config file; base keys first
 # (redis unix:$T/redis.sock, upstream_timeout 3, and the upstream policy
 # that lets the tests' responders on 127.0.0.1:<random port> through:

@@ -11,13 +11,7 @@ t_setup
 t_begin
 # both test CAs are known issuers: every answer's signature is checked
 t_conf "$T/ocspxy.conf" issuer "$T/pki/roots.pem"
-check "ocspxy-fcgi starts under spawn-fcgi (2 children)" \
-    t_fcgi_start "$T/ocspxy.conf" 2 || t_done
-NP=$(t_port)
-check "nginx starts in front of it" t_nginx_start "$NP" || t_done
-PX=http://127.0.0.1:$NP
-H1=127.0.0.1:$PKI_PORT1
-H2=127.0.0.1:$PKI_PORT2
+t_proxy_start "$T/ocspxy.conf" 2
 DEAD=$(t_port) # nothing listens there
 
 for l in good1 revoked1 short1 unknown1 good2 revoked2; do
