@@ -104,12 +104,15 @@ http_path_ok(const char *p)
 	return 1;
 }
 
+/* Tails of a GET path tried as the base64 request. */
+#define HTTP_GET_TRIES 8
+
 int
 http_get_decode(const char *uri, char **path, struct ocsp_req **req, char *err)
 {
 	const char *start;
 	char *b64 = NULL, *sp;
-	int len;
+	int len, tries;
 
 	*path = NULL;
 	*req = NULL;
@@ -119,9 +122,11 @@ http_get_decode(const char *uri, char **path, struct ocsp_req **req, char *err)
 	}
 	/*
 	 * The base64 text may itself hold unescaped '/': try the last
-	 * segment first, then longer tails, until one is an OCSP request.
+	 * segment first, then longer tails, until one is an OCSP request;
+	 * a few tails at most, so that a path of many '/' costs little.
 	 */
-	for (start = uri + strlen(uri); start > uri;) {
+	for (start = uri + strlen(uri), tries = 0;
+	    start > uri && tries < HTTP_GET_TRIES; tries++) {
 		while (start > uri && start[-1] != '/')
 			start--;
 		if (*start != '\0') {

@@ -210,7 +210,7 @@ test_keys(const struct ca *ca)
 static void
 test_requests(const struct ca *ca)
 {
-	char err[ERRLEN], *b64, *path, uri[4096], esc[2048], *p;
+	char err[ERRLEN], *b64, *path, uri[4200], esc[4096], *p;
 	unsigned char *der, *plain, junk[] = "garbage";
 	struct ocsp_req *r, *r2 = NULL;
 	size_t len, plen;
@@ -274,6 +274,11 @@ test_requests(const struct ca *ca)
 		  err) == -1,
 	    "GET of base64 that is no request: %s", err);
 	CHECK(http_get_decode("/", &path, &r, err) == -1, "GET of /");
+	for (n = 0; n < 3000; n += 2)
+		memcpy(esc + n, "/a", 2);
+	esc[n] = '\0';
+	CHECK(http_get_decode(esc, &path, &r, err) == -1,
+	    "GET of 1500 segments: refused after a few tries");
 	CHECK(http_get_decode("/a b", &path, &r, err) == -1,
 	    "GET with a space");
 	free(b64);
