@@ -134,4 +134,25 @@ T_CGI_CONF=$T/prefix.conf t_cgi REQUEST_METHOD=POST \
 check "prefix test_: stored under $(t_kleaf good1 test_)" \
     test "$(rcli exists "$(t_kleaf good1 test_)")" = 1
 
+# issuer_dir: the issuers found in a directory verify what is stored
+# (ocspxy refresh says "verified"); an empty directory verifies nothing.
+mkdir -p "$T/issuers" "$T/noissuers"
+cp "$(t_issuer good1)" "$T/issuers/ca1.crt"
+t_conf "$T/dir.conf" issuer_dir "$T/issuers"
+t_conf "$T/nodir.conf" issuer_dir "$T/noissuers"
+out=$("$OCSPXY_BUILD/ocspxy" -c "$T/dir.conf" refresh "$(t_kleaf good1)" \
+    2>>"$T/cgi.err")
+check "issuer_dir holding ca1: the refreshed answer is verified ($out)" \
+    grep -q 'stored, verified$' <<<"$out"
+out=$("$OCSPXY_BUILD/ocspxy" -c "$T/nodir.conf" refresh \
+    "$(t_kleaf good1)" 2>>"$T/cgi.err")
+check "issuer_dir without ca1: stored, not verified ($out)" \
+    grep -q 'stored$' <<<"$out"
+printf 'issuer_dir %s\n' "$T/missing" >"$T/baddir.conf"
+"$OCSPXY_BUILD/ocspxy-fcgi" -c "$T/baddir.conf" </dev/null >/dev/null \
+    2>"$T/baddir.err"
+rc=$?
+check "issuer_dir that does not exist: exit 2 naming file, line and key" \
+    bash -c "[ $rc = 2 ] && grep -q 'baddir.conf:1: key .issuer_dir.' '$T/baddir.err'"
+
 t_done
