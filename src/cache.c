@@ -602,6 +602,33 @@ entry_from_reply(struct cache *c, const char *key, redisReply *r,
 }
 
 int
+cache_peek(struct cache *c, const char *key, struct cache_entry *e)
+{
+	const char *argv[9] = { "HMGET", key, "request", "ocsp_responder",
+	    "thisupd", "nextupd", "lastchecked", "lasttry", "failures" };
+	redisReply *r, **f;
+
+	memset(e, 0, sizeof(*e));
+	if ((r = cache_cmd(c, key, 9, argv, NULL)) == NULL)
+		return -1;
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 7) {
+		log_warnx("redis %s: HMGET %s: unexpected reply", c->addr, key);
+		freeReplyObject(r);
+		return -1;
+	}
+	f = r->element;
+	e->reply = r;
+	e->request = reply_str(f[0], &e->request_len);
+	e->responder = reply_str(f[1], NULL);
+	e->thisupd = reply_time(f[2]);
+	e->nextupd = reply_time(f[3]);
+	e->lastchecked = reply_time(f[4]);
+	e->lasttry = reply_time(f[5]);
+	e->failures = (long)reply_time(f[6]);
+	return 1;
+}
+
+int
 cache_get(struct cache *c, const char *key, int touch, struct cache_entry *e)
 {
 	char ttl[32];

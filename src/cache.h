@@ -53,6 +53,12 @@ int cache_up(const struct cache *);
  */
 int cache_hit(struct cache *, const char *key, struct cache_entry *);
 /*
+ * What the refresh schedule needs of key, without the response: request,
+ * responder and times, with one HMGET. Returns 1 (fields of a missing key
+ * are NULL and 0; free with cache_entry_clear()), or -1.
+ */
+int cache_peek(struct cache *, const char *key, struct cache_entry *);
+/*
  * Reads every field under key in one round trip; with touch (a client's
  * request that found no servable response), also counts a miss and
  * renews the key's lifetime to entry_ttl when it ran below. Returns 1

@@ -167,8 +167,8 @@ refresh_one(struct pass *ps, const char *key)
 	int r, locked = 0, ret = -1;
 
 	ps->st->seen++;
-	if ((r = cache_get(ps->cache, key, 0, &e)) != 1)
-		return r == 0 ? 0 : -1;
+	if (cache_peek(ps->cache, key, &e) == -1)
+		return -1;
 	if (e.request == NULL || e.request_len == 0 || e.responder == NULL ||
 	    *e.responder == '\0') {
 		refresh_remove(ps, key,
