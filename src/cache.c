@@ -166,7 +166,8 @@ struct cache {
 	int down; /* an outage was logged */
 	time_t retry_at; /* no reconnect before */
 	char token[33]; /* our lock value */
-	char *k_stats; /* <prefix>stats */
+	char *aux;     /* <prefix without its '_'>: */
+	char *k_stats; /* <aux>stats */
 	char *k_next; /* <prefix>index:next */
 	char *k_this; /* <prefix>index:this */
 	struct script scripts[S_COUNT];
@@ -192,6 +193,7 @@ cache_new(const struct config *cf)
 {
 	struct cache *c;
 	unsigned char rnd[16];
+	size_t plen;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		log_warn("cache: calloc");
@@ -210,9 +212,22 @@ cache_new(const struct config *cf)
 		log_warn("cache: strdup");
 		goto fail;
 	}
-	if (asprintf(&c->k_stats, "%sstats", cf->prefix) == -1 ||
-	    asprintf(&c->k_next, "%sindex:next", cf->prefix) == -1 ||
-	    asprintf(&c->k_this, "%sindex:this", cf->prefix) == -1) {
+	/*
+	 * Our other keys live beside the entries, not under the prefix:
+	 * "ocspxy:stats" for prefix "ocspxy_". The Perl tool reads every key
+	 * under the prefix as an entry and deletes what is not one.
+	 */
+	plen = strlen(cf->prefix);
+	if (plen > 0 && cf->prefix[plen - 1] == '_')
+		plen--;
+	if (asprintf(&c->aux, "%.*s:", (int)plen, cf->prefix) == -1) {
+		c->aux = NULL;
+		log_warn("cache: asprintf");
+		goto fail;
+	}
+	if (asprintf(&c->k_stats, "%sstats", c->aux) == -1 ||
+	    asprintf(&c->k_next, "%sindex:next", c->aux) == -1 ||
+	    asprintf(&c->k_this, "%sindex:this", c->aux) == -1) {
 		c->k_stats = c->k_next = c->k_this = NULL;
 		log_warn("cache: asprintf");
 		goto fail;
@@ -250,6 +265,7 @@ cache_free(struct cache *c)
 	free(c->addr);
 	free(c->password);
 	free(c->prefix);
+	free(c->aux);
 	free(c->k_stats);
 	free(c->k_next);
 	free(c->k_this);
@@ -676,7 +692,7 @@ cache_put(struct cache *c, const char *key, const struct cache_record *rec)
 	snprintf(thisupd, sizeof(thisupd), "%lld", (long long)rec->thisupd);
 	snprintf(nextupd, sizeof(nextupd), "%lld", (long long)rec->nextupd);
 	snprintf(now, sizeof(now), "%lld", (long long)rec->now);
-	snprintf(learn, sizeof(learn), "%sresponder:%s", c->prefix,
+	snprintf(learn, sizeof(learn), "%sresponder:%s", c->aux,
 	    rec->keyhash ? rec->keyhash : "");
 	if (cache_lockname(c, key, lock, sizeof(lock)) == -1)
 		return -1;
@@ -744,7 +760,7 @@ cache_lockname(const struct cache *c, const char *key, char *buf, size_t size)
 
 	if (strncmp(key, c->prefix, plen) == 0)
 		key += plen;
-	n = snprintf(buf, size, "%slock:%s", c->prefix, key);
+	n = snprintf(buf, size, "%slock:%s", c->aux, key);
 	return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
@@ -816,7 +832,7 @@ cache_responder(struct cache *c, const char *keyhash, char **responder)
 	int ret = 0;
 
 	*responder = NULL;
-	snprintf(name, sizeof(name), "%sresponder:%s", c->prefix, keyhash);
+	snprintf(name, sizeof(name), "%sresponder:%s", c->aux, keyhash);
 	if ((r = cache_cmd(c, name, 2, argv, NULL)) == NULL)
 		return -1;
 	if (r->type == REDIS_REPLY_STRING && r->len > 0) {

@@ -296,7 +296,7 @@ check "prune short1.crt ca1.crt: exit 0, prints name key pruned" \
     test "$RC:$(cat "$T/p1.out")" = "0:$(printf '%s\t%s\tpruned' "$CA1/short1.crt" "$KS1")"
 check "prune by file: entry gone" ! exists "$KS1"
 check "prune by file: gone from the nextUpdate index too" \
-    test -z "$(rcli zscore ocspxy_index:next "$KS1")"
+    test -z "$(rcli zscore ocspxy:index:next "$KS1")"
 ox p2 prune "$KR2"
 check "prune KEY (revoked2): exit 0, prints key key pruned" \
     test "$RC:$(cat "$T/p2.out")" = "0:$(printf '%s\t%s\tpruned' "$KR2" "$KR2")"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # t_metrics.sh: GET /metrics (Prometheus text) and GET /health through
 # nginx + spawn-fcgi (two ocspxy-fcgi processes share the counters, which
-# live in the Redis hash ocspxy_stats), a real Redis and real `openssl
+# live in the Redis hash ocspxy:stats), a real Redis and real `openssl
 # ocsp` responders (nextUpdate in 1 h, -nmin 60).  Counters are compared
 # between two scrapes around known requests; gauges against what Redis
 # holds (SCAN of the entry keys, their thisupd fields).  Last, the
@@ -207,8 +207,8 @@ oldest=$(for k in $(rcli --scan --pattern 'ocspxy_*0x*'); do
 	rcli --raw hget "$k" thisupd; done | sort -n | head -1)
 check "ocspxy_oldest_thisupdate_seconds = the smallest thisupd in Redis ($oldest)" \
     test "$(metric ocspxy_oldest_thisupdate_seconds "$T/m1.body")" = "$oldest"
-check "the counters are those of the Redis hash ocspxy_stats (hits)" \
-    test "$(rcli hget ocspxy_stats hits)" = "$(metric ocspxy_hits_total "$T/m1.body")"
+check "the counters are those of the Redis hash ocspxy:stats (hits)" \
+    test "$(rcli hget ocspxy:stats hits)" = "$(metric ocspxy_hits_total "$T/m1.body")"
 msg=$(valid_text "$T/m1.body" 2>&1)
 check "second scrape: valid Prometheus text${msg:+: $msg}" test -z "$msg"
 code=$(t_http "$T/m-sub" "$PX/some/path/metrics")
@@ -227,14 +227,14 @@ check "GET /health, Redis up, nothing expired: 200" test "$code" = 200
 check "GET /health: \"ok: $n cached responses, none expired\"" \
     test "$(cat "$T/h0.body")" = "ok: $n cached responses, none expired"
 # Expire good1 as far as the gauges know: /health and ocspxy_entries_*
-# are computed from the sorted set ocspxy_index:next (score = nextupd),
+# are computed from the sorted set ocspxy:index:next (score = nextupd),
 # not from the entries' hashes, so moving the score into the past is what
 # an expired entry looks like to them (waiting for a real nextUpdate to
 # pass would take a minute at least with openssl's -nmin).
-NU1=$(rcli zscore ocspxy_index:next "$K1")
-check "good1 is in ocspxy_index:next with its nextupd as score" \
+NU1=$(rcli zscore ocspxy:index:next "$K1")
+check "good1 is in ocspxy:index:next with its nextupd as score" \
     test "$NU1" = "$(rcli --raw hget "$K1" nextupd)"
-rcli zadd ocspxy_index:next $(($(now) - 10)) "$K1" >/dev/null
+rcli zadd ocspxy:index:next $(($(now) - 10)) "$K1" >/dev/null
 code=$(t_http "$T/h1" "$PX/health")
 check "GET /health with one entry expired: 503" test "$code" = 503
 check "GET /health: \"1 of $n cached responses expired\"" \
@@ -242,7 +242,7 @@ check "GET /health: \"1 of $n cached responses expired\"" \
 scrape m2 >/dev/null
 check "/metrics: ocspxy_entries_expired 1, expiring $((n - 1))" \
     test "$(metric ocspxy_entries_expired "$T/m2.body") $(metric ocspxy_entries_expiring "$T/m2.body")" = "1 $((n - 1))"
-rcli zadd ocspxy_index:next "$NU1" "$K1" >/dev/null
+rcli zadd ocspxy:index:next "$NU1" "$K1" >/dev/null
 code=$(t_http "$T/h2" "$PX/health")
 check "index score restored: /health 200 again" test "$code" = 200
 
@@ -311,4 +311,15 @@ check "ocspxy status: the last line is the last refresh pass, $s_due due, $s_ref
     bash -c "tail -1 '$T/status.out' | grep -Eq '^last refresh pass [0-9]+s ago: $s_due due, $s_ref refreshed, 0 failed\$'"
 
 check "ocspxy-fcgi processes still alive" t_fcgi_alive
+# The Perl ocsp_proxy takes every key under its prefix for an entry and
+# deletes the others: ours (stats, indexes, learned responders, locks)
+# must stay outside it.
+others=$(rcli --scan --pattern 'ocspxy_*' |
+    grep -vE '^ocspxy_[0-9a-f]+-?0x[0-9a-f]+$' | tr '\n' ' ')
+check "only entry keys under the prefix ocspxy_ (others: '$others')" \
+    test -z "$others"
+check "  ... the counters and the learned responders are beside it" \
+    test "$(rcli exists ocspxy:stats)" = 1 -a \
+    -n "$(rcli --scan --pattern 'ocspxy:responder:*')"
+
 t_done

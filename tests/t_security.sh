@@ -696,7 +696,7 @@ burst()
 	    grep -F "$key: fetched" "$T/fcgi.log" | cut -c1-150 | sed 's/^/# /'
 	check "50 concurrent $leaf: entry stored" exists "$key"
 	check "50 concurrent $leaf: the lock is released" \
-	    test "$(rcli exists "ocspxy_lock:${key#ocspxy_}")" = 0
+	    test "$(rcli exists "ocspxy:lock:${key#ocspxy_}")" = 0
 }
 # three bursts: the lock's race (if any) shows in one run more often
 burst revoked1 r1 revoked
