@@ -507,19 +507,24 @@ t_responder_start()
 	}
 }
 
-t_responder_stop()
-{
-	local f=$T/responder-$1.pid port
-	[ -f "$f" ] || return 0
-	t_kill "$(cat "$f")"
-	rm -f "$f"
-}
+t_responder_stop() { _t_stop_pidfile "$T/responder-$1.pid"; }
 
 # t_responder_count NAME: requests served so far.
-t_responder_count()
+t_responder_count() { _t_count 'OCSP Request Data:' "$T/responder-$1.log"; }
+
+# _t_stop_pidfile FILE: stops the process named in FILE, if any.
+_t_stop_pidfile()
+{
+	[ -f "$1" ] || return 0
+	t_kill "$(cat "$1")"
+	rm -f "$1"
+}
+
+# _t_count REGEX FILE: lines of FILE matching REGEX (0 when none).
+_t_count()
 {
 	local n
-	n=$(grep -c 'OCSP Request Data:' "$T/responder-$1.log" 2>/dev/null)
+	n=$(grep -c -- "$1" "$2" 2>/dev/null)
 	echo "${n:-0}"
 }
 
@@ -539,21 +544,10 @@ t_fake_start()
 	t_wait_listen "$2" 10 || { cat "$T/fake-$1.log" >&2; return 1; }
 }
 
-t_fake_stop()
-{
-	local f=$T/fake-$1.pid
-	[ -f "$f" ] || return 0
-	t_kill "$(cat "$f")"
-	rm -f "$f"
-}
+t_fake_stop() { _t_stop_pidfile "$T/fake-$1.pid"; }
 
 # t_fake_count NAME: requests the fake upstream has seen.
-t_fake_count()
-{
-	local n
-	n=$(grep -c '^REQ ' "$T/fake-$1.log" 2>/dev/null)
-	echo "${n:-0}"
-}
+t_fake_count() { _t_count '^REQ ' "$T/fake-$1.log"; }
 
 # ---------------------------------------------------------------- ocspxy
 
@@ -835,6 +829,22 @@ t_post()
 	shift 3
 	t_http "$pfx" -X POST -H 'Content-Type: application/ocsp-request' \
 	    --data-binary "@$req" "$@" "$url"
+}
+
+# t_post_leaf PREFIX LEAF [curl args]: POSTs the leaf's request
+# ($T/req-LEAF.der) to the proxy at $PX with its responder's Host (H1 or
+# H2, or PQ_HOST when set) and path (ca2 lives under /ca2/); prints the
+# HTTP status.
+t_post_leaf()
+{
+	local pfx=$1 leaf=$2 host path
+	shift 2
+	case $(t_ca_of "$leaf") in
+	ca1) host=$H1 path=/ ;;
+	ca2) host=$H2 path=/ca2/ ;;
+	esac
+	t_post "$pfx" "$PX$path" "$T/req-$leaf.der" \
+	    -H "Host: ${PQ_HOST:-$host}" "$@"
 }
 
 # t_get_path REQFILE: the RFC 6960 GET path segment (url-encoded base64).

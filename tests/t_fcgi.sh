@@ -60,19 +60,7 @@ pq()
 	    "$out" -header "Host=${PQ_HOST:-$host}" -reqout "$T/$name.req" "$@"
 }
 
-# pp PREFIX LEAF [curl args]: POST the leaf's request file with curl to
-# the proxy (Host as for pq); prints the status code.
-pp()
-{
-	local pfx=$1 leaf=$2 host path
-	shift 2
-	case $(t_ca_of "$leaf") in
-	ca1) host=$H1 path=/ ;;
-	ca2) host=$H2 path=/ca2/ ;;
-	esac
-	t_post "$pfx" "$PX$path" "$T/req-$leaf.der" \
-	    -H "Host: ${PQ_HOST:-$host}" "$@"
-}
+pp() { t_post_leaf "$@"; }
 
 loglines() { wc -l <"$T/fcgi.log" 2>/dev/null || echo 0; }
 hget() { rcli --raw hget "$1" "$2"; }

@@ -31,18 +31,7 @@ K1=$(t_kleaf good1)
 
 now() { date +%s; }
 
-# pp PREFIX LEAF [curl args]: POST the leaf's request to the proxy with
-# its responder's Host and path; prints the HTTP status.
-pp()
-{
-	local pfx=$1 leaf=$2 host path
-	shift 2
-	case $(t_ca_of "$leaf") in
-	ca1) host=$H1 path=/ ;;
-	ca2) host=$H2 path=/ca2/ ;;
-	esac
-	t_post "$pfx" "$PX$path" "$T/req-$leaf.der" -H "Host: $host" "$@"
-}
+pp() { t_post_leaf "$@"; }
 
 # scrape NAME: GET /metrics into $T/NAME.body; prints the HTTP status.
 scrape() { t_http "$T/$1" "$PX/metrics"; }
