@@ -300,6 +300,26 @@ check "ocspxy status: the last line is the last refresh pass, $s_due due, $s_ref
     bash -c "tail -1 '$T/status.out' | grep -Eq '^last refresh pass [0-9]+s ago: $s_due due, $s_ref refreshed, 0 failed\$'"
 
 check "ocspxy-fcgi processes still alive" t_fcgi_alive
+# Fallbacks and stale refusals, with ca1's responder down: a no-cache
+# request for good1 (valid in the cache) is answered from the cache; the
+# same for revoked1 made stale (nextupd in the past) is refused with 503.
+code=$(pp "$T/r-warm-rev" revoked1)
+check "revoked1 cached while the responder is up: 200" test "$code" = 200
+t_responder_stop r1
+KR=$(t_kleaf revoked1)
+rcli hset "$KR" nextupd $(($(now) - 60)) >/dev/null
+scrape m6 >/dev/null
+code=$(pp "$T/r-fb" good1 -H 'Cache-Control: no-cache')
+check "responder down, no-cache for good1: 200 from the cache" test "$code" = 200
+code=$(pp "$T/r-stale" revoked1)
+check "responder down, revoked1 expired in the cache: 503" test "$code" = 503
+sleep 1.3 # the counts reach Redis within a second
+scrape m7 >/dev/null
+d=$(($(metric ocspxy_fallbacks_total "$T/m7.body") - $(metric ocspxy_fallbacks_total "$T/m6.body")))
+check "ocspxy_fallbacks_total +1 (got +$d)" test "$d" = 1
+d=$(($(metric ocspxy_stale_refusals_total "$T/m7.body") - $(metric ocspxy_stale_refusals_total "$T/m6.body")))
+check "ocspxy_stale_refusals_total +1 (got +$d)" test "$d" = 1
+
 # The Perl ocsp_proxy takes every key under its prefix for an entry and
 # deletes the others: ours (stats, indexes, learned responders, locks)
 # must stay outside it.
