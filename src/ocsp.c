@@ -33,6 +33,17 @@ ocsp_hex(const unsigned char *p, size_t len, char *buf)
 	buf[2 * len] = '\0';
 }
 
+/* OpenSSL's reason for the last failure, and a clean error queue. */
+static const char *
+ocsp_why(void)
+{
+	unsigned long e = ERR_peek_last_error();
+	const char *why = e ? ERR_reason_error_string(e) : NULL;
+
+	ERR_clear_error();
+	return why != NULL ? why : "no reason given";
+}
+
 struct ocsp_req *
 ocsp_req_parse(const unsigned char *der, size_t len, char *err)
 {
@@ -49,7 +60,7 @@ ocsp_req_parse(const unsigned char *der, size_t len, char *err)
 		return NULL;
 	}
 	if ((r->req = d2i_OCSP_REQUEST(NULL, &p, (long)len)) == NULL) {
-		errfmt(err, "not a DER OCSP request");
+		errfmt(err, "not a DER OCSP request: %s", ocsp_why());
 		goto fail;
 	}
 	if (p != der + len) {
@@ -405,7 +416,6 @@ ocsp_verify(OCSP_BASICRESP *bs, X509 *issuer, time_t now, char *err)
 	X509_STORE *store = NULL;
 	STACK_OF(X509) *certs = NULL;
 	X509 *signer = NULL;
-	unsigned long e;
 	int ret = -1, known;
 
 	ERR_clear_error();
@@ -421,9 +431,8 @@ ocsp_verify(OCSP_BASICRESP *bs, X509 *issuer, time_t now, char *err)
 	    ocsp_signer_known(issuer, signer, now);
 	if (OCSP_basic_verify(bs, certs, store, known ? OCSP_NOVERIFY : 0) <=
 	    0) {
-		e = ERR_peek_last_error();
 		errfmt(err, "signature does not verify against the issuer: %s",
-		    e ? ERR_reason_error_string(e) : "unknown reason");
+		    ocsp_why());
 		goto done;
 	}
 	if (!known && signer != NULL)
@@ -486,7 +495,8 @@ ocsp_resp_check(const unsigned char *der, size_t len,
 	memset(st, 0, sizeof(*st));
 	if (len == 0 || len > 16777216 ||
 	    (resp = d2i_OCSP_RESPONSE(NULL, &p, (long)len)) == NULL) {
-		errfmt(err, "not a DER OCSP response (%zu bytes)", len);
+		errfmt(err, "not a DER OCSP response (%zu bytes): %s", len,
+		    ocsp_why());
 		goto done;
 	}
 	if (p != der + len) {
