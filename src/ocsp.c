@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/asn1t.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ocsp.h>
@@ -361,13 +362,16 @@ ocsp_req_find_issuer(const struct ocsp_req *r, STACK_OF(X509) * issuers)
  * Signers whose authority for an issuer was verified (the chain and the
  * id-kp-OCSPSigning of RFC 6960 4.2.2.2): for an hour, and never past
  * the signer's notAfter, their next responses need only a signature
- * check. That halves the cost of verifying a delegated responder's
+ * check, and ocsp_basic_known() need not even decode their certificate
+ * again. That is most of the cost of verifying a delegated responder's
  * answers, which the refresh daemon does by the thousand.
  */
 #define SIGNER_SLOTS 16
 #define SIGNER_SECONDS 3600
 static struct {
 	X509 *issuer, *signer;
+	unsigned char *der; /* the signer's DER */
+	int len;
 	time_t until;
 } signers[SIGNER_SLOTS];
 
@@ -384,43 +388,171 @@ ocsp_signer_known(X509 *issuer, X509 *signer, time_t now)
 	return 0;
 }
 
+/* The remembered signer for issuer whose DER is der, borrowed, or NULL. */
+static X509 *
+ocsp_signer_by_der(X509 *issuer, const unsigned char *der, int len, time_t now)
+{
+	size_t i;
+
+	for (i = 0; i < SIGNER_SLOTS; i++)
+		if (signers[i].signer != NULL && now < signers[i].until &&
+		    signers[i].len == len &&
+		    memcmp(signers[i].der, der, (size_t)len) == 0 &&
+		    X509_cmp(signers[i].issuer, issuer) == 0)
+			return signers[i].signer;
+	return NULL;
+}
+
 static void
 ocsp_signer_remember(X509 *issuer, X509 *signer, time_t now)
 {
 	static unsigned int next;
 	size_t i = next++ % SIGNER_SLOTS;
 	time_t until = now + SIGNER_SECONDS;
-	int day, sec;
+	unsigned char *der = NULL;
+	int day, sec, len;
 
 	/* Not past the signer's notAfter. */
 	if (ASN1_TIME_diff(&day, &sec, NULL, X509_get0_notAfter(signer)) &&
 	    (long long)day * 86400 + sec < SIGNER_SECONDS)
 		until = now + (long long)day * 86400 + sec;
-	if (until <= now || !X509_up_ref(issuer))
+	if (until <= now || (len = i2d_X509(signer, &der)) <= 0)
 		return;
+	if (!X509_up_ref(issuer)) {
+		OPENSSL_free(der);
+		return;
+	}
 	if (!X509_up_ref(signer)) {
 		X509_free(issuer);
+		OPENSSL_free(der);
 		return;
 	}
 	X509_free(signers[i].issuer);
 	X509_free(signers[i].signer);
+	OPENSSL_free(signers[i].der);
 	signers[i].issuer = issuer;
 	signers[i].signer = signer;
+	signers[i].der = der;
+	signers[i].len = len;
 	signers[i].until = until;
 }
 
-/* The signature, by the issuer or a responder it authorised. */
+/*
+ * OCSPResponse and BasicOCSPResponse (RFC 6960 4.2.1) with the signed
+ * data, the signature and each certificate left as DER, for
+ * ocsp_basic_known(): OpenSSL 3.0 decodes the public key of every
+ * certificate it parses through its provider decoders, about a million
+ * instructions each, more than the signature check itself.
+ */
+typedef struct {
+	ASN1_OBJECT *type;
+	ASN1_OCTET_STRING *response;
+} OX_BYTES;
+typedef struct {
+	ASN1_ENUMERATED *status;
+	OX_BYTES *bytes;
+} OX_RESPONSE;
+typedef struct {
+	ASN1_TYPE *tbs;
+	ASN1_TYPE *alg;
+	ASN1_TYPE *sig;
+	STACK_OF(ASN1_TYPE) * certs;
+} OX_BASIC;
+
+/* clang-format off */
+ASN1_SEQUENCE(OX_BYTES) = {
+    ASN1_SIMPLE(OX_BYTES, type, ASN1_OBJECT),
+    ASN1_SIMPLE(OX_BYTES, response, ASN1_OCTET_STRING),
+} static_ASN1_SEQUENCE_END(OX_BYTES)
+
+ASN1_SEQUENCE(OX_RESPONSE) = {
+    ASN1_SIMPLE(OX_RESPONSE, status, ASN1_ENUMERATED),
+    ASN1_EXP_OPT(OX_RESPONSE, bytes, OX_BYTES, 0),
+} static_ASN1_SEQUENCE_END(OX_RESPONSE)
+
+ASN1_SEQUENCE(OX_BASIC) = {
+    ASN1_SIMPLE(OX_BASIC, tbs, ASN1_ANY),
+    ASN1_SIMPLE(OX_BASIC, alg, ASN1_ANY),
+    ASN1_SIMPLE(OX_BASIC, sig, ASN1_ANY),
+    ASN1_EXP_SEQUENCE_OF_OPT(OX_BASIC, certs, ASN1_ANY, 0),
+} static_ASN1_SEQUENCE_END(OX_BASIC)
+    /* clang-format on */
+
+    /*
+     * The basic response in der when every certificate it carries is a
+     * remembered signer for issuer: returned without them (a new response
+     * the caller frees), and the signers pushed, borrowed, onto found.
+     * NULL otherwise (not DER, no certificates, one not remembered), and the
+     * caller parses the whole response the usual way.
+     */
+    static OCSP_BASICRESP
+    *
+    ocsp_basic_known(const unsigned char *der, size_t len, X509 *issuer,
+	time_t now, STACK_OF(X509) * found)
+{
+	OX_RESPONSE *r = NULL;
+	OX_BASIC *b = NULL;
+	OCSP_BASICRESP *bs = NULL;
+	ASN1_STRING *c;
+	X509 *signer;
+	unsigned char *plain = NULL;
+	const unsigned char *p = der, *end;
+	int i, n, plen;
+
+	if ((r = (OX_RESPONSE *)ASN1_item_d2i(NULL, &p, (long)len,
+		 ASN1_ITEM_rptr(OX_RESPONSE))) == NULL ||
+	    p != der + len || ASN1_ENUMERATED_get(r->status) != 0 ||
+	    r->bytes == NULL ||
+	    OBJ_obj2nid(r->bytes->type) != NID_id_pkix_OCSP_basic)
+		goto done;
+	p = r->bytes->response->data;
+	end = p + r->bytes->response->length;
+	if ((b = (OX_BASIC *)ASN1_item_d2i(NULL, &p, end - p,
+		 ASN1_ITEM_rptr(OX_BASIC))) == NULL ||
+	    p != end || (n = sk_ASN1_TYPE_num(b->certs)) <= 0)
+		goto done;
+	for (i = 0; i < n; i++) {
+		if (sk_ASN1_TYPE_value(b->certs, i)->type != V_ASN1_SEQUENCE)
+			goto done;
+		c = sk_ASN1_TYPE_value(b->certs, i)->value.sequence;
+		if ((signer = ocsp_signer_by_der(issuer, c->data, c->length,
+			 now)) == NULL ||
+		    !sk_X509_push(found, signer))
+			goto done;
+	}
+	sk_ASN1_TYPE_pop_free(b->certs, ASN1_TYPE_free);
+	b->certs = NULL;
+	if ((plen = ASN1_item_i2d((ASN1_VALUE *)b, &plain,
+		 ASN1_ITEM_rptr(OX_BASIC))) <= 0)
+		goto done;
+	p = plain;
+	bs = d2i_OCSP_BASICRESP(NULL, &p, plen);
+done:
+	if (bs == NULL)
+		while (sk_X509_num(found) > 0)
+			(void)sk_X509_pop(found);
+	ERR_clear_error();
+	OPENSSL_free(plain);
+	ASN1_item_free((ASN1_VALUE *)b, ASN1_ITEM_rptr(OX_BASIC));
+	ASN1_item_free((ASN1_VALUE *)r, ASN1_ITEM_rptr(OX_RESPONSE));
+	return bs;
+}
+
+/*
+ * The signature, by the issuer or a responder it authorised. certs holds
+ * the signers ocsp_basic_known() took out of the response, if any; the
+ * issuer is added to it.
+ */
 static int
-ocsp_verify(OCSP_BASICRESP *bs, X509 *issuer, time_t now, char *err)
+ocsp_verify(OCSP_BASICRESP *bs, X509 *issuer, STACK_OF(X509) * certs,
+    time_t now, char *err)
 {
 	X509_STORE *store = NULL;
-	STACK_OF(X509) *certs = NULL;
 	X509 *signer = NULL;
 	int ret = -1, known;
 
 	ERR_clear_error();
 	if ((store = X509_STORE_new()) == NULL ||
-	    (certs = sk_X509_new_null()) == NULL ||
 	    !X509_STORE_add_cert(store, issuer) ||
 	    !X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN) ||
 	    !sk_X509_push(certs, issuer)) {
@@ -440,7 +572,6 @@ ocsp_verify(OCSP_BASICRESP *bs, X509 *issuer, time_t now, char *err)
 	ret = 0;
 done:
 	ERR_clear_error();
-	sk_X509_free(certs);
 	X509_STORE_free(store);
 	return ret;
 }
@@ -478,21 +609,18 @@ ocsp_self_check(OCSP_BASICRESP *bs, char *err)
 	return ret;
 }
 
-int
-ocsp_resp_check(const unsigned char *der, size_t len,
-    const struct ocsp_req *req, STACK_OF(X509) * issuers, time_t now, long skew,
-    struct ocsp_status *st, char *err)
+/*
+ * The basic response in der, parsed in full (the usual way), or NULL
+ * with err set.
+ */
+static OCSP_BASICRESP *
+ocsp_basic_parse(const unsigned char *der, size_t len, char *err)
 {
-	X509 *issuer;
-
 	OCSP_RESPONSE *resp = NULL;
 	OCSP_BASICRESP *bs = NULL;
-	OCSP_SINGLERESP *single;
-	ASN1_GENERALIZEDTIME *thisupd = NULL, *nextupd = NULL;
 	const unsigned char *p = der;
-	int idx, rs, ret = -1;
+	int rs;
 
-	memset(st, 0, sizeof(*st));
 	if (len == 0 || len > 16777216 ||
 	    (resp = d2i_OCSP_RESPONSE(NULL, &p, (long)len)) == NULL) {
 		errfmt(err, "not a DER OCSP response (%zu bytes): %s", len,
@@ -510,10 +638,37 @@ ocsp_resp_check(const unsigned char *der, size_t len,
 		    OCSP_response_status_str(rs));
 		goto done;
 	}
-	if ((bs = OCSP_response_get1_basic(resp)) == NULL) {
+	if ((bs = OCSP_response_get1_basic(resp)) == NULL)
 		errfmt(err, "not a basic OCSP response");
+done:
+	ERR_clear_error();
+	OCSP_RESPONSE_free(resp);
+	return bs;
+}
+
+int
+ocsp_resp_check(const unsigned char *der, size_t len,
+    const struct ocsp_req *req, STACK_OF(X509) * issuers, time_t now, long skew,
+    struct ocsp_status *st, char *err)
+{
+	X509 *issuer;
+	STACK_OF(X509) *certs = NULL;
+	OCSP_BASICRESP *bs = NULL;
+	OCSP_SINGLERESP *single;
+	ASN1_GENERALIZEDTIME *thisupd = NULL, *nextupd = NULL;
+	int idx, ret = -1;
+
+	memset(st, 0, sizeof(*st));
+	if ((certs = sk_X509_new_null()) == NULL) {
+		errfmt(err, "out of memory");
 		goto done;
 	}
+	issuer = ocsp_req_find_issuer(req, issuers);
+	if ((issuer == NULL ||
+		(bs = ocsp_basic_known(der, len, issuer, now, certs)) ==
+		    NULL) &&
+	    (bs = ocsp_basic_parse(der, len, err)) == NULL)
+		goto done;
 	if ((idx = OCSP_resp_find(bs, req->id, -1)) < 0 ||
 	    (single = OCSP_resp_get0(bs, idx)) == NULL) {
 		errfmt(err, "no SingleResponse for the requested CertID");
@@ -546,16 +701,16 @@ ocsp_resp_check(const unsigned char *der, size_t len,
 	}
 	st->nonce =
 	    OCSP_BASICRESP_get_ext_by_NID(bs, NID_id_pkix_OCSP_Nonce, -1) >= 0;
-	if ((issuer = ocsp_req_find_issuer(req, issuers)) != NULL) {
-		if (ocsp_verify(bs, issuer, now, err) == -1)
+	if (issuer != NULL) {
+		if (ocsp_verify(bs, issuer, certs, now, err) == -1)
 			goto done;
 		st->verified = 1;
 	} else if (ocsp_self_check(bs, err) == -1)
 		goto done;
 	ret = 0;
 done:
+	sk_X509_free(certs);
 	OCSP_BASICRESP_free(bs);
-	OCSP_RESPONSE_free(resp);
 	return ret;
 }
 

@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/ocsp.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "cache.h"
 #include "config.h"
@@ -39,6 +40,8 @@ check(int ok, const char *expr, const char *fmt, ...)
 		failed++;
 }
 
+static void cert_ext(X509 *, int, const char *);
+
 /* A CA: key and self-signed certificate. */
 struct ca {
 	EVP_PKEY *key;
@@ -61,7 +64,45 @@ ca_make(struct ca *ca, const char *cn)
 	    (const unsigned char *)cn, -1, -1, 0);
 	X509_set_issuer_name(ca->cert, n);
 	X509_set_pubkey(ca->cert, ca->key);
+	cert_ext(ca->cert, NID_basic_constraints, "critical,CA:TRUE");
 	X509_sign(ca->cert, ca->key, EVP_sha256());
+}
+
+/* Adds the extension nid = value to x. */
+static void
+cert_ext(X509 *x, int nid, const char *value)
+{
+	X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, NULL, nid, value);
+
+	X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+}
+
+/* A responder certificate issued by ca, with id-kp-OCSPSigning or not. */
+static void
+signer_make(struct ca *s, const struct ca *ca, const char *cn, long serial,
+    int eku)
+{
+	s->key = EVP_EC_gen("P-256");
+	s->cert = X509_new();
+	X509_set_version(s->cert, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(s->cert), serial);
+	X509_gmtime_adj(X509_getm_notBefore(s->cert), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(s->cert), 86400);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(s->cert), "CN",
+	    MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+	X509_set_issuer_name(s->cert, X509_get_subject_name(ca->cert));
+	X509_set_pubkey(s->cert, s->key);
+	if (eku)
+		cert_ext(s->cert, NID_ext_key_usage, "OCSPSigning");
+	X509_sign(s->cert, ca->key, EVP_sha256());
+}
+
+static void
+ca_free(struct ca *ca)
+{
+	X509_free(ca->cert);
+	EVP_PKEY_free(ca->key);
 }
 
 static OCSP_CERTID *
@@ -98,6 +139,8 @@ request_der(const struct ca *ca, long serial, long serial2, int nonce,
 
 static size_t response_signed(const struct ca *, const struct ca *, long, long,
     long, int, int, unsigned char **);
+static size_t response_make(const struct ca *, const struct ca *, int, X509 *,
+    long, long, long, int, int, unsigned char **);
 
 /* DER of a response for serial with the given times (offsets to now). */
 static size_t
@@ -113,6 +156,27 @@ static size_t
 response_signed(const struct ca *ca, const struct ca *signer, long serial,
     long thisoff, long nextoff, int status, int nonce, unsigned char **der)
 {
+	return response_make(ca, signer, 0, NULL, serial, thisoff, nextoff,
+	    status, nonce, der);
+}
+
+/*
+ * The same, good for an hour, signed by signer but carrying the
+ * certificate carry instead of its own (none when carry is NULL).
+ */
+static size_t
+response_carrying(const struct ca *ca, const struct ca *signer, X509 *carry,
+    long serial, unsigned char **der)
+{
+	return response_make(ca, signer, 1, carry, serial, -10, 3600,
+	    V_OCSP_CERTSTATUS_GOOD, 0, der);
+}
+
+static size_t
+response_make(const struct ca *ca, const struct ca *signer, int nocerts,
+    X509 *carry, long serial, long thisoff, long nextoff, int status, int nonce,
+    unsigned char **der)
+{
 	OCSP_BASICRESP *bs = OCSP_BASICRESP_new();
 	OCSP_RESPONSE *resp;
 	ASN1_TIME *thisupd = X509_gmtime_adj(NULL, thisoff);
@@ -124,7 +188,10 @@ response_signed(const struct ca *ca, const struct ca *signer, long serial,
 	OCSP_basic_add1_status(bs, id, status, 0, rev, thisupd, nextupd);
 	if (nonce)
 		OCSP_basic_add1_nonce(bs, NULL, -1);
-	OCSP_basic_sign(bs, signer->cert, signer->key, EVP_sha256(), NULL, 0);
+	OCSP_basic_sign(bs, signer->cert, signer->key, EVP_sha256(), NULL,
+	    nocerts ? OCSP_NOCERTS : 0);
+	if (carry != NULL)
+		OCSP_basic_add1_cert(bs, carry);
 	resp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, bs);
 	*der = NULL;
 	n = i2d_OCSP_RESPONSE(resp, der);
@@ -372,6 +439,107 @@ test_responses(const struct ca *ca)
 	OPENSSL_free(req2);
 }
 
+/*
+ * A delegated responder: verified in full once, then remembered, so that
+ * its next responses are checked without decoding its certificate again.
+ * What the remembered certificate must not let through.
+ */
+static void
+test_delegated(const struct ca *ca)
+{
+	struct ocsp_status st;
+	struct ocsp_req *r, *r2;
+	struct ca ca2, del, twin, noeku;
+	STACK_OF(X509) * issuers;
+	unsigned char *req, *der;
+	char err[ERRLEN];
+	time_t now = time(NULL);
+	size_t len, rlen;
+	int i, ok;
+
+	ca_make(&ca2, "Unit CA 2");
+	signer_make(&del, ca, "Unit OCSP", 7, 1);
+	/* Same name, issued by the same CA, but no id-kp-OCSPSigning. */
+	signer_make(&twin, ca, "Unit OCSP", 8, 0);
+	signer_make(&noeku, ca, "Unit OCSP plain", 9, 0);
+	issuers = sk_X509_new_null();
+	sk_X509_push(issuers, ca->cert);
+	sk_X509_push(issuers, ca2.cert);
+	rlen = request_der(ca, 0x2001, -1, 0, &req);
+	r = ocsp_req_parse(req, rlen, err);
+	OPENSSL_free(req);
+	rlen = request_der(&ca2, 0x2001, -1, 0, &req);
+	r2 = ocsp_req_parse(req, rlen, err);
+	OPENSSL_free(req);
+
+	for (i = 0, ok = 1; i < 3; i++) {
+		len = response_signed(ca, &del, 0x2001, -10 - i, 3600,
+		    V_OCSP_CERTSTATUS_GOOD, 0, &der);
+		if (ocsp_resp_check(der, len, r, issuers, now, 300, &st, err) !=
+			0 ||
+		    !st.verified) {
+			printf("# response %d: %s\n", i + 1, err);
+			ok = 0;
+		}
+		OPENSSL_free(der);
+	}
+	CHECK(ok,
+	    "a delegated signer's responses: verified, the first in "
+	    "full and the next two from memory");
+	len = response_signed(ca, &del, 0x2001, -10, 3600,
+	    V_OCSP_CERTSTATUS_GOOD, 0, &der);
+	corrupt_signature(&der, &len);
+	CHECK(ocsp_resp_check(der, len, r, issuers, now, 300, &st, err) == -1,
+	    "the remembered signer's certificate with a bad signature: "
+	    "refused: %s",
+	    err);
+	OPENSSL_free(der);
+	len = response_carrying(ca, &twin, del.cert, 0x2001, &der);
+	CHECK(ocsp_resp_check(der, len, r, issuers, now, 300, &st, err) == -1,
+	    "signed by a look-alike key, carrying the remembered certificate: "
+	    "refused: %s",
+	    err);
+	OPENSSL_free(der);
+	len = response_signed(ca, &twin, 0x2001, -10, 3600,
+	    V_OCSP_CERTSTATUS_GOOD, 0, &der);
+	CHECK(ocsp_resp_check(der, len, r, issuers, now, 300, &st, err) == -1,
+	    "the look-alike with its own certificate (no OCSPSigning): "
+	    "refused: %s",
+	    err);
+	OPENSSL_free(der);
+	len = response_signed(ca, &noeku, 0x2001, -10, 3600,
+	    V_OCSP_CERTSTATUS_GOOD, 0, &der);
+	CHECK(ocsp_resp_check(der, len, r, issuers, now, 300, &st, err) == -1,
+	    "a certificate of the issuer without OCSPSigning: refused: %s",
+	    err);
+	OPENSSL_free(der);
+	len = response_signed(&ca2, &del, 0x2001, -10, 3600,
+	    V_OCSP_CERTSTATUS_GOOD, 0, &der);
+	CHECK(ocsp_resp_check(der, len, r2, issuers, now, 300, &st, err) == -1,
+	    "the signer remembered for one issuer, for another: refused: %s",
+	    err);
+	OPENSSL_free(der);
+	len = response_carrying(ca, ca, del.cert, 0x2001, &der);
+	CHECK(ocsp_resp_check(der, len, r, issuers, now, 300, &st, err) == 0 &&
+		st.verified,
+	    "signed by the issuer, carrying the remembered signer: verified");
+	OPENSSL_free(der);
+	len = response_carrying(ca, &del, NULL, 0x2001, &der);
+	CHECK(ocsp_resp_check(der, len, r, issuers, now, 300, &st, err) == -1,
+	    "the delegated signer's response without its certificate: "
+	    "refused: %s",
+	    err);
+	OPENSSL_free(der);
+
+	ocsp_req_free(r);
+	ocsp_req_free(r2);
+	sk_X509_free(issuers);
+	ca_free(&del);
+	ca_free(&twin);
+	ca_free(&noeku);
+	ca_free(&ca2);
+}
+
 static void
 test_refresh(const struct config *cf)
 {
@@ -466,6 +634,7 @@ main(void)
 	test_keys(&ca);
 	test_requests(&ca);
 	test_responses(&ca);
+	test_delegated(&ca);
 	cf = config_load(NULL);
 	test_refresh(cf);
 	config_free(cf);
