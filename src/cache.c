@@ -159,14 +159,14 @@ struct cache {
 	redisContext *ctx;
 	char *addr;
 	char *password; /* AUTH, or NULL */
-	long db;	/* SELECT */
+	long db; /* SELECT */
 	char *prefix;
 	long timeout_ms;
 	long ttl;
 	int down; /* an outage was logged */
 	time_t retry_at; /* no reconnect before */
 	char token[33]; /* our lock value */
-	char *aux;     /* <prefix without its '_'>: */
+	char *aux; /* <prefix without its '_'>: */
 	char *k_stats; /* <aux>stats */
 	char *k_next; /* <prefix>index:next */
 	char *k_this; /* <prefix>index:this */
@@ -381,10 +381,6 @@ cache_conn(struct cache *c)
 	return ctx;
 }
 
-/*
- * Runs one command. Returns the reply (the caller frees it), or NULL
- * after logging: an I/O failure as an outage, an error reply with key.
- */
 /* Sends a formatted command and reads its reply; NULL after logging. */
 static redisReply *
 cache_send(struct cache *c, const char *key, const char *name, const char *cmd,
@@ -617,18 +613,16 @@ entry_from_reply(struct cache *c, const char *key, redisReply *r,
 	return 1;
 }
 
-int
-cache_peek(struct cache *c, const char *key, struct cache_entry *e)
+/* Fills e from key's HMGET reply r (e takes r); -1 if r is no such reply. */
+static int
+peek_fill(struct cache *c, const char *key, redisReply *r,
+    struct cache_entry *e)
 {
-	const char *argv[9] = { "HMGET", key, "request", "ocsp_responder",
-	    "thisupd", "nextupd", "lastchecked", "lasttry", "failures" };
-	redisReply *r, **f;
+	redisReply **f;
 
-	memset(e, 0, sizeof(*e));
-	if ((r = cache_cmd(c, key, 9, argv, NULL)) == NULL)
-		return -1;
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != 7) {
-		log_warnx("redis %s: HMGET %s: unexpected reply", c->addr, key);
+		log_warnx("redis %s: HMGET %s: %s", c->addr, key,
+		    r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
 		freeReplyObject(r);
 		return -1;
 	}
@@ -641,7 +635,52 @@ cache_peek(struct cache *c, const char *key, struct cache_entry *e)
 	e->lastchecked = reply_time(f[4]);
 	e->lasttry = reply_time(f[5]);
 	e->failures = (long)reply_time(f[6]);
-	return 1;
+	return 0;
+}
+
+int
+cache_peek_many(struct cache *c, char *const *keys, size_t n,
+    struct cache_entry *e, int *bad)
+{
+	const char *argv[9] = {"HMGET", NULL, "request", "ocsp_responder",
+	    "thisupd", "nextupd", "lastchecked", "lasttry", "failures"};
+	redisContext *ctx;
+	redisReply *r;
+	size_t i, got;
+	int reused, ok;
+
+	memset(e, 0, n * sizeof(*e));
+	for (;;) {
+		reused = c->ctx != NULL;
+		if ((ctx = cache_conn(c)) == NULL)
+			return -1;
+		for (i = 0, ok = 1; ok && i < n; i++) {
+			argv[1] = keys[i];
+			ok = redisAppendCommandArgv(ctx, 9, argv, NULL) ==
+			    REDIS_OK;
+		}
+		for (got = 0; ok && got < n; got++) {
+			r = NULL;
+			if (redisGetReply(ctx, (void **)&r) != REDIS_OK ||
+			    r == NULL) {
+				ok = 0;
+				break;
+			}
+			bad[got] = peek_fill(c, keys[got], r, &e[got]) == -1;
+		}
+		if (ok)
+			return 0;
+		for (i = 0; i < got; i++)
+			cache_entry_clear(&e[i]);
+		/* As in cache_send(): one try on a new connection. */
+		if (!reused) {
+			cache_broken(c, "HMGET",
+			    ctx->errstr[0] ? ctx->errstr : "no reply");
+			return -1;
+		}
+		redisFree(c->ctx);
+		c->ctx = NULL;
+	}
 }
 
 int

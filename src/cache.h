@@ -53,11 +53,14 @@ int cache_up(const struct cache *);
  */
 int cache_hit(struct cache *, const char *key, struct cache_entry *);
 /*
- * What the refresh schedule needs of key, without the response: request,
- * responder and times, with one HMGET. Returns 1 (fields of a missing key
- * are NULL and 0; free with cache_entry_clear()), or -1.
+ * What the refresh schedule needs of n keys, without the responses:
+ * request, responder and times, an HMGET each, all in one round trip.
+ * Fills e[i] (fields of a missing key are NULL and 0; free each with
+ * cache_entry_clear()) and bad[i] (1: keys[i] is no hash, logged).
+ * Returns 0, or -1 when Redis fails (logged; nothing to free).
  */
-int cache_peek(struct cache *, const char *key, struct cache_entry *);
+int cache_peek_many(struct cache *, char *const *keys, size_t n,
+    struct cache_entry *e, int *bad);
 /*
  * Reads every field under key in one round trip; with touch (a client's
  * request that found no servable response), also counts a miss and

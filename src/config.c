@@ -58,6 +58,8 @@ static const struct ckey ckeys[] = {
     {"refresh_min_age", C_LONG, O(refresh_min_age), 0, 1, 31536000, "3600"},
     {"refresh_max_age", C_LONG, O(refresh_max_age), 0, 1, 31536000, "86400"},
     {"refresh_concurrency", C_LONG, O(refresh_concurrency), 0, 1, 1024, "8"},
+    {"refresh_workers", C_LONG, O(refresh_workers), 0, 0, REFRESH_MAX_WORKERS,
+	"0"},
     {"entry_ttl", C_LONG, O(entry_ttl), 0, 60, 315360000, "2592000"},
     {"require_verified", C_BOOL, O(require_verified), 0, 0, 1, "no"},
     {"self", C_WORDS, L(self), 0, 0, "localhost 127.0.0.1 ::1"},

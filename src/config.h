@@ -6,6 +6,10 @@
 
 #include <openssl/x509.h>
 
+/* refresh_workers: at most; and how many "0" (one per CPU) gives at most. */
+#define REFRESH_MAX_WORKERS 64
+#define REFRESH_AUTO_WORKERS 4
+
 /* An address with a prefix length (a CIDR), or a host name pattern. */
 struct netmatch {
 	char *pattern; /* host glob, or NULL for an address */
@@ -27,7 +31,7 @@ struct cfresponder {
 struct config {
 	char *redis; /* unix:/path or host:port */
 	char *redis_password; /* AUTH, or NULL */
-	long redis_db;	      /* SELECT */
+	long redis_db; /* SELECT */
 	char *prefix; /* key prefix, "ocspxy_" */
 	long upstream_timeout; /* seconds for a whole fetch */
 	long max_request_bytes; /* client request body cap */
@@ -37,7 +41,8 @@ struct config {
 	long refresh_interval; /* seconds between refresh passes */
 	long refresh_min_age; /* re-check age past half validity */
 	long refresh_max_age; /* re-check age otherwise */
-	long refresh_concurrency; /* fetches in flight at once */
+	long refresh_concurrency; /* fetches in flight at once, per worker */
+	long refresh_workers; /* worker processes; 0: one per CPU, up to 4 */
 	long entry_ttl; /* seconds a key lives unused */
 	long upstream_connect_timeout; /* seconds to connect */
 	int require_verified; /* store only verified responses */

@@ -1,8 +1,16 @@
 /* refresh.c: one refresh pass over the cache. */
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cache.h"
 #include "config.h"
@@ -13,10 +21,13 @@
 #include "refresh.h"
 #include "upstream.h"
 
-/* Keys read from one SCAN step, waiting their turn. */
+/* Keys read from one SCAN step and what they hold, waiting their turn. */
 struct batch {
 	char **keys;
+	struct cache_entry *e;
+	int *bad; /* 1: not a hash */
 	size_t n, cap;
+	unsigned long slice, nslices; /* our share of the keys */
 };
 
 /* One fetch in flight. */
@@ -151,11 +162,11 @@ entry_times(const struct cache_entry *e, struct refresh_times *t)
 }
 
 /*
- * Reads key and, when it is due, locks it and starts its fetch. Returns
- * 0, or -1 when Redis fails.
+ * Locks key, as peek read it, and starts its fetch when it is due.
+ * Returns 0, or -1 when Redis fails.
  */
 static int
-refresh_one(struct pass *ps, const char *key)
+refresh_one(struct pass *ps, const char *key, const struct cache_entry *peek)
 {
 	struct cache_entry e;
 	struct refresh_times t;
@@ -166,24 +177,20 @@ refresh_one(struct pass *ps, const char *key)
 	time_t now = time(NULL);
 	int r, locked = 0, ret = -1;
 
+	memset(&e, 0, sizeof(e));
 	ps->st->seen++;
-	if (cache_peek(ps->cache, key, &e) == -1)
-		return -1;
-	if (e.request == NULL || e.request_len == 0 || e.responder == NULL ||
-	    *e.responder == '\0') {
+	if (peek->request == NULL || peek->request_len == 0 ||
+	    peek->responder == NULL || *peek->responder == '\0') {
 		refresh_remove(ps, key,
-		    e.request == NULL || e.request_len == 0 ? "no request"
-							    : "no responder");
-		ret = 0;
-		goto done;
+		    peek->request == NULL || peek->request_len == 0
+			? "no request"
+			: "no responder");
+		return 0;
 	}
-	entry_times(&e, &t);
-	if (!refresh_due(ps->cf, key, &t, now)) {
-		ret = 0;
-		goto done;
-	}
+	entry_times(peek, &t);
+	if (!refresh_due(ps->cf, key, &t, now))
+		return 0;
 	/* Lock and read again: another daemon may have just done it. */
-	cache_entry_clear(&e);
 	r = cache_lock_get(ps->cache, key,
 	    (ps->cf->upstream_timeout + 5) * 1000, &e);
 	if (r == 0) {
@@ -234,30 +241,66 @@ done:
 	return ret;
 }
 
+/* Which of n workers refreshes key. */
+static unsigned long
+refresh_share(const char *key, unsigned long n)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (; *key != '\0'; key++)
+		h = (h ^ (unsigned char)*key) * 16777619u;
+	return h % n;
+}
+
 static int
 batch_add(void *arg, const char *key)
 {
 	struct batch *b = arg;
+	size_t cap = b->cap ? b->cap * 2 : 64;
 	char **k;
+	struct cache_entry *e;
+	int *bad;
 
+	if (b->nslices > 1 && refresh_share(key, b->nslices) != b->slice)
+		return 0;
 	if (b->n == b->cap) {
-		if ((k = reallocarray(b->keys, b->cap ? b->cap * 2 : 64,
-			 sizeof(*k))) == NULL)
+		if ((k = reallocarray(b->keys, cap, sizeof(*k))) == NULL)
 			return -1;
 		b->keys = k;
-		b->cap = b->cap ? b->cap * 2 : 64;
+		if ((e = reallocarray(b->e, cap, sizeof(*e))) == NULL)
+			return -1;
+		b->e = e;
+		if ((bad = reallocarray(b->bad, cap, sizeof(*bad))) == NULL)
+			return -1;
+		b->bad = bad;
+		b->cap = cap;
 	}
 	if ((b->keys[b->n] = strdup(key)) == NULL)
 		return -1;
+	memset(&b->e[b->n], 0, sizeof(b->e[b->n]));
+	b->bad[b->n] = 0;
 	b->n++;
 	return 0;
 }
 
+/* Reads what the batch's keys hold, all in one round trip. */
+static int
+batch_peek(struct pass *ps, struct batch *b)
+{
+	if (b->n == 0)
+		return 0;
+	return cache_peek_many(ps->cache, b->keys, b->n, b->e, b->bad);
+}
+
+/* Empties the batch after batch_peek(). */
 static void
 batch_clear(struct batch *b)
 {
-	while (b->n > 0)
-		free(b->keys[--b->n]);
+	while (b->n > 0) {
+		b->n--;
+		free(b->keys[b->n]);
+		cache_entry_clear(&b->e[b->n]);
+	}
 }
 
 /* Runs the transfers until fewer than max are in flight, or a stop. */
@@ -273,59 +316,69 @@ refresh_wait(struct pass *ps, int max, volatile sig_atomic_t *stop)
 	return n < 0 ? -1 : 0;
 }
 
-/* The pass's figures where status and /metrics read them, and the
- * index cleared of keys that expired. */
+/*
+ * The pass's figures where status and /metrics read them, and the index
+ * cleared of keys that expired.
+ */
 static void
-refresh_report(struct pass *ps)
+refresh_report(struct cache *c, const struct refresh_stats *st)
 {
 	struct cache_count set[4] = {
 	    {"refresh_last_time", (long long)time(NULL)},
-	    {"refresh_last_due", ps->st->due},
-	    {"refresh_last_refreshed", ps->st->refreshed},
-	    {"refresh_last_failed", ps->st->failed},
+	    {"refresh_last_due", st->due},
+	    {"refresh_last_refreshed", st->refreshed},
+	    {"refresh_last_failed", st->failed},
 	};
 	struct cache_count add[2] = {
-	    {"refreshed", ps->st->refreshed},
-	    {"refresh_failures", ps->st->failed},
+	    {"refreshed", st->refreshed},
+	    {"refresh_failures", st->failed},
 	};
 	long gone;
 
-	cache_set_stats(ps->cache, set, 4);
-	cache_count(ps->cache, add, 2);
-	if (cache_clean_index(ps->cache, &gone) == 0 && gone > 0)
+	cache_set_stats(c, set, 4);
+	cache_count(c, add, 2);
+	if (cache_clean_index(c, &gone) == 0 && gone > 0)
 		log_info("refresh: %ld expired keys dropped from the index",
 		    gone);
 }
 
-int
-refresh_pass(const struct config *cf, volatile sig_atomic_t *stop,
-    struct refresh_stats *st)
+/*
+ * Walks the keys of slice (of nslices: a key's share by its hash), and
+ * refreshes the due ones. Returns 0, or -1 when Redis failed the walk.
+ */
+static int
+refresh_slice(const struct config *cf, volatile sig_atomic_t *stop,
+    struct refresh_stats *st, unsigned long slice, unsigned long nslices)
 {
 	struct pass ps;
 	struct batch b;
 	unsigned long long cursor = 0;
 	size_t i;
-	time_t start = time(NULL), deadline;
+	time_t deadline;
 	int ret = -1, n;
 
 	memset(&ps, 0, sizeof(ps));
 	memset(&b, 0, sizeof(b));
-	memset(st, 0, sizeof(*st));
 	ps.cf = cf;
 	ps.st = st;
+	b.slice = slice;
+	b.nslices = nslices;
 	if ((ps.cache = cache_new(cf)) == NULL ||
 	    (ps.multi = upstream_multi_new(cf)) == NULL)
 		goto done;
 	do {
-		if (cache_scan(ps.cache, &cursor, 200, batch_add, &b) == -1)
+		if (cache_scan(ps.cache, &cursor, 200, batch_add, &b) == -1 ||
+		    batch_peek(&ps, &b) == -1)
 			goto drain;
 		for (i = 0; i < b.n && !*stop; i++) {
+			if (b.bad[i])
+				continue;
 			if (refresh_wait(&ps, (int)cf->refresh_concurrency,
 				stop) == -1)
 				goto drain;
 			if (*stop)
 				break;
-			if (refresh_one(&ps, b.keys[i]) == -1)
+			if (refresh_one(&ps, b.keys[i], &b.e[i]) == -1)
 				goto drain;
 		}
 		batch_clear(&b);
@@ -339,13 +392,132 @@ drain:
 		;
 	if (n > 0)
 		log_info("refresh: %d fetches abandoned", n);
-	if (ret == 0)
-		refresh_report(&ps);
 done:
 	batch_clear(&b);
 	free(b.keys);
+	free(b.e);
+	free(b.bad);
 	upstream_multi_free(ps.multi, job_drop);
 	cache_free(ps.cache);
+	return ret;
+}
+
+/* The number of worker processes: refresh_workers, or one per CPU. */
+static unsigned long
+refresh_nworkers(const struct config *cf)
+{
+	long n = cf->refresh_workers;
+
+	if (n == 0) {
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+		if (n > REFRESH_AUTO_WORKERS)
+			n = REFRESH_AUTO_WORKERS;
+	}
+	return n < 1 ? 1 : (unsigned long)n;
+}
+
+/*
+ * Runs refresh_slice() in n worker processes at once, each over its
+ * share of the keys, and adds up their figures in st. A stop is passed
+ * on to them. Returns 0, or -1 when one failed.
+ */
+static int
+refresh_fork(const struct config *cf, volatile sig_atomic_t *stop,
+    struct refresh_stats *st, unsigned long n)
+{
+	struct timespec nap = {0, 20 * 1000 * 1000};
+	struct refresh_stats *shared;
+	pid_t pid[REFRESH_MAX_WORKERS];
+	unsigned long i, left = 0;
+	int status, ret = 0, told = 0;
+	pid_t p;
+
+	if ((shared = mmap(NULL, n * sizeof(*shared), PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS, -1, 0)) == MAP_FAILED) {
+		log_warn("refresh: mmap");
+		return -1;
+	}
+	memset(shared, 0, n * sizeof(*shared));
+	for (i = 0; i < n; i++) {
+		if ((pid[i] = fork()) == -1) {
+			log_warn("refresh: fork");
+			ret = -1;
+			break;
+		}
+		if (pid[i] == 0) {
+			/* A worker does not outlive the daemon. */
+			prctl(PR_SET_PDEATHSIG, SIGTERM);
+			if (getppid() == 1)
+				_exit(1);
+			_exit(refresh_slice(cf, stop, &shared[i], i, n) == -1
+				? 1
+				: 0);
+		}
+		left++;
+	}
+	while (left > 0) {
+		if (*stop && !told) {
+			for (i = 0; i < n; i++)
+				if (pid[i] > 0)
+					kill(pid[i], SIGTERM);
+			told = 1;
+		}
+		/* Polled, so that a stop between the test and the wait
+		 * is not missed. */
+		if ((p = waitpid(-1, &status, WNOHANG)) == 0) {
+			nanosleep(&nap, NULL);
+			continue;
+		}
+		if (p == -1) {
+			if (errno == EINTR)
+				continue;
+			log_warn("refresh: waitpid");
+			ret = -1;
+			break;
+		}
+		for (i = 0; i < n; i++)
+			if (pid[i] == p) {
+				pid[i] = 0;
+				left--;
+				if (!WIFEXITED(status) ||
+				    WEXITSTATUS(status) != 0) {
+					ret = -1;
+					log_warnx("refresh: worker %lu (pid "
+						  "%ld) failed",
+					    i, (long)p);
+				}
+			}
+	}
+	for (i = 0; i < n; i++) {
+		st->seen += shared[i].seen;
+		st->due += shared[i].due;
+		st->refreshed += shared[i].refreshed;
+		st->failed += shared[i].failed;
+		st->skipped += shared[i].skipped;
+		st->removed += shared[i].removed;
+	}
+	munmap(shared, n * sizeof(*shared));
+	return ret;
+}
+
+int
+refresh_pass(const struct config *cf, volatile sig_atomic_t *stop,
+    struct refresh_stats *st)
+{
+	struct cache *c;
+	time_t start = time(NULL);
+	unsigned long n = refresh_nworkers(cf);
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	if (n > 1)
+		ret = refresh_fork(cf, stop, st, n);
+	else
+		ret = refresh_slice(cf, stop, st, 0, 1);
+	if (ret == 0 && (c = cache_new(cf)) != NULL) {
+		refresh_report(c, st);
+		cache_free(c);
+	}
 	log_info("refresh pass: %ld entries, %ld due, %ld refreshed, %ld "
 		 "failed, %ld skipped, %ld removed, %lld s%s",
 	    st->seen, st->due, st->refreshed, st->failed, st->skipped,

@@ -372,7 +372,7 @@ t_note "7: SIGTERM during a pass; corrupt entries removed"
 FH=$(t_port)
 t_fake_start hang "$FH" hang || fail "7: fake upstream (hang)"
 conf "$T/hang.conf" upstream_timeout 5 refresh_interval 3600 \
-    refresh_concurrency 1 prefix ocspxyt_
+    refresh_concurrency 1 refresh_workers 1 prefix ocspxyt_
 KP0=$KP
 KP=ocspxyt_${KP#ocspxy_}
 copies c00000 3 3 "127.0.0.1:$FH" || fail "7: could not make 3 due copies"
@@ -407,8 +407,77 @@ fi
 check "7: no fetch started after SIGTERM (fake saw $(t_fake_count hang))" \
     test "$(t_fake_count hang)" = 1
 check "7: log says stopped" grep -q stopped "$T/run-c7.err"
-t_fake_stop hang
+
+# The same with three workers (one fetch each in flight): SIGTERM reaches
+# them all; then SIGKILL of the daemon alone takes its workers down too.
+conf "$T/hang3.conf" upstream_timeout 2 refresh_interval 3600 \
+    refresh_concurrency 1 refresh_workers 3 prefix ocspxyt_
 uncopies c00000 3
+copies c00000 30 30 "127.0.0.1:$FH" || fail "7: could not make 30 due copies"
+# run7 NAME: starts the daemon on hang3.conf; sets pd and WORKERS once
+# three fetches hang
+run7()
+{
+	local i
+	"$RB" -c "$T/hang3.conf" -v 2>"$T/run-$1.err" </dev/null &
+	pd=$!
+	_t_record "$pd"
+	f0=$(t_fake_count hang)
+	for i in $(seq 1 50); do
+		[ "$(t_fake_count hang)" -ge $((f0 + 3)) ] && break
+		sleep 0.1
+	done
+	sleep 0.5
+	WORKERS=$(pgrep -P "$pd" | tr '\n' ' ')
+}
+# gone PID...: all exit within 8 s
+gone()
+{
+	local i p left
+	for i in $(seq 1 80); do
+		left=
+		for p in "$@"; do
+			_t_alive "$p" && left="$left $p"
+		done
+		[ -z "$left" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+run7 c7w
+# shellcheck disable=SC2086 # a list of pids
+set -- $WORKERS
+check "7: refresh_workers 3: three workers, three fetches in flight" \
+    test "$#/$(($(t_fake_count hang) - f0))" = 3/3
+kill -TERM "$pd"
+# shellcheck disable=SC2086
+if gone "$pd" $WORKERS; then
+	wait "$pd"
+	rc=$?
+	_t_forget "$pd"
+	check "7: SIGTERM: the daemon and its workers end (exit $rc)" \
+	    test "$rc" = 0
+else
+	fail "7: SIGTERM: still running 8 s later:$(for p in "$pd" $WORKERS; do _t_alive "$p" && echo " $p"; done)"
+	# shellcheck disable=SC2086
+	t_kill "$pd" $WORKERS
+fi
+check "7: ... no fetch started after SIGTERM (fake saw $(($(t_fake_count hang) - f0)))" \
+    test "$(($(t_fake_count hang) - f0))" = 3
+run7 c7k
+kill -KILL "$pd"
+wait "$pd" 2>/dev/null
+_t_forget "$pd"
+# shellcheck disable=SC2086
+if gone $WORKERS; then
+	ok "7: SIGKILL of the daemon: its workers end too"
+else
+	fail "7: SIGKILL of the daemon: workers left running: $WORKERS"
+	# shellcheck disable=SC2086
+	t_kill $WORKERS
+fi
+t_fake_stop hang
+uncopies c00000 30
 KP=$KP0
 KC1=${KP}d00001
 KC2=${KP}d00002
@@ -416,6 +485,8 @@ KC3=${KP}d00003
 hset "$KC1" response garbage
 rcli -x hset "$KC2" request <"$T/req-good1.der" >/dev/null
 hset "$KC3" request "not DER at all" ocsp_responder "$H1"
+KC4=${KP}d00004
+rcli set "$KC4" "a string, not a hash" >/dev/null
 rcli set "${KP%0x}" "not an entry" >/dev/null
 rcli set ocspxy_other "not an entry" >/dev/null
 refresh c7b
@@ -427,7 +498,12 @@ done
 check "7: keys that are not entries left alone" \
     test "$(rcli exists "${KP%0x}" ocspxy_other)" = 2
 check "7: summary: 3 removed" grep -q ' 3 removed' "$T/run-c7b.err"
-rcli del "${KP%0x}" ocspxy_other >/dev/null
+check "7: a string under an entry's name: left alone" \
+    test "$(rcli get "$KC4")" = "a string, not a hash"
+check "7: ... the log names it and why" logline c7b "$KC4" WRONGTYPE
+check "7: ... and the pass goes on (exit $RC, not cut short)" \
+    eval '[ "$RC" = 0 ] && ! grep -q "cut short" "$T/run-c7b.err"'
+rcli del "${KP%0x}" ocspxy_other "$KC4" >/dev/null
 
 # ---------------------------------------------------------------- 5
 t_note "5: 10,000 entries walked with SCAN, only the due ones fetched"
@@ -439,8 +515,10 @@ fi
 lc=$(hget "${KP}a00020" lastchecked)
 c1=$(t_responder_count r1)
 rcli config resetstat >/dev/null
+# three workers, each its share of the keys: every entry seen once
+conf "$T/w3.conf" refresh_workers 3
 s=$(date +%s.%N)
-refresh c5
+refresh c5 "$T/w3.conf"
 el=$(awk -v a="$s" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 rcli info commandstats >"$T/c5.stats"
 t_note "5: pass took $el s; $(summary c5)"
