@@ -42,6 +42,7 @@ if [ "$QUICK" = 1 ]; then
 	SIZE_BIG=10000
 	MISSES=30
 	REFRESH_N=3000
+	REFRESH_SIGN_N=300
 	MEM_N=10000
 else
 	DUR=${DUR:-2}
@@ -50,6 +51,7 @@ else
 	SIZE_BIG=1000000
 	MISSES=100
 	REFRESH_N=10000
+	REFRESH_SIGN_N=1000
 	MEM_N=100000
 fi
 [ "$FULL" = 1 ] && MEM_N=1000000
@@ -408,6 +410,43 @@ $PY json "$R/refresh.json" "$R/refresh-run.json" entries="$REFRESH_N" \
     seen="$1" due="$2" refreshed="$3" failed="$4" \
     responder_served=$((served1 - served0)) concurrency=8
 t_kill "$RESP_PID"
+rcli flushall >/dev/null
+
+# the same against openssl ocsp (ca1 signs every answer, RSA): the
+# responder real deployments are closer to
+say "5. refresh pass: $REFRESH_SIGN_N due entries, openssl ocsp"
+t=$(now)
+"$GEN" -i "$CA1" -f $((0x40000000)) -n "$REFRESH_SIGN_N" -r "$H1" \
+    -T $((t - 7200)) -N $((t + 1800)) -L 0 | rcli --pipe >"$T/pipe.log" 2>&1
+grep -q 'errors: 0' "$T/pipe.log" || { cat "$T/pipe.log"; die "refresh fill"; }
+# Its capacity: the same requests straight from curl, 8 at once, one per
+# connection (wrk's connections stall the openssl ocsp server).
+mkdir -p "$T/sign"
+"$GEN" -i "$CA1" -f $((0x40000000)) -n "$REFRESH_SIGN_N" -Q "$T/sign" ||
+    die "requests"
+for i in $(seq 0 $((REFRESH_SIGN_N - 1))); do
+	printf 'url = "http://%s/"\ndata-binary = "@%s"\noutput = "/dev/null"\n' \
+	    "$H1" "$T/sign/req-$i.der"
+	echo 'header = "Content-Type: application/ocsp-request"'
+done >"$T/sign.curl"
+s=$(date +%s.%N)
+curl -s -Z --parallel-max 8 --max-time 10 -K "$T/sign.curl" \
+    -w '%{http_code}\n' >"$T/sign.codes" 2>/dev/null
+e=$(date +%s.%N)
+ok=$(grep -cx 200 "$T/sign.codes")
+[ "$ok" = "$REFRESH_SIGN_N" ] || die "openssl ocsp answered $ok of $REFRESH_SIGN_N"
+$PY json "$R/capacity-sign.json" \
+    rps="$(awk -v n="$ok" -v a="$s" -v b="$e" 'BEGIN { print n / (b - a) }')"
+t_conf "$T/refresh-sign.conf" issuer "$CA1"
+$PY runstat "$R/refresh-sign-run.json" --redis "$T/redis.sock" -- \
+    "$OCSPXY_BUILD/ocspxy-refresh" -c "$T/refresh-sign.conf" --once \
+    2>"$T/refresh-sign.log"
+line=$(grep -o 'refresh pass: .*' "$T/refresh-sign.log" | tail -1)
+say "$line"
+# shellcheck disable=SC2046 # the numbers, split on purpose
+set -- $(echo "$line" | sed 's/[^0-9 ]//g')
+$PY json "$R/refresh-sign.json" "$R/refresh-sign-run.json" \
+    entries="$REFRESH_SIGN_N" seen="$1" due="$2" refreshed="$3" failed="$4"
 
 # ---------------------------------------------------------------- report
 $PY json "$R/meta.json" "$R/meta.json" total_s=$(($(now) - START)) \
