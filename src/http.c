@@ -126,7 +126,7 @@ http_get_decode(const char *uri, char **path, struct ocsp_req **req, char *err)
 	 * a few tails at most, so that a path of many '/' costs little.
 	 */
 	for (start = uri + strlen(uri), tries = 0;
-	    start > uri && tries < HTTP_GET_TRIES; tries++) {
+	     start > uri && tries < HTTP_GET_TRIES; tries++) {
 		while (start > uri && start[-1] != '/')
 			start--;
 		if (*start != '\0') {
@@ -290,6 +290,21 @@ http_request_clear(struct request *r)
 	free(r->path);
 	ocsp_req_free(r->ocsp);
 	memset(r, 0, sizeof(*r));
+}
+
+void
+http_finish(struct http_conn *c)
+{
+	FCGX_Request *rq = c->fcgx;
+
+	if (rq == NULL)
+		return;
+	/* The end of FCGI_STDIN is at hand (buffered) once the body is
+	 * read; a byte more means the body was left unread. */
+	if (FCGX_GetChar(rq->in) == EOF && FCGX_HasSeenEOF(rq->in) &&
+	    FCGX_GetError(rq->in) == 0)
+		FCGX_Detach(rq);
+	FCGX_Finish_r(rq);
 }
 
 void

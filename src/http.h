@@ -88,6 +88,14 @@ void http_reply_text(struct http_conn *, int status, const char *type,
 /* Writes status with a one-line text/plain body. */
 void http_reply_error(struct http_conn *, int status, const char *text);
 
+/*
+ * Ends a FastCGI request (FCGX_Finish_r). When its input was read to the
+ * end, the connection is closed at once: libfcgi's lingering close
+ * (shutdown, then wait up to 2 s for the web server to close its side)
+ * guards only against input left unread.
+ */
+void http_finish(struct http_conn *);
+
 /* RFC 7231 IMF-fixdate in GMT into buf of 32 bytes. */
 void http_date(time_t t, char *buf);
 

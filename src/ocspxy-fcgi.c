@@ -107,7 +107,7 @@ main(int argc, char *argv[])
 			if (rc < 0 || stop)
 				break;
 			proxy_serve(p, &conn);
-			FCGX_Finish_r(&rq);
+			http_finish(&conn);
 		}
 		FCGX_Free(&rq, 1);
 		proxy_flush(p);

@@ -424,4 +424,8 @@ check "Redis back: good1 answered, verified" t_vleaf "$T/reds$i.der" good1 good
 check "Redis back: good1 stored again (within 4 requests)" exists "$key1"
 
 check "ocspxy-fcgi children all still running" t_fcgi_alive
+# A request read to its end is closed at once (no lingering close), one
+# left unread (413) the libfcgi way: nginx saw every answer whole.
+check "nginx's error log: no FastCGI connection reset or cut short" \
+    eval '! grep -Ei "reset by peer|prematurely closed|broken pipe" "$T/nginx-error.log"'
 t_done

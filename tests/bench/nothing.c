@@ -2,7 +2,8 @@
  * nothing.c: the ceiling of the ocspxy-fcgi hit path.  A libfcgi program
  * that reads each request's body and answers with the bytes of FILE
  * (headers and body, as ocspxy-fcgi writes them on a hit), loaded once at
- * start.  No parsing, no Redis, no formatting.
+ * start.  No parsing, no Redis, no formatting.  It ends each connection
+ * as ocspxy-fcgi does, so that the two differ only in what a hit does.
  *
  * usage: bench-nothing FILE   (under spawn-fcgi, like ocspxy-fcgi)
  */
@@ -35,6 +36,10 @@ main(int argc, char *argv[])
 		while (FCGX_GetStr(in, sizeof(in), rq.in) > 0)
 			;
 		FCGX_PutStr(buf, (int)len, rq.out);
+		/* The input read to its end: closed at once, as ocspxy-fcgi
+		 * does (http_finish()), without libfcgi's lingering close. */
+		if (FCGX_HasSeenEOF(rq.in))
+			FCGX_Detach(&rq);
 		FCGX_Finish_r(&rq);
 	}
 	return 0;
