@@ -2,6 +2,9 @@
  * ocspxy-fcgi: the caching OCSP responder behind a web server (FastCGI),
  * or for one request as a CGI program when started without a socket.
  */
+#include <sys/socket.h>
+#include <sys/time.h>
+
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,6 +13,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <fastcgi.h>
 #include <fcgiapp.h>
 
 #include "config.h"
@@ -18,13 +22,6 @@
 #include "proxy.h"
 
 static volatile sig_atomic_t stop;
-
-/* SIGALRM: wakes a blocked accept() to send counts while idle. */
-static void
-on_alarm(int sig)
-{
-	(void)sig;
-}
 
 /* SIGTERM: finish the request at hand, then leave the accept loop. */
 static void
@@ -49,6 +46,7 @@ main(int argc, char *argv[])
 	struct proxy *p;
 	struct http_conn conn;
 	struct sigaction sa;
+	struct timeval idle = {1, 0};
 	FCGX_Request rq;
 	const char *file = NULL;
 	int ch, rc, verbose = 0;
@@ -91,16 +89,17 @@ main(int argc, char *argv[])
 		sigemptyset(&sa.sa_mask);
 		sigaction(SIGTERM, &sa, NULL);
 		sigaction(SIGINT, &sa, NULL);
-		sa.sa_handler = on_alarm;
-		sigaction(SIGALRM, &sa, NULL);
+		/* accept() gives up after a second idle (EAGAIN), so that
+		 * counts still waiting go out; no timer to arm per request. */
+		if (setsockopt(FCGI_LISTENSOCK_FILENO, SOL_SOCKET, SO_RCVTIMEO,
+			&idle, sizeof(idle)) == -1)
+			log_warn(
+			    "setsockopt SO_RCVTIMEO on the FastCGI socket: "
+			    "counts wait for the next request when idle");
 		conn.fcgx = &rq;
 		while (!stop) {
-			/* Counts still waiting go out after a second idle. */
-			if (proxy_pending(p))
-				alarm(1);
 			rc = FCGX_Accept_r(&rq);
-			alarm(0);
-			if (rc == -EINTR && !stop) {
+			if ((rc == -EINTR || rc == -EAGAIN) && !stop) {
 				proxy_flush(p);
 				continue;
 			}
