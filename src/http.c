@@ -15,12 +15,58 @@
 #include "log.h"
 #include "ocsp.h"
 
-const char *
-http_param(const struct http_conn *c, const char *name)
+static const struct {
+	const char *name;
+	size_t len;
+} http_params[HTTP_NPARAMS] = {
+#define P(s)                                                                   \
+	{                                                                      \
+		s, sizeof(s) - 1                                               \
+	}
+    [HTTP_REQUEST_METHOD] = P("REQUEST_METHOD"),
+    [HTTP_REQUEST_URI] = P("REQUEST_URI"),
+    [HTTP_HTTP_HOST] = P("HTTP_HOST"),
+    [HTTP_REMOTE_ADDR] = P("REMOTE_ADDR"),
+    [HTTP_SERVER_PORT] = P("SERVER_PORT"),
+    [HTTP_CONTENT_TYPE] = P("CONTENT_TYPE"),
+    [HTTP_CONTENT_LENGTH] = P("CONTENT_LENGTH"),
+    [HTTP_HTTP_CACHE_CONTROL] = P("HTTP_CACHE_CONTROL"),
+    [HTTP_HTTP_X_PRUNE_FROM_CACHE] = P("HTTP_X_PRUNE_FROM_CACHE"),
+#undef P
+};
+
+/* One pass over the request's parameters for those we read. */
+static void
+http_scan(struct http_conn *c)
 {
-	if (c->fcgx != NULL)
-		return FCGX_GetParam(name, c->fcgx->envp);
-	return getenv(name);
+	char **p;
+	size_t i, len;
+
+	memset(c->param, 0, sizeof(c->param));
+	c->scanned = 1;
+	for (p = c->fcgx->envp; p != NULL && *p != NULL; p++)
+		for (i = 0; i < HTTP_NPARAMS; i++) {
+			len = http_params[i].len;
+			if ((*p)[0] == http_params[i].name[0] &&
+			    strncmp(*p, http_params[i].name, len) == 0 &&
+			    (*p)[len] == '=') {
+				if (c->param[i] == NULL)
+					c->param[i] = *p + len + 1;
+				break;
+			}
+		}
+}
+
+const char *
+http_param(struct http_conn *c, enum http_param which)
+{
+	if (which < 0 || which >= HTTP_NPARAMS)
+		return NULL;
+	if (c->fcgx == NULL)
+		return getenv(http_params[which].name);
+	if (!c->scanned)
+		http_scan(c);
+	return c->param[which];
 }
 
 static size_t
@@ -167,7 +213,7 @@ http_read_post(struct http_conn *c, const struct config *cf, struct request *r,
 	char *end;
 	long len;
 
-	ct = http_param(c, "CONTENT_TYPE");
+	ct = http_param(c, HTTP_CONTENT_TYPE);
 	if (ct == NULL ||
 	    strncasecmp(ct, "application/ocsp-request", 24) != 0 ||
 	    (ct[24] != '\0' && ct[24] != ';' && ct[24] != ' ')) {
@@ -177,7 +223,7 @@ http_read_post(struct http_conn *c, const struct config *cf, struct request *r,
 		    ct ? "'" : "", ct ? ct : "missing", ct ? "'" : "");
 		return 400;
 	}
-	if ((cl = http_param(c, "CONTENT_LENGTH")) == NULL || *cl == '\0') {
+	if ((cl = http_param(c, HTTP_CONTENT_LENGTH)) == NULL || *cl == '\0') {
 		errfmt(err, "POST without Content-Length");
 		return 411;
 	}
@@ -220,7 +266,7 @@ http_request_read(struct http_conn *c, const struct config *cf,
 	int status = 0;
 
 	memset(r, 0, sizeof(*r));
-	m = http_param(c, "REQUEST_METHOD");
+	m = http_param(c, HTTP_REQUEST_METHOD);
 	if (m != NULL && strcmp(m, "POST") == 0)
 		r->method = HTTP_POST;
 	else if (m != NULL && strcmp(m, "GET") == 0)
@@ -229,7 +275,7 @@ http_request_read(struct http_conn *c, const struct config *cf,
 		errfmt(err, "method %.16s not allowed", m ? m : "(none)");
 		return 405;
 	}
-	r->host = http_param(c, "HTTP_HOST");
+	r->host = http_param(c, HTTP_HTTP_HOST);
 	if (r->host == NULL || *r->host == '\0') {
 		errfmt(err, "request without a Host header");
 		return 400;
@@ -239,11 +285,11 @@ http_request_read(struct http_conn *c, const struct config *cf,
 		    r->host);
 		return 400;
 	}
-	r->remote = http_param(c, "REMOTE_ADDR");
-	r->uri = http_uri_path(http_param(c, "REQUEST_URI"));
-	if ((v = http_param(c, "HTTP_CACHE_CONTROL")) != NULL)
+	r->remote = http_param(c, HTTP_REMOTE_ADDR);
+	r->uri = http_uri_path(http_param(c, HTTP_REQUEST_URI));
+	if ((v = http_param(c, HTTP_HTTP_CACHE_CONTROL)) != NULL)
 		r->no_cache = http_has_token(v, "no-cache");
-	if ((v = http_param(c, "HTTP_X_PRUNE_FROM_CACHE")) != NULL)
+	if ((v = http_param(c, HTTP_HTTP_X_PRUNE_FROM_CACHE)) != NULL)
 		r->prune = *v != '\0' && strcmp(v, "0") != 0;
 	if (r->method == HTTP_POST)
 		status = http_read_post(c, cf, r, err);
@@ -297,6 +343,7 @@ http_finish(struct http_conn *c)
 {
 	FCGX_Request *rq = c->fcgx;
 
+	c->scanned = 0;
 	if (rq == NULL)
 		return;
 	/* The end of FCGI_STDIN is at hand (buffered) once the body is
@@ -342,43 +389,80 @@ http_etag(const unsigned char *der, size_t len, char *buf)
 	ocsp_hex(md, mdlen, buf);
 }
 
+/*
+ * An answer's head, put together piece by piece: on a hit, snprintf()
+ * cost more than all the rest of the answer. A head that does not fit
+ * is marked full and not sent.
+ */
+struct head {
+	char b[768];
+	size_t n;
+};
+
+static void
+head_put(struct head *h, const char *s)
+{
+	size_t len = strlen(s);
+
+	if (h->n + len >= sizeof(h->b)) {
+		h->n = sizeof(h->b);
+		return;
+	}
+	memcpy(h->b + h->n, s, len);
+	h->n += len;
+}
+
+static void
+head_num(struct head *h, unsigned long long v)
+{
+	char d[24];
+	size_t i = sizeof(d);
+
+	d[--i] = '\0';
+	do
+		d[--i] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	head_put(h, d + i);
+}
+
 void
 http_reply_ocsp(struct http_conn *c, const unsigned char *der, size_t len,
     time_t thisupd, time_t nextupd, const char *tag, time_t now)
 {
-	char head[768], date[32], lm[32], ex[32], etag[HTTP_ETAGLEN];
-	int n;
+	struct head h;
+	char date[32], lm[32], ex[32], etag[HTTP_ETAGLEN];
 
+	h.n = 0;
 	http_date(now, date);
+	head_put(&h,
+	    "Status: 200 OK\r\n"
+	    "Content-Type: application/ocsp-response\r\n"
+	    "Content-Length: ");
+	head_num(&h, len);
+	head_put(&h, "\r\nDate: ");
+	head_put(&h, date);
 	if (nextupd > now) {
 		http_date(thisupd, lm);
 		http_date(nextupd, ex);
-		if (tag != NULL && strlen(tag) < sizeof(etag))
-			snprintf(etag, sizeof(etag), "%s", tag);
-		else
+		if (tag == NULL || strlen(tag) >= sizeof(etag)) {
 			http_etag(der, len, etag);
-		n = snprintf(head, sizeof(head),
-		    "Status: 200 OK\r\n"
-		    "Content-Type: application/ocsp-response\r\n"
-		    "Content-Length: %zu\r\n"
-		    "Date: %s\r\n"
-		    "Last-Modified: %s\r\n"
-		    "Expires: %s\r\n"
-		    "ETag: \"%s\"\r\n"
-		    "Cache-Control: max-age=%lld, public, no-transform, "
-		    "must-revalidate\r\n\r\n",
-		    len, date, lm, ex, etag, (long long)(nextupd - now));
+			tag = etag;
+		}
+		head_put(&h, "\r\nLast-Modified: ");
+		head_put(&h, lm);
+		head_put(&h, "\r\nExpires: ");
+		head_put(&h, ex);
+		head_put(&h, "\r\nETag: \"");
+		head_put(&h, tag);
+		head_put(&h, "\"\r\nCache-Control: max-age=");
+		head_num(&h, (unsigned long long)(nextupd - now));
+		head_put(&h, ", public, no-transform, must-revalidate\r\n\r\n");
 	} else
-		n = snprintf(head, sizeof(head),
-		    "Status: 200 OK\r\n"
-		    "Content-Type: application/ocsp-response\r\n"
-		    "Content-Length: %zu\r\n"
-		    "Date: %s\r\n"
-		    "Cache-Control: no-cache, no-transform\r\n\r\n",
-		    len, date);
-	if (n < 0 || (size_t)n >= sizeof(head))
+		head_put(&h,
+		    "\r\nCache-Control: no-cache, no-transform\r\n\r\n");
+	if (h.n >= sizeof(h.b))
 		return;
-	http_write(c, head, (size_t)n);
+	http_write(c, h.b, h.n);
 	http_write(c, der, len);
 }
 

@@ -15,8 +15,25 @@
 struct config;
 struct ocsp_req;
 
+/* The request parameters (CGI/FastCGI variables) the proxy reads. */
+enum http_param {
+	HTTP_REQUEST_METHOD,
+	HTTP_REQUEST_URI,
+	HTTP_HTTP_HOST,
+	HTTP_REMOTE_ADDR,
+	HTTP_SERVER_PORT,
+	HTTP_CONTENT_TYPE,
+	HTTP_CONTENT_LENGTH,
+	HTTP_HTTP_CACHE_CONTROL,
+	HTTP_HTTP_X_PRUNE_FROM_CACHE,
+	HTTP_NPARAMS
+};
+
 struct http_conn {
 	FCGX_Request *fcgx; /* NULL: CGI */
+	/* The parameters of the request at hand, found in one pass. */
+	const char *param[HTTP_NPARAMS];
+	int scanned;
 };
 
 enum http_method { HTTP_GET, HTTP_POST };
@@ -38,8 +55,11 @@ struct request {
 /* SHA-1 hex, the ETag of a response (RFC 5019 6.2), and its size. */
 #define HTTP_ETAGLEN 41
 
-/* A request parameter (CGI/FastCGI variable), or NULL. */
-const char *http_param(const struct http_conn *, const char *name);
+/*
+ * A parameter of the request at hand, or NULL; borrowed until
+ * http_finish(). Of duplicates, the first (as FCGX_GetParam).
+ */
+const char *http_param(struct http_conn *, enum http_param);
 
 /*
  * Reads one request: method, Host, headers, the body of a POST (bounded).

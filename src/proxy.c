@@ -105,8 +105,8 @@ proxy_endpoint(struct proxy *p, struct http_conn *conn)
 	size_t len;
 	int ok, n;
 
-	m = http_param(conn, "REQUEST_METHOD");
-	path = http_uri_path(http_param(conn, "REQUEST_URI"));
+	m = http_param(conn, HTTP_REQUEST_METHOD);
+	path = http_uri_path(http_param(conn, HTTP_REQUEST_URI));
 	if (m == NULL || strcmp(m, "GET") != 0)
 		return 0;
 	seg = strrchr(path, '/');
@@ -313,7 +313,8 @@ proxy_responder(struct proxy *p, struct http_conn *conn,
 	size_t i;
 
 	*learn = 0;
-	if (!proxy_is_self(p->cf, r->host, http_param(conn, "SERVER_PORT"))) {
+	if (!proxy_is_self(p->cf, r->host,
+		http_param(conn, HTTP_SERVER_PORT))) {
 		if (asprintf(&s, "%s%s", r->host,
 			strcmp(r->path, "/") == 0 ? "" : r->path) == -1) {
 			errfmt(err, "out of memory");
@@ -476,8 +477,8 @@ proxy_serve(struct proxy *p, struct http_conn *conn)
 		return;
 	if ((status = http_request_read(conn, p->cf, &r, err)) != 0) {
 		log_warnx("request from %s refused (%d): %s",
-		    http_param(conn, "REMOTE_ADDR")
-			? http_param(conn, "REMOTE_ADDR")
+		    http_param(conn, HTTP_REMOTE_ADDR)
+			? http_param(conn, HTTP_REMOTE_ADDR)
 			: "?",
 		    status, err);
 		http_reply_error(conn, status, err);
