@@ -443,6 +443,18 @@ cache_cmd(struct cache *c, const char *key, int argc, const char **argv,
 	return r;
 }
 
+int
+cache_ping(struct cache *c)
+{
+	const char *argv[1] = {"PING"};
+	redisReply *r;
+
+	if ((r = cache_cmd(c, NULL, 1, argv, NULL)) == NULL)
+		return -1;
+	freeReplyObject(r);
+	return 0;
+}
+
 /*
  * EVALSHA over nkeys keys, loading the script with EVAL when Redis does
  * not know it. Returns the reply (the caller frees it), or NULL (logged).

@@ -46,6 +46,8 @@ struct cache *cache_new(const struct config *);
 void cache_free(struct cache *);
 /* 1 while Redis answers, 0 during an outage. */
 int cache_up(const struct cache *);
+/* A PING: 0 when Redis answers, -1 (an outage, logged) when not. */
+int cache_ping(struct cache *);
 
 /*
  * The hit path: reads response, thisupd, nextupd and etag under key with

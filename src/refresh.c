@@ -115,7 +115,7 @@ job_done(void *arg, const unsigned char *out, size_t outlen, const char *err)
 	if (r == 1) {
 		ps->st->refreshed++;
 		http_date(st.nextupd, date);
-		log_info("%s: refreshed from %s: %s, nextUpdate %s", j->key,
+		log_debug("%s: refreshed from %s: %s, nextUpdate %s", j->key,
 		    j->url, ocsp_status_name(st.status), date);
 	} else {
 		ps->st->failed++;
@@ -479,12 +479,21 @@ refresh_fork(const struct config *cf, volatile sig_atomic_t *stop,
 			if (pid[i] == p) {
 				pid[i] = 0;
 				left--;
-				if (!WIFEXITED(status) ||
+				/* Exit 1: the worker logged why. */
+				if (WIFEXITED(status) &&
+				    WEXITSTATUS(status) == 1)
+					ret = -1;
+				else if (!WIFEXITED(status) ||
 				    WEXITSTATUS(status) != 0) {
 					ret = -1;
 					log_warnx("refresh: worker %lu (pid "
-						  "%ld) failed",
-					    i, (long)p);
+						  "%ld) ended with %s %d",
+					    i, (long)p,
+					    WIFSIGNALED(status) ? "signal"
+								: "exit status",
+					    WIFSIGNALED(status)
+						? WTERMSIG(status)
+						: WEXITSTATUS(status));
 				}
 			}
 	}
@@ -510,10 +519,17 @@ refresh_pass(const struct config *cf, volatile sig_atomic_t *stop,
 	int ret;
 
 	memset(st, 0, sizeof(*st));
-	if (n > 1)
-		ret = refresh_fork(cf, stop, st, n);
-	else
+	if (n == 1)
 		ret = refresh_slice(cf, stop, st, 0, 1);
+	else if ((c = cache_new(cf)) == NULL)
+		ret = -1;
+	else {
+		/* Redis away: said once here, not once by each worker. */
+		ret = cache_ping(c);
+		cache_free(c);
+		if (ret == 0)
+			ret = refresh_fork(cf, stop, st, n);
+	}
 	if (ret == 0 && (c = cache_new(cf)) != NULL) {
 		refresh_report(c, st);
 		cache_free(c);

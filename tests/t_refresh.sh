@@ -643,4 +643,16 @@ check "9: failed (exit $RC): TTL not renewed ($ttl <= 100)" \
     test "$RC" = 1 -a "$ttl" -gt 0 -a "$ttl" -le 100
 t_fake_stop h500
 
+# ---------------------------------------------------------------- 10
+t_note "10: Redis unreachable: said once, not once a worker"
+# (t_conf's redis line comes first; the later one wins)
+conf "$T/nored.conf" redis "unix:$T/no-redis.sock" refresh_workers 3
+refresh c10 "$T/nored.conf"
+check "10: --once exits 1" test "$RC" = 1
+n=$(grep -c 'connect failed' "$T/run-c10.err")
+check "10: one log line for the outage ($n)" test "$n" = 1
+check "10: ... naming the socket and why" \
+    grep -q "no-redis.sock: connect failed: No such file" "$T/run-c10.err"
+check "10: the pass says it was cut short" grep -q 'cut short' "$T/run-c10.err"
+
 t_done
