@@ -439,6 +439,20 @@ test_responses(const struct ca *ca)
 	OPENSSL_free(req2);
 }
 
+/* ocsp_resp_check() must refuse der (freed here), a response for r. */
+static void
+refused(unsigned char *der, size_t len, const struct ocsp_req *r,
+    STACK_OF(X509) * issuers, time_t now, const char *what)
+{
+	struct ocsp_status st;
+	char err[ERRLEN];
+
+	err[0] = '\0';
+	CHECK(ocsp_resp_check(der, len, r, issuers, now, 300, &st, err) == -1,
+	    "%s: refused: %s", what, err);
+	OPENSSL_free(der);
+}
+
 /*
  * A delegated responder: verified in full once, then remembered, so that
  * its next responses are checked without decoding its certificate again.
@@ -489,47 +503,31 @@ test_delegated(const struct ca *ca)
 	len = response_signed(ca, &del, 0x2001, -10, 3600,
 	    V_OCSP_CERTSTATUS_GOOD, 0, &der);
 	corrupt_signature(&der, &len);
-	CHECK(ocsp_resp_check(der, len, r, issuers, now, 300, &st, err) == -1,
-	    "the remembered signer's certificate with a bad signature: "
-	    "refused: %s",
-	    err);
-	OPENSSL_free(der);
+	refused(der, len, r, issuers, now,
+	    "the remembered signer's certificate with a bad signature");
 	len = response_carrying(ca, &twin, del.cert, 0x2001, &der);
-	CHECK(ocsp_resp_check(der, len, r, issuers, now, 300, &st, err) == -1,
-	    "signed by a look-alike key, carrying the remembered certificate: "
-	    "refused: %s",
-	    err);
-	OPENSSL_free(der);
+	refused(der, len, r, issuers, now,
+	    "signed by a look-alike key, carrying the remembered certificate");
 	len = response_signed(ca, &twin, 0x2001, -10, 3600,
 	    V_OCSP_CERTSTATUS_GOOD, 0, &der);
-	CHECK(ocsp_resp_check(der, len, r, issuers, now, 300, &st, err) == -1,
-	    "the look-alike with its own certificate (no OCSPSigning): "
-	    "refused: %s",
-	    err);
-	OPENSSL_free(der);
+	refused(der, len, r, issuers, now,
+	    "the look-alike with its own certificate (no OCSPSigning)");
 	len = response_signed(ca, &noeku, 0x2001, -10, 3600,
 	    V_OCSP_CERTSTATUS_GOOD, 0, &der);
-	CHECK(ocsp_resp_check(der, len, r, issuers, now, 300, &st, err) == -1,
-	    "a certificate of the issuer without OCSPSigning: refused: %s",
-	    err);
-	OPENSSL_free(der);
+	refused(der, len, r, issuers, now,
+	    "a certificate of the issuer without OCSPSigning");
 	len = response_signed(&ca2, &del, 0x2001, -10, 3600,
 	    V_OCSP_CERTSTATUS_GOOD, 0, &der);
-	CHECK(ocsp_resp_check(der, len, r2, issuers, now, 300, &st, err) == -1,
-	    "the signer remembered for one issuer, for another: refused: %s",
-	    err);
-	OPENSSL_free(der);
+	refused(der, len, r2, issuers, now,
+	    "the signer remembered for one issuer, for another");
 	len = response_carrying(ca, ca, del.cert, 0x2001, &der);
 	CHECK(ocsp_resp_check(der, len, r, issuers, now, 300, &st, err) == 0 &&
 		st.verified,
 	    "signed by the issuer, carrying the remembered signer: verified");
 	OPENSSL_free(der);
 	len = response_carrying(ca, &del, NULL, 0x2001, &der);
-	CHECK(ocsp_resp_check(der, len, r, issuers, now, 300, &st, err) == -1,
-	    "the delegated signer's response without its certificate: "
-	    "refused: %s",
-	    err);
-	OPENSSL_free(der);
+	refused(der, len, r, issuers, now,
+	    "the delegated signer's response without its certificate");
 
 	ocsp_req_free(r);
 	ocsp_req_free(r2);
