@@ -416,6 +416,21 @@ refresh_nworkers(const struct config *cf)
 	return n < 1 ? 1 : (unsigned long)n;
 }
 
+/* How worker i (pid p) ended: 0, or -1 (logged, here or by the worker). */
+static int
+refresh_reap(unsigned long i, pid_t p, int status)
+{
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	/* Exit 1: the worker logged why. */
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 1)
+		log_warnx("refresh: worker %lu (pid %ld) ended with %s %d", i,
+		    (long)p, WIFSIGNALED(status) ? "signal" : "exit status",
+		    WIFSIGNALED(status) ? WTERMSIG(status)
+					: WEXITSTATUS(status));
+	return -1;
+}
+
 /*
  * Runs refresh_slice() in n worker processes at once, each over its
  * share of the keys, and adds up their figures in st. A stop is passed
@@ -438,9 +453,11 @@ refresh_fork(const struct config *cf, volatile sig_atomic_t *stop,
 		return -1;
 	}
 	memset(shared, 0, n * sizeof(*shared));
+	memset(pid, 0, sizeof(pid));
 	for (i = 0; i < n; i++) {
 		if ((pid[i] = fork()) == -1) {
 			log_warn("refresh: fork");
+			pid[i] = 0;
 			ret = -1;
 			break;
 		}
@@ -464,38 +481,22 @@ refresh_fork(const struct config *cf, volatile sig_atomic_t *stop,
 		}
 		/* Polled, so that a stop between the test and the wait
 		 * is not missed. */
-		if ((p = waitpid(-1, &status, WNOHANG)) == 0) {
-			nanosleep(&nap, NULL);
-			continue;
-		}
-		if (p == -1) {
-			if (errno == EINTR)
+		nanosleep(&nap, NULL);
+		for (i = 0; i < n; i++) {
+			if (pid[i] <= 0 ||
+			    (p = waitpid(pid[i], &status, WNOHANG)) == 0 ||
+			    (p == -1 && errno == EINTR))
 				continue;
-			log_warn("refresh: waitpid");
-			ret = -1;
-			break;
+			if (p == -1) {
+				log_warn("refresh: waitpid for worker %lu (pid "
+					 "%ld)",
+				    i, (long)pid[i]);
+				ret = -1;
+			} else if (refresh_reap(i, p, status) == -1)
+				ret = -1;
+			pid[i] = 0;
+			left--;
 		}
-		for (i = 0; i < n; i++)
-			if (pid[i] == p) {
-				pid[i] = 0;
-				left--;
-				/* Exit 1: the worker logged why. */
-				if (WIFEXITED(status) &&
-				    WEXITSTATUS(status) == 1)
-					ret = -1;
-				else if (!WIFEXITED(status) ||
-				    WEXITSTATUS(status) != 0) {
-					ret = -1;
-					log_warnx("refresh: worker %lu (pid "
-						  "%ld) ended with %s %d",
-					    i, (long)p,
-					    WIFSIGNALED(status) ? "signal"
-								: "exit status",
-					    WIFSIGNALED(status)
-						? WTERMSIG(status)
-						: WEXITSTATUS(status));
-				}
-			}
 	}
 	for (i = 0; i < n; i++) {
 		st->seen += shared[i].seen;
