@@ -469,8 +469,10 @@ config_load(const char *path)
 			    lineno, key);
 			goto fail;
 		}
-		if (!seen[k - ckeys]++)
+		if (!seen[k - ckeys]) {
+			seen[k - ckeys] = 1;
 			config_clear(c, k);
+		}
 		if ((why = config_set(c, k, val)) != NULL ||
 		    (k->off == offsetof(struct config, redis) &&
 			(why = config_redis(c->redis)) != NULL)) {

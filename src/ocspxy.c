@@ -115,7 +115,9 @@ main(int argc, char *argv[])
 	cmd = argv[optind];
 	argc -= optind;
 	argv += optind;
-	optind = 1;
+	/* 0: glibc starts afresh, without the "+" of the first scan, so
+	 * that options may follow the arguments. */
+	optind = 0;
 	while ((ch = getopt_long(argc, argv, "l:", opts, NULL)) != -1) {
 		switch (ch) {
 		case 't':

@@ -221,6 +221,9 @@ xfer_setup(struct xfer *x, struct curl_slist *hdrs, const char *url,
 	if (curl_easy_setopt(h, CURLOPT_URL, url) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http") != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
+	    /* Never through a proxy from http_proxy and the like: the
+	     * address policy would then check the proxy's address. */
+	    curl_easy_setopt(h, CURLOPT_PROXY, "") != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_TIMEOUT, cf->upstream_timeout) !=
 		CURLE_OK ||

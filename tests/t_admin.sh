@@ -251,6 +251,12 @@ jcheck()
 check "status --json good1: valid JSON, every field as in -resp_text and Redis" \
     jcheck good1
 check "status --json good2 (given by key): every field as expected" jcheck good2
+# options may follow the arguments
+ox s_json2 status "$K2" --json
+check "status KEY --json: one JSON object, for KEY" \
+    python3 -c 'import json, sys
+o = [json.loads(l) for l in open(sys.argv[1])]
+assert len(o) == 1 and o[0]["key"] == sys.argv[2], o' "$T/s_json2.out" "$K2"
 
 ox s_hum status "$CA1/good1.crt" "$CA1/ca.crt"
 r=$(grep -F -- "$K1" "$T/s_hum.out")

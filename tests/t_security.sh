@@ -468,6 +468,24 @@ restart "$T/reqv2.conf" 2
 code=$(p1 "$T/rv3" good1)
 check "control: require_verified yes with issuer ca1: verified and stored" \
     test "$code" = 200 -a "$(rcli exists "$K_GOOD1")" = 1
+check "control: ... the answer verifies" t_vleaf "$T/rv3.body" good1 good
+
+# An http_proxy in the environment is never used: the address policy must
+# see the responder's own address, not a proxy's.
+FPX=$(t_port)
+t_fake_start envproxy "$FPX" hang || fail "3: fake proxy on $FPX"
+t_conf "$T/envproxy.conf" prefix ocspxyenv_
+T_CGI_CONF=$T/envproxy.conf t_cgi REQUEST_METHOD=POST \
+    CONTENT_TYPE=application/ocsp-request \
+    CONTENT_LENGTH="$(stat -c %s "$T/req-good1.der")" HTTP_HOST="$H1" \
+    REQUEST_URI=/ "http_proxy=http://127.0.0.1:$FPX" \
+    "all_proxy=http://127.0.0.1:$FPX" -- "$T/req-good1.der" >"$T/envpx.raw"
+t_cgi_split "$T/envpx.raw" "$T/envpx.hdr" "$T/envpx.body"
+check "http_proxy set: the answer comes from the responder itself, verified" \
+    t_vleaf "$T/envpx.body" good1 good
+check "http_proxy set: the proxy saw no request ($(t_fake_count envproxy))" \
+    test "$(t_fake_count envproxy)" = 0
+t_fake_stop envproxy
 
 # ================================================================ 4 policy
 t_note "4. no open relay: refused upstreams (403, no connection)"
