@@ -530,7 +530,8 @@ reply_time(const redisReply *r)
 		return 0;
 	errno = 0;
 	v = strtoll(r->str, &end, 10);
-	if (errno != 0 || *end != '\0' || v < 0)
+	/* Up to the end of year 9999: beyond, no HTTP date can say it. */
+	if (errno != 0 || *end != '\0' || v < 0 || v > 253402300799LL)
 		return 0;
 	return (time_t)v;
 }

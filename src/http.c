@@ -348,8 +348,10 @@ http_finish(struct http_conn *c)
 		return;
 	/* The end of FCGI_STDIN is at hand (buffered) once the body is
 	 * read; a byte more means the body was left unread. */
-	if (FCGX_GetChar(rq->in) == EOF && FCGX_HasSeenEOF(rq->in) &&
-	    FCGX_GetError(rq->in) == 0)
+	/* (A kept connection is not closed; libfcgi clears the flag only
+	 * when it closes.) */
+	if (!rq->keepConnection && FCGX_GetChar(rq->in) == EOF &&
+	    FCGX_HasSeenEOF(rq->in) && FCGX_GetError(rq->in) == 0)
 		FCGX_Detach(rq);
 	FCGX_Finish_r(rq);
 }
@@ -371,8 +373,12 @@ http_date(time_t t, char *buf)
 			memcpy(buf, memo[i].s, 32);
 			return;
 		}
-	gmtime_r(&t, &tm);
-	strftime(buf, 32, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	/* Times come from Redis; one that fits no date gives the epoch. */
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, 32, "%a, %d %b %Y %H:%M:%S GMT", &tm) == 0) {
+		snprintf(buf, 32, "Thu, 01 Jan 1970 00:00:00 GMT");
+		return;
+	}
 	i = next++ % 4;
 	memo[i].t = t;
 	memcpy(memo[i].s, buf, 32);

@@ -476,19 +476,19 @@ ASN1_SEQUENCE(OX_BASIC) = {
     ASN1_SIMPLE(OX_BASIC, sig, ASN1_ANY),
     ASN1_EXP_SEQUENCE_OF_OPT(OX_BASIC, certs, ASN1_ANY, 0),
 } static_ASN1_SEQUENCE_END(OX_BASIC)
-    /* clang-format on */
 
-    /*
-     * The basic response in der when every certificate it carries is a
-     * remembered signer for issuer: returned without them (a new response
-     * the caller frees), and the signers pushed, borrowed, onto found.
-     * NULL otherwise (not DER, no certificates, one not remembered), and the
-     * caller parses the whole response the usual way.
-     */
-    static OCSP_BASICRESP
-    *
-    ocsp_basic_known(const unsigned char *der, size_t len, X509 *issuer,
-	time_t now, STACK_OF(X509) * found)
+/*
+ * The basic response in der when every certificate it carries is a
+ * remembered signer for issuer: returned without them (a new response
+ * the caller frees), and the signers pushed, borrowed, onto found. One
+ * that carries none is returned as it is. NULL otherwise (not DER, a
+ * certificate not remembered), and the caller parses the whole response
+ * the usual way.
+ */
+static OCSP_BASICRESP *
+ocsp_basic_known(const unsigned char *der, size_t len, X509 *issuer,
+    time_t now, STACK_OF(X509) *found)
+/* clang-format on */
 {
 	OX_RESPONSE *r = NULL;
 	OX_BASIC *b = NULL;
@@ -509,8 +509,18 @@ ASN1_SEQUENCE(OX_BASIC) = {
 	end = p + r->bytes->response->length;
 	if ((b = (OX_BASIC *)ASN1_item_d2i(NULL, &p, end - p,
 		 ASN1_ITEM_rptr(OX_BASIC))) == NULL ||
-	    p != end || (n = sk_ASN1_TYPE_num(b->certs)) <= 0)
+	    p != end)
 		goto done;
+	if ((n = sk_ASN1_TYPE_num(b->certs)) <= 0) {
+		/* No certificate to leave out: the response as it is. */
+		p = r->bytes->response->data;
+		if ((bs = d2i_OCSP_BASICRESP(NULL, &p, end - p)) != NULL &&
+		    p != end) {
+			OCSP_BASICRESP_free(bs);
+			bs = NULL;
+		}
+		goto done;
+	}
 	for (i = 0; i < n; i++) {
 		if (sk_ASN1_TYPE_value(b->certs, i)->type != V_ASN1_SEQUENCE)
 			goto done;
@@ -600,7 +610,7 @@ ocsp_self_check(OCSP_BASICRESP *bs, char *err)
 			errfmt(err,
 			    "signature does not verify against the "
 			    "response's own signer certificate: %s",
-			    e ? ERR_reason_error_string(e) : "unknown reason");
+			    ocsp_why());
 			ret = -1;
 		}
 	}

@@ -32,6 +32,30 @@ on_term(int sig)
 	FCGX_ShutdownPending();
 }
 
+/*
+ * accept() gives up after a second idle (EAGAIN), so that counts still
+ * waiting go out; no timer to arm around every accept. Returns 1 when
+ * the listen socket is not a unix one: its connections inherit the
+ * timeout, which the caller takes off each of them.
+ */
+static int
+idle_timeout(void)
+{
+	const struct timeval idle = {1, 0};
+	struct sockaddr_storage sa;
+	socklen_t len = sizeof(sa);
+
+	if (setsockopt(FCGI_LISTENSOCK_FILENO, SOL_SOCKET, SO_RCVTIMEO, &idle,
+		sizeof(idle)) == -1) {
+		log_warn("setsockopt SO_RCVTIMEO on the FastCGI socket: counts "
+			 "wait for the next request when idle");
+		return 0;
+	}
+	return getsockname(FCGI_LISTENSOCK_FILENO, (struct sockaddr *)&sa,
+		   &len) == -1 ||
+	    sa.ss_family != AF_UNIX;
+}
+
 static void
 usage(void)
 {
@@ -46,10 +70,10 @@ main(int argc, char *argv[])
 	struct proxy *p;
 	struct http_conn conn;
 	struct sigaction sa;
-	struct timeval idle = {1, 0};
+	const struct timeval none = {0, 0};
 	FCGX_Request rq;
 	const char *file = NULL;
-	int ch, rc, verbose = 0;
+	int ch, rc, verbose = 0, tcp = 0, ret = 0;
 
 	log_init("ocspxy-fcgi", 0);
 	while ((ch = getopt(argc, argv, "c:v")) != -1) {
@@ -89,13 +113,7 @@ main(int argc, char *argv[])
 		sigemptyset(&sa.sa_mask);
 		sigaction(SIGTERM, &sa, NULL);
 		sigaction(SIGINT, &sa, NULL);
-		/* accept() gives up after a second idle (EAGAIN), so that
-		 * counts still waiting go out; no timer to arm per request. */
-		if (setsockopt(FCGI_LISTENSOCK_FILENO, SOL_SOCKET, SO_RCVTIMEO,
-			&idle, sizeof(idle)) == -1)
-			log_warn(
-			    "setsockopt SO_RCVTIMEO on the FastCGI socket: "
-			    "counts wait for the next request when idle");
+		tcp = idle_timeout();
 		conn.fcgx = &rq;
 		while (!stop) {
 			rc = FCGX_Accept_r(&rq);
@@ -103,8 +121,20 @@ main(int argc, char *argv[])
 				proxy_flush(p);
 				continue;
 			}
+			if (rc < 0 && !stop) {
+				log_warnx("accept on the FastCGI socket: %s",
+				    strerror(-rc));
+				ret = 1;
+			}
 			if (rc < 0 || stop)
 				break;
+			/* A TCP connection inherits the listen socket's
+			 * timeout: a slow body must not fail after a second. */
+			if (tcp &&
+			    setsockopt(rq.ipcFd, SOL_SOCKET, SO_RCVTIMEO, &none,
+				sizeof(none)) == -1)
+				log_warn(
+				    "setsockopt SO_RCVTIMEO on a connection");
 			proxy_serve(p, &conn);
 			http_finish(&conn);
 		}
@@ -114,5 +144,5 @@ main(int argc, char *argv[])
 	proxy_free(p);
 	config_free(cf);
 	curl_global_cleanup();
-	return 0;
+	return ret;
 }

@@ -426,6 +426,26 @@ check "Redis back: good1 stored again (within 4 requests)" exists "$key1"
 check "ocspxy-fcgi children all still running" t_fcgi_alive
 # A request read to its end is closed at once (no lingering close), one
 # left unread (413) the libfcgi way: nginx saw every answer whole.
+# On a TCP listen socket (spawn-fcgi -p, a systemd ListenStream) the
+# accepted connections must not keep the listen socket's one-second idle
+# timeout: a body that comes 1.5 s after the parameters is still read.
+TP=$(t_port)
+spawn-fcgi -a 127.0.0.1 -p "$TP" -P "$T/tcp.pid" -F 1 -- \
+    /bin/sh -c 'l=$1; shift; exec "$@" 2>>"$l"' sh "$T/fcgi-tcp.log" \
+    "$OCSPXY_BUILD/ocspxy-fcgi" -c "$T/ocspxy.conf" \
+    >>"$T/spawn-fcgi.log" 2>&1 </dev/null || fail "spawn-fcgi on TCP port $TP"
+_t_wait_file "$T/tcp.pid" 5 && t_fcgi_pids "$T/tcp.pid"
+t_wait_listen "$TP" 10 || fail "ocspxy-fcgi on TCP port $TP"
+python3 "$TESTS_DIR/fcgi_client.py" 127.0.0.1 "$TP" "$T/req-good1.der" \
+    "$T/slow.raw" 1.5 REQUEST_METHOD=POST CONTENT_TYPE=application/ocsp-request \
+    "CONTENT_LENGTH=$(stat -c %s "$T/req-good1.der")" "HTTP_HOST=$H1" \
+    REQUEST_URI=/ REMOTE_ADDR=127.0.0.1 SERVER_PORT=80
+t_cgi_split "$T/slow.raw" "$T/slow.hdr" "$T/slow.body"
+check "FastCGI over TCP, body 1.5 s after the parameters: 200" \
+    grep -q '^Status: 200' "$T/slow.hdr"
+check "... the answer verifies" t_vleaf "$T/slow.body" good1 good
+_t_stop_pidfile "$T/tcp.pid"
+
 check "nginx's error log: no FastCGI connection reset or cut short" \
     eval '! grep -Ei "reset by peer|prematurely closed|broken pipe" "$T/nginx-error.log"'
 t_done
