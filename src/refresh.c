@@ -50,10 +50,10 @@ long
 refresh_backoff(const struct config *cf, const char *key, long failures)
 {
 	unsigned long h = 5381;
-	long b = 60, jitter;
+	long b = 60, jitter, n;
 	const char *p;
 
-	while (--failures > 0 && b < cf->refresh_min_age)
+	for (n = failures; --n > 0 && b < cf->refresh_min_age;)
 		b *= 2;
 	if (b > cf->refresh_min_age)
 		b = cf->refresh_min_age;
@@ -179,14 +179,7 @@ refresh_one(struct pass *ps, const char *key, const struct cache_entry *peek)
 
 	memset(&e, 0, sizeof(e));
 	ps->st->seen++;
-	if (peek->request == NULL || peek->request_len == 0 ||
-	    peek->responder == NULL || *peek->responder == '\0') {
-		refresh_remove(ps, key,
-		    peek->request == NULL || peek->request_len == 0
-			? "no request"
-			: "no responder");
-		return 0;
-	}
+	/* (An entry without times, corrupt or gone, is due.) */
 	entry_times(peek, &t);
 	if (!refresh_due(ps->cf, key, &t, now))
 		return 0;
@@ -195,7 +188,7 @@ refresh_one(struct pass *ps, const char *key, const struct cache_entry *peek)
 	    (ps->cf->upstream_timeout + 5) * 1000, &e);
 	if (r == 0) {
 		ps->st->skipped++;
-		log_debug("%s: refreshed by another daemon", key);
+		log_debug("%s: locked by another daemon or a client", key);
 	}
 	locked = r == 1 || r == 2;
 	if (r != 1) {
@@ -208,7 +201,16 @@ refresh_one(struct pass *ps, const char *key, const struct cache_entry *peek)
 		ret = 0;
 		goto done;
 	}
-	ps->st->due++;
+	/* Judged under the lock, on what it holds now: a client may have
+	 * stored the key again since the batch was read. */
+	if (e.request == NULL || e.request_len == 0 || e.responder == NULL ||
+	    *e.responder == '\0') {
+		refresh_remove(ps, key,
+		    e.request == NULL || e.request_len == 0 ? "no request"
+							    : "no responder");
+		ret = 0;
+		goto done;
+	}
 	if ((j = calloc(1, sizeof(*j))) == NULL ||
 	    (j->key = strdup(key)) == NULL ||
 	    (j->responder = strdup(e.responder)) == NULL ||
@@ -219,15 +221,20 @@ refresh_one(struct pass *ps, const char *key, const struct cache_entry *peek)
 	j->pass = ps;
 	if ((j->req = ocsp_req_parse((const unsigned char *)e.request,
 		 e.request_len, err)) == NULL) {
-		ps->st->due--;
 		refresh_remove(ps, key, err);
 		ret = 0;
 		goto done;
 	}
+	ps->st->due++;
 	der = ocsp_req_get0_der(j->req, &len);
 	if (upstream_multi_add(ps->multi, j->url, der, len, j, err) == -1) {
+		/* Recorded like a failed fetch (and the lock let go), so
+		 * that it backs off and `ocspxy status` says why. */
 		ps->st->failed++;
 		log_warnx("%s: refresh: %s", key, err);
+		cache_fail(ps->cache, key, now, err, 1);
+		locked = 0;
+		ret = 0;
 		goto done;
 	}
 	j = NULL;
@@ -265,22 +272,25 @@ batch_add(void *arg, const char *key)
 		return 0;
 	if (b->n == b->cap) {
 		if ((k = reallocarray(b->keys, cap, sizeof(*k))) == NULL)
-			return -1;
+			goto oom;
 		b->keys = k;
 		if ((e = reallocarray(b->e, cap, sizeof(*e))) == NULL)
-			return -1;
+			goto oom;
 		b->e = e;
 		if ((bad = reallocarray(b->bad, cap, sizeof(*bad))) == NULL)
-			return -1;
+			goto oom;
 		b->bad = bad;
 		b->cap = cap;
 	}
 	if ((b->keys[b->n] = strdup(key)) == NULL)
-		return -1;
+		goto oom;
 	memset(&b->e[b->n], 0, sizeof(b->e[b->n]));
 	b->bad[b->n] = 0;
 	b->n++;
 	return 0;
+oom:
+	log_warnx("refresh: out of memory for a SCAN batch");
+	return -1;
 }
 
 /* Reads what the batch's keys hold, all in one round trip. */
@@ -445,7 +455,7 @@ refresh_fork(const struct config *cf, volatile sig_atomic_t *stop,
 	pid_t pid[REFRESH_MAX_WORKERS];
 	unsigned long i, left = 0;
 	int status, ret = 0, told = 0;
-	pid_t p;
+	pid_t p, self;
 
 	if ((shared = mmap(NULL, n * sizeof(*shared), PROT_READ | PROT_WRITE,
 		 MAP_SHARED | MAP_ANONYMOUS, -1, 0)) == MAP_FAILED) {
@@ -454,6 +464,7 @@ refresh_fork(const struct config *cf, volatile sig_atomic_t *stop,
 	}
 	memset(shared, 0, n * sizeof(*shared));
 	memset(pid, 0, sizeof(pid));
+	self = getpid();
 	for (i = 0; i < n; i++) {
 		if ((pid[i] = fork()) == -1) {
 			log_warn("refresh: fork");
@@ -464,8 +475,12 @@ refresh_fork(const struct config *cf, volatile sig_atomic_t *stop,
 		if (pid[i] == 0) {
 			/* A worker does not outlive the daemon. */
 			prctl(PR_SET_PDEATHSIG, SIGTERM);
-			if (getppid() == 1)
+			if (getppid() != self) {
+				log_warnx("refresh: worker %lu: the daemon is "
+					  "gone",
+				    i);
 				_exit(1);
+			}
 			_exit(refresh_slice(cf, stop, &shared[i], i, n) == -1
 				? 1
 				: 0);

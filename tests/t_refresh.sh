@@ -643,6 +643,18 @@ check "9: failed (exit $RC): TTL not renewed ($ttl <= 100)" \
     test "$RC" = 1 -a "$ttl" -gt 0 -a "$ttl" -le 100
 t_fake_stop h500
 
+# ---------------------------------------------------------------- 11
+t_note "11: a responder the policy refuses: recorded like a failed fetch"
+KP11=${KP}e00001
+copies e00001 1 1 "127.0.0.1:1" || fail "11: could not make the copy"
+refresh c11
+check "11: --once exits 1" test "$RC" = 1
+check "11: failures 1" test "$(hget "$KP11" failures)" = 1
+check "11: lasterror says the port is refused ($(hget "$KP11" lasterror))" \
+    eval 'hget "$KP11" lasterror | grep -qi port'
+check "11: the lock is let go" test "$(rcli exists "ocspxy:lock:${KP11#ocspxy_}")" = 0
+uncopies e00001 1
+
 # ---------------------------------------------------------------- 10
 t_note "10: Redis unreachable: said once, not once a worker"
 # (t_conf's redis line comes first; the later one wins)
