@@ -652,6 +652,7 @@ check "11: --once exits 1" test "$RC" = 1
 check "11: failures 1" test "$(hget "$KP11" failures)" = 1
 check "11: lasterror says the port is refused ($(hget "$KP11" lasterror))" \
     eval 'hget "$KP11" lasterror | grep -qi port'
+check "11: the pass goes on (not cut short)" ! grep -q 'cut short' "$T/run-c11.err"
 check "11: the lock is let go" test "$(rcli exists "ocspxy:lock:${KP11#ocspxy_}")" = 0
 uncopies e00001 1
 
