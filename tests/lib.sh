@@ -122,6 +122,9 @@ fail()
 
 # check DESC [!] CMD ARGS...: ok if CMD exits 0 (with !: non-zero), else
 # fail (with its exit code).
+# quiet CMD...: CMD with its output thrown away (for check).
+quiet() { "$@" >/dev/null 2>&1; }
+
 check()
 {
 	local desc=$1 rc neg=0
@@ -626,7 +629,14 @@ t_fcgi_start()
 	}
 	_t_wait_file "$T/fcgi.pid" 5 || return 1
 	t_fcgi_pids "$T/fcgi.pid"
-	_t_wait_file "$T/fcgi.sock" 5
+	_t_wait_file "$T/fcgi.sock" 5 || return 1
+	# a child that fails at once (a bad config) has gone by now
+	sleep 0.1
+	t_fcgi_alive || {
+		echo "# ocspxy-fcgi exited at start:" >&2
+		tail -3 "$T/fcgi.log" >&2
+		return 1
+	}
 }
 
 # t_fcgi_pids FILE: records the pids of a spawn-fcgi pid file (one a line,
@@ -781,6 +791,17 @@ t_verify_sig()
 t_vsig()
 {
 	t_verify_sig "$1" "$(t_issuer "$2")" "$(t_crt "$2")" "$T/pki/roots.pem"
+}
+
+# t_vforged RESPFILE LEAF: a fixture made to be refused: a response that
+# names LEAF as good, and whose signature does not verify.
+t_vforged()
+{
+	$OPENSSL ocsp -respin "$1" -issuer "$(t_issuer "$2")" \
+	    $T_DIGEST -cert "$(t_crt "$2")" -CAfile "$T/pki/roots.pem" -no_nonce \
+	    >"$1.verify" 2>&1
+	grep -q -- "$2.crt: good\$" "$1.verify" &&
+	    ! grep -q '^Response verify OK' "$1.verify"
 }
 
 # t_vleaf RESPFILE LEAF EXPECT: t_verify with the test PKI's paths.

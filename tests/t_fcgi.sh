@@ -348,6 +348,14 @@ t_responder_start evil ca1-evil "$EP"
 t_query evil "$(t_crt good1)" "$(t_issuer good1)" "http://127.0.0.1:$EP/" \
     "$T/forged-good1.der"
 t_responder_stop evil
+check "fixture expired-good1.der: genuinely signed by ca1" \
+    t_vsig "$T/expired-good1.der" good1
+check "fixture future-good1.der: genuinely signed by ca1" \
+    t_vsig "$T/future-good1.der" good1
+check "fixture badsig-good1.der: names good1 good, does not verify" \
+    t_vforged "$T/badsig-good1.der" good1
+check "fixture forged-good1.der: names good1 good, does not verify" \
+    t_vforged "$T/forged-good1.der" good1
 
 # bad_upstream LABEL MODE: good1 through a fake upstream.
 bad_upstream()

@@ -81,8 +81,8 @@ for u in ocspxy-fcgi.service ocspxy-refresh.service; do
 	score=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p' \
 	    "$T/security-$u.log")
 	check "systemd-analyze security $u: exposure ${score:-?} <= 2.0" \
-	    systemd-analyze security --offline=true --threshold=20 "$V/$u"
-done >/dev/null
+	    quiet systemd-analyze security --offline=true --threshold=20 "$V/$u"
+done
 # (the security table itself is in $T/security-*.log)
 grep -h 'Overall exposure' "$T"/security-*.log | sed 's/^/# /'
 

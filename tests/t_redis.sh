@@ -58,16 +58,40 @@ t_nginx_start "$NP" || fail "nginx"
 rcli config set timeout 1 >/dev/null
 code=$(t_post "$T/i1" "http://127.0.0.1:$NP/" "$req" -H "Host: $H1")
 check "idle timeout: first request 200" test "$code" = 200
+check "  ... the answer verifies" t_vleaf "$T/i1.body" good1 good
 sleep 2.5
 c0=$(t_responder_count r1)
 code=$(t_post "$T/i2" "http://127.0.0.1:$NP/" "$req" -H "Host: $H1")
 check "idle timeout: after Redis closed the idle connection: 200" \
     test "$code" = 200
+check "  ... the answer verifies" t_vleaf "$T/i2.body" good1 good
 check "  ... a hit from the cache (no upstream request)" \
     test "$(t_responder_count r1)" = "$c0"
 check "  ... and no outage logged" \
     bash -c "! grep -q 'logged once' '$T/fcgi.log'"
 rcli config set timeout 0 >/dev/null
+
+# Redis over TCP (redis host:port), a server of its own without a
+# password: stored there, then a hit from there.
+RTP=$(t_port)
+redis-server --port "$RTP" --bind 127.0.0.1 --dir "$T" --save '' \
+    --appendonly no --daemonize no --logfile "$T/redis-tcp.log" </dev/null &
+_t_record $!
+if t_wait_listen "$RTP" 10; then
+	# (t_conf's unix socket line comes first; the later one wins)
+	t_conf "$T/tcp.conf" redis "127.0.0.1:$RTP"
+	cgi "$T/tcp.conf" "$T/tcp1"
+	check "Redis over TCP: 200, the answer verifies" t_vleaf "$T/tcp1.body" good1 good
+	check "Redis over TCP: the entry is in that server" \
+	    test "$(REDISCLI_AUTH= redis-cli -p "$RTP" exists "$key")" = 1
+	c0=$(t_responder_count r1)
+	cgi "$T/tcp.conf" "$T/tcp2"
+	check "Redis over TCP: the next request is a hit (no upstream request)" \
+	    test "$(t_responder_count r1)" = "$c0"
+	check "Redis over TCP: ... with the same bytes" cmp -s "$T/tcp1.body" "$T/tcp2.body"
+else
+	fail "redis-server on TCP port $RTP does not start"
+fi
 
 printf 'redis_db -1\n' >"$T/bad.conf"
 "$OCSPXY_BUILD/ocspxy-fcgi" -c "$T/bad.conf" </dev/null >/dev/null \

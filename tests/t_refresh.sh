@@ -283,6 +283,8 @@ if t_responder_start evil ca1-evil "$PE" -ndays 1; then
 	t_query evil "$(t_crt good1)" "$(t_issuer good1)" "http://127.0.0.1:$PE/" \
 	    "$T/forged.der"
 	t_responder_stop evil
+else
+	fail "3: the look-alike responder does not start"
 fi
 # nonce.der (echoes a request nonce) and nonext.der (no nextUpdate): made
 # offline by `openssl ocsp -reqin`, genuine ca1 signatures.
@@ -312,8 +314,10 @@ check "3: fixture nonce.der is signed by ca1" sig_ok "$T/nonce.der"
 check "3: ... and carries a nonce" resp_has "$T/nonce.der" 'OCSP Nonce'
 check "3: fixture nonext.der is signed by ca1" sig_ok "$T/nonext.der"
 check "3: ... and has no nextUpdate" ! resp_has "$T/nonext.der" 'Next Update'
-check "3: fixture broken.der does not verify" ! sig_ok "$T/broken.der"
-check "3: fixture forged.der does not verify" ! sig_ok "$T/forged.der"
+check "3: fixture broken.der names good1 good and does not verify" \
+    t_vforged "$T/broken.der" good1
+check "3: fixture forged.der names good1 good and does not verify" \
+    t_vforged "$T/forged.der" good1
 # Signatures can only be checked against a known issuer: those two cases
 # run with ca1's certificate in the config.
 conf "$T/issuer.conf" issuer "$T/pki/ca1/ca.crt"
@@ -465,6 +469,9 @@ fi
 check "7: ... no fetch started after SIGTERM (fake saw $(($(t_fake_count hang) - f0)))" \
     test "$(($(t_fake_count hang) - f0))" = 3
 run7 c7k
+# shellcheck disable=SC2086
+set -- $WORKERS
+check "7: refresh_workers 3 again: three workers ($#)" test "$#" = 3
 kill -KILL "$pd"
 wait "$pd" 2>/dev/null
 _t_forget "$pd"

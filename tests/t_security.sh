@@ -260,19 +260,10 @@ openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
 python3 "$TESTS_DIR/ocsp_retime.py" "$T/genuine-good1.der" \
     "$T/forged-resigned.der" "$T/stranger.key"
 
-# forged_ok FILE: the fixture names good1 as good and fails verification
-forged_ok()
-{
-	openssl ocsp -respin "$1" -issuer "$CA1" -cert "$(t_crt good1)" \
-	    -CAfile "$T/pki/roots.pem" -no_nonce >"$1.verify" 2>&1
-	grep -q -- "good1.crt: good\$" "$1.verify" &&
-	    ! grep -q '^Response verify OK' "$1.verify"
-}
-
 for v in name keyid resigned; do
 	f=$T/forged-$v.der
 	check "fixture forged-$v: good1's CertID, status good, openssl refuses the signature" \
-	    forged_ok "$f" || continue
+	    t_vforged "$f" good1 || continue
 	fp=$(t_port)
 	srv_start "forged-$v" "$fp" "file:$f" || { fail "forged-$v: upstream"; continue; }
 	# not cached: 503, nothing stored
