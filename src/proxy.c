@@ -517,8 +517,10 @@ proxy_serve(struct proxy *p, struct http_conn *conn)
 	}
 	if (known && proxy_parse(p, conn, &r, key, &t) == -1)
 		goto done;
-	if ((responder = proxy_responder(p, conn, &r, &learn, err)) == NULL ||
-	    (url = proxy_url(responder)) == NULL) {
+	if ((responder = proxy_responder(p, conn, &r, &learn, err)) != NULL &&
+	    (url = proxy_url(responder)) == NULL)
+		errfmt(err, "out of memory");
+	if (url == NULL) {
 		log_warnx("%s: no upstream (503): %s", key, err);
 		http_reply_error(conn, 503, "no OCSP responder known");
 		goto done;
@@ -529,7 +531,10 @@ proxy_serve(struct proxy *p, struct http_conn *conn)
 	}
 	if (!fresh_first && cached != -1 &&
 	    proxy_wait_turn(p, key, &e, &locked) == 1) {
+		/* Another request's fetch answered this one: a hit. */
 		proxy_reply_entry(conn, &e, time(NULL));
+		t.hits++;
+		t.bytes += (long long)e.response_len;
 		goto done;
 	}
 	der = ocsp_req_get0_der(r.ocsp, &len);

@@ -665,6 +665,15 @@ t_note "8. 50 concurrent misses on one certificate: one upstream fetch"
 restart "$T/base.conf" 8
 rcli flushall >/dev/null
 
+# served: hits + fetches so far, from the stats hash
+served()
+{
+	local h f
+	h=$(rcli hget ocspxy:stats hits)
+	f=$(rcli hget ocspxy:stats fetches)
+	echo $((${h:-0} + ${f:-0}))
+}
+
 # burst LEAF RESPONDER STATUS: 50 POSTs of LEAF's request through nginx,
 # all started at once (curl --parallel-immediate); RESPONDER's count must
 # rise by exactly one and every answer must verify.
@@ -690,9 +699,17 @@ burst()
 		EOF
 	done >"$d.cfg"
 	c0=$(t_responder_count "$r")
+	n0=$(served)
 	curl -sS -Z --parallel-immediate --parallel-max 50 -K "$d.cfg" \
 	    >"$d.codes" 2>"$d.err"
 	c1=$(t_responder_count "$r")
+	# the counts reach Redis within a second or so of the last request
+	for i in $(seq 1 50); do
+		[ $(($(served) - n0)) -ge 50 ] && break
+		sleep 0.1
+	done
+	check "50 concurrent $leaf: each answer counted once, a fetch or a hit ($(($(served) - n0)))" \
+	    test $(($(served) - n0)) = 50
 	check "50 concurrent $leaf: all 50 answered 200" \
 	    test "$(grep -cx 200 "$d.codes")" = 50
 	for i in $(seq 1 50); do
