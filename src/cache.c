@@ -381,25 +381,65 @@ cache_conn(struct cache *c)
 	return ctx;
 }
 
-/* Sends a formatted command and reads its reply; NULL after logging. */
-static redisReply *
-cache_send(struct cache *c, const char *key, const char *name, const char *cmd,
-    size_t len)
+/* Commands formatted one after the other, to be sent at once. */
+struct pipeline {
+	char *buf;
+	size_t len, n;
+	int failed; /* out of memory or a command hiredis cannot format */
+};
+
+static void
+pipeline_add(struct pipeline *pl, int argc, const char **argv)
+{
+	char *cmd = NULL, *b;
+	int len;
+
+	if (pl->failed)
+		return;
+	if ((len = redisFormatCommandArgv(&cmd, argc, argv, NULL)) < 0 ||
+	    (b = realloc(pl->buf, pl->len + (size_t)len)) == NULL) {
+		pl->failed = 1;
+		redisFreeCommand(cmd);
+		return;
+	}
+	memcpy(b + pl->len, cmd, (size_t)len);
+	pl->buf = b;
+	pl->len += (size_t)len;
+	pl->n++;
+	redisFreeCommand(cmd);
+}
+
+/*
+ * Sends n formatted commands at once and reads their n replies into r[]
+ * (the caller frees each; error replies included). Returns 0, or -1
+ * after logging an outage (r[] all NULL).
+ */
+static int
+cache_send_n(struct cache *c, const char *name, const char *cmds, size_t len,
+    size_t n, redisReply **r)
 {
 	redisContext *ctx;
-	redisReply *r = NULL;
+	size_t i, got;
 	int reused;
 
 	for (;;) {
 		reused = c->ctx != NULL;
 		if ((ctx = cache_conn(c)) == NULL)
-			return NULL;
-		if (redisAppendFormattedCommand(ctx, cmd, len) == REDIS_OK &&
-		    redisGetReply(ctx, (void **)&r) == REDIS_OK && r != NULL)
-			break;
-		if (r != NULL)
-			freeReplyObject(r);
-		r = NULL;
+			return -1;
+		memset(r, 0, n * sizeof(*r));
+		got = 0;
+		if (redisAppendFormattedCommand(ctx, cmds, len) == REDIS_OK)
+			while (got < n &&
+			    redisGetReply(ctx, (void **)&r[got]) == REDIS_OK &&
+			    r[got] != NULL)
+				got++;
+		if (got == n)
+			return 0;
+		for (i = 0; i <= got && i < n; i++) {
+			if (r[i] != NULL)
+				freeReplyObject(r[i]);
+			r[i] = NULL;
+		}
 		/* A kept connection that Redis closed (its idle timeout, a
 		 * restart) is no outage: one try on a new connection. */
 		if (reused) {
@@ -409,8 +449,19 @@ cache_send(struct cache *c, const char *key, const char *name, const char *cmd,
 		}
 		cache_broken(c, name,
 		    ctx->errstr[0] ? ctx->errstr : "no reply");
-		return NULL;
+		return -1;
 	}
+}
+
+/* Sends a formatted command and reads its reply; NULL after logging. */
+static redisReply *
+cache_send(struct cache *c, const char *key, const char *name, const char *cmd,
+    size_t len)
+{
+	redisReply *r = NULL;
+
+	if (cache_send_n(c, name, cmd, len, 1, &r) == -1)
+		return NULL;
 	if (r->type == REDIS_REPLY_ERROR &&
 	    strncmp(r->str, "NOSCRIPT", 8) != 0) {
 		log_warnx("redis %s: %s %s: %s", c->addr, name, key ? key : "",
@@ -657,43 +708,31 @@ cache_peek_many(struct cache *c, char *const *keys, size_t n,
 {
 	const char *argv[9] = {"HMGET", NULL, "request", "ocsp_responder",
 	    "thisupd", "nextupd", "lastchecked", "lasttry", "failures"};
-	redisContext *ctx;
-	redisReply *r;
-	size_t i, got;
-	int reused, ok;
+	struct pipeline pl;
+	redisReply **r = NULL;
+	size_t i;
+	int ret = -1;
 
 	memset(e, 0, n * sizeof(*e));
-	for (;;) {
-		reused = c->ctx != NULL;
-		if ((ctx = cache_conn(c)) == NULL)
-			return -1;
-		for (i = 0, ok = 1; ok && i < n; i++) {
-			argv[1] = keys[i];
-			ok = redisAppendCommandArgv(ctx, 9, argv, NULL) ==
-			    REDIS_OK;
-		}
-		for (got = 0; ok && got < n; got++) {
-			r = NULL;
-			if (redisGetReply(ctx, (void **)&r) != REDIS_OK ||
-			    r == NULL) {
-				ok = 0;
-				break;
-			}
-			bad[got] = peek_fill(c, keys[got], r, &e[got]) == -1;
-		}
-		if (ok)
-			return 0;
-		for (i = 0; i < got; i++)
-			cache_entry_clear(&e[i]);
-		/* As in cache_send(): one try on a new connection. */
-		if (!reused) {
-			cache_broken(c, "HMGET",
-			    ctx->errstr[0] ? ctx->errstr : "no reply");
-			return -1;
-		}
-		redisFree(c->ctx);
-		c->ctx = NULL;
+	memset(&pl, 0, sizeof(pl));
+	for (i = 0; i < n; i++) {
+		argv[1] = keys[i];
+		pipeline_add(&pl, 9, argv);
 	}
+	if (pl.failed || (r = calloc(n, sizeof(*r))) == NULL) {
+		log_warnx("redis %s: HMGET of %zu keys: out of memory", c->addr,
+		    n);
+		goto done;
+	}
+	if (cache_send_n(c, "HMGET", pl.buf, pl.len, n, r) == -1)
+		goto done;
+	for (i = 0; i < n; i++)
+		bad[i] = peek_fill(c, keys[i], r[i], &e[i]) == -1;
+	ret = 0;
+done:
+	free(r);
+	free(pl.buf);
+	return ret;
 }
 
 int
@@ -971,39 +1010,46 @@ int
 cache_count(struct cache *c, const struct cache_count *add, size_t n)
 {
 	const char *argv[4] = {"HINCRBY", c->k_stats, NULL, NULL};
-	redisContext *ctx;
-	redisReply *r;
-	char v[32];
-	size_t i, sent = 0;
+	struct pipeline pl;
+	redisReply *r[32];
+	char v[32][32];
+	size_t i;
 	int ret = 0;
 
-	if ((ctx = cache_conn(c)) == NULL)
+	memset(&pl, 0, sizeof(pl));
+	memset(r, 0, sizeof(r));
+	if (n > 32) {
+		log_warnx("redis %s: HINCRBY %s: %zu counters at once, more "
+			  "than 32",
+		    c->addr, c->k_stats, n);
 		return -1;
+	}
 	/* Pipelined: one round trip for all of them. */
 	for (i = 0; i < n; i++) {
 		if (add[i].delta == 0)
 			continue;
-		snprintf(v, sizeof(v), "%lld", add[i].delta);
+		snprintf(v[pl.n], sizeof(v[pl.n]), "%lld", add[i].delta);
 		argv[2] = add[i].name;
-		argv[3] = v;
-		if (redisAppendCommandArgv(ctx, 4, argv, NULL) != REDIS_OK) {
-			cache_broken(c, "HINCRBY", ctx->errstr);
-			return -1;
-		}
-		sent++;
+		argv[3] = v[pl.n];
+		pipeline_add(&pl, 4, argv);
 	}
-	for (i = 0; i < sent; i++) {
-		if (redisGetReply(ctx, (void **)&r) != REDIS_OK) {
-			cache_broken(c, "HINCRBY", ctx->errstr);
-			return -1;
-		}
-		if (r->type == REDIS_REPLY_ERROR) {
+	if (pl.failed) {
+		log_warnx("redis %s: HINCRBY %s: out of memory", c->addr,
+		    c->k_stats);
+		ret = -1;
+	} else if (pl.n > 0 &&
+	    cache_send_n(c, "HINCRBY", pl.buf, pl.len, pl.n, r) == -1)
+		ret = -1;
+	for (i = 0; i < pl.n; i++) {
+		if (r[i] != NULL && r[i]->type == REDIS_REPLY_ERROR) {
 			log_warnx("redis %s: HINCRBY %s: %s", c->addr,
-			    c->k_stats, r->str);
+			    c->k_stats, r[i]->str);
 			ret = -1;
 		}
-		freeReplyObject(r);
+		if (r[i] != NULL)
+			freeReplyObject(r[i]);
 	}
+	free(pl.buf);
 	return ret;
 }
 
