@@ -603,14 +603,10 @@ cache_hit(struct cache *c, const char *key, struct cache_entry *e)
 	const char *argv[6] = {"HMGET", key, "response", "thisupd", "nextupd",
 	    "etag"};
 	struct hitcmd *h;
-	uint32_t hash = 2166136261u; /* FNV-1a */
-	const char *p;
 	redisReply *r;
 
 	memset(e, 0, sizeof(*e));
-	for (p = key; *p != '\0'; p++)
-		hash = (hash ^ (unsigned char)*p) * 16777619u;
-	h = &c->hit[hash % HIT_SLOTS];
+	h = &c->hit[ocsp_hash(key, strlen(key)) % HIT_SLOTS];
 	if (h->cmd == NULL || strcmp(h->key, key) != 0) {
 		redisFreeCommand(h->cmd);
 		h->cmd = NULL;

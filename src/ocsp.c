@@ -724,16 +724,22 @@ done:
 	return ret;
 }
 
-static size_t
-ocsp_memo_slot(const void *raw, size_t len)
+uint32_t
+ocsp_hash(const void *p, size_t len)
 {
-	const unsigned char *p = raw;
-	uint32_t h = 2166136261u; /* FNV-1a */
+	const unsigned char *b = p;
+	uint32_t h = 2166136261u;
 	size_t i;
 
 	for (i = 0; i < len; i++)
-		h = (h ^ p[i]) * 16777619u;
-	return h % OCSP_MEMO_SLOTS;
+		h = (h ^ b[i]) * 16777619u;
+	return h;
+}
+
+static size_t
+ocsp_memo_slot(const void *raw, size_t len)
+{
+	return ocsp_hash(raw, len) % OCSP_MEMO_SLOTS;
 }
 
 int

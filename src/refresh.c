@@ -252,11 +252,7 @@ done:
 static unsigned long
 refresh_share(const char *key, unsigned long n)
 {
-	uint32_t h = 2166136261u; /* FNV-1a */
-
-	for (; *key != '\0'; key++)
-		h = (h ^ (unsigned char)*key) * 16777619u;
-	return h % n;
+	return ocsp_hash(key, strlen(key)) % n;
 }
 
 static int
