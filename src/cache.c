@@ -17,7 +17,6 @@
 #include "log.h"
 #include "ocsp.h"
 
-/* Read and renew in one round trip; ARGV: ttl (0: no renewal), below. */
 /*
  * Read in one round trip; a client's read (ARGV[1] not 0) that found no
  * servable response also counts a miss and renews the key's lifetime to

@@ -350,7 +350,9 @@ refresh_report(struct cache *c, const struct refresh_stats *st)
 
 /*
  * Walks the keys of slice (of nslices: a key's share by its hash), and
- * refreshes the due ones. Returns 0, or -1 when Redis failed the walk.
+ * refreshes the due ones. Returns 0, or -1 (logged) when the walk was
+ * cut short: Redis failed, or the set-up or a SCAN batch ran out of
+ * memory.
  */
 static int
 refresh_slice(const struct config *cf, volatile sig_atomic_t *stop,
