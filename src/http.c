@@ -157,11 +157,12 @@ int
 http_get_decode(const char *uri, char **path, struct ocsp_req **req, char *err)
 {
 	const char *start;
-	char *b64 = NULL, *sp;
+	char *b64 = NULL, *sp, first[ERRLEN];
 	int len, tries;
 
 	*path = NULL;
 	*req = NULL;
+	first[0] = '\0';
 	if (!http_path_ok(uri)) {
 		errfmt(err, "request path is not a clean absolute path");
 		return -1;
@@ -189,11 +190,15 @@ http_get_decode(const char *uri, char **path, struct ocsp_req **req, char *err)
 			curl_free(b64);
 			if (*req != NULL)
 				break;
+			/* The last segment's reason is the likeliest. */
+			if (first[0] == '\0')
+				snprintf(first, sizeof(first), "%s", err);
 		}
 		start--; /* the '/' before the segment */
 	}
 	if (*req == NULL) {
-		errfmt(err, "GET path holds no base64 OCSP request");
+		errfmt(err, "GET path holds no base64 OCSP request%s%.300s",
+		    first[0] != '\0' ? ": " : "", first);
 		return -1;
 	}
 	if ((*path = strndup(uri, (size_t)(start - uri))) == NULL) {
@@ -213,6 +218,10 @@ http_read_post(struct http_conn *c, const struct config *cf, struct request *r,
 	char *end;
 	long len;
 
+	if (!http_path_ok(r->uri)) {
+		errfmt(err, "request path is not a clean absolute path");
+		return 400;
+	}
 	ct = http_param(c, HTTP_CONTENT_TYPE);
 	if (ct == NULL ||
 	    strncasecmp(ct, "application/ocsp-request", 24) != 0 ||
@@ -251,10 +260,6 @@ http_read_post(struct http_conn *c, const struct config *cf, struct request *r,
 		return 400;
 	}
 	r->body_len = (size_t)len;
-	if (!http_path_ok(r->uri)) {
-		errfmt(err, "request path is not a clean absolute path");
-		return 400;
-	}
 	return 0;
 }
 

@@ -64,7 +64,8 @@ const char *http_param(struct http_conn *, enum http_param);
 /*
  * Reads one request: method, Host, headers, the body of a POST (bounded).
  * Returns 0 with r filled (free with http_request_clear()), or the HTTP
- * status to answer (400, 405, 411, 413) with err set to the reason.
+ * status to answer (400, 405, 411, 413; 503 out of memory) with err set
+ * to the reason.
  */
 int http_request_read(struct http_conn *, const struct config *,
     struct request *r, char *err);

@@ -316,6 +316,12 @@ err "POST without a Host header (HTTP/1.0)" 400 --http1.0 -H 'Host:' \
 head -c 200 /dev/urandom >"$T/garbage"
 err "POST with a garbage body" 400 -H "Host: $H1" \
     -H 'Content-Type: application/ocsp-request' --data-binary "@$T/garbage" "$PX/"
+# a GET whose last segment is base64 of something else: the log says
+# what that segment was found to be
+err "GET of base64 that is no OCSP request" 400 -H "Host: $H1" \
+    "$PX/$(printf 'not an OCSP request' | base64)"
+check "... the log line gives the reason for the last segment" \
+    eval 'tail -1 "$T/fcgi.log" | grep -q "holds no base64 OCSP request: ."'
 head -c 20000 /dev/zero >"$T/big"
 err "POST of 20000 bytes (max_request_bytes 16384)" 413 -H "Host: $H1" \
     -H 'Content-Type: application/ocsp-request' --data-binary "@$T/big" "$PX/"
