@@ -130,6 +130,7 @@ check "ocspxy_redis_up 1" test "$(metric ocspxy_redis_up "$T/m0.body")" = 1
 # 1 upstream failure (short1 with the Host of a responder that is down)
 code=$(pp "$T/r-miss" good1)
 check "good1: miss, fetched: 200" test "$code" = 200
+check "good1: the answer verifies" t_vleaf "$T/r-miss.body" good1 good
 for i in 1 2 3; do
 	code=$(pp "$T/r-hit$i" good1)
 	check "good1: hit $i: 200, the same bytes" \
