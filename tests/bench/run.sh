@@ -12,8 +12,6 @@
 # Environment:
 #   QUICK=1   about a minute: one round of 1 s runs, POST only, 10,000
 #             entries instead of 1,000,000, fewer misses and refreshes
-#   FULL=1    the refresh daemon's memory pass over 1,000,000 entries
-#             (default: 100,000)
 #   DUR=N     seconds per wrk run (default 2; QUICK 1)
 #   REPEAT=N  rounds of each hit run, interleaved, best kept (default 2;
 #             QUICK 1)
@@ -30,7 +28,6 @@ BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 . "$BENCH_DIR/../lib.sh"
 
 QUICK=${QUICK:-0}
-FULL=${FULL:-0}
 PERF=${PERF:-0}
 CHILDREN=${CHILDREN:-4}
 WORKERS=${WORKERS:-2}
@@ -43,7 +40,6 @@ if [ "$QUICK" = 1 ]; then
 	MISSES=30
 	REFRESH_N=3000
 	REFRESH_SIGN_N=300
-	MEM_N=10000
 else
 	DUR=${DUR:-2}
 	REPEAT=${REPEAT:-2}
@@ -52,9 +48,7 @@ else
 	MISSES=100
 	REFRESH_N=10000
 	REFRESH_SIGN_N=1000
-	MEM_N=100000
 fi
-[ "$FULL" = 1 ] && MEM_N=1000000
 PY="python3 $BENCH_DIR/bench.py"
 
 die() { echo "bench: $*" >&2; exit 1; }
@@ -223,7 +217,7 @@ fill()
 }
 fill $((0x10000000)) 999 || die "cannot fill Redis"
 
-$PY json "$R/meta.json" dur="$DUR" repeat="$REPEAT" quick="$QUICK" full="$FULL" \
+$PY json "$R/meta.json" dur="$DUR" repeat="$REPEAT" quick="$QUICK" \
     children="$CHILDREN" nginx_workers="$WORKERS" cores="$(nproc)" \
     cpu="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" \
     kernel="$(uname -r)" "wrk=$(wrk --version 2>&1 | head -1 | cut -d' ' -f2)" \
@@ -344,11 +338,8 @@ done
     say "!! hits with $keys entries went upstream"
 
 # ---------------------------------------------------------------- 6
-# the refresh daemon over MEM_N entries, none due (bar the warm one)
-if [ "$MEM_N" != "$SIZE_BIG" ]; then
-	rcli flushall >/dev/null
-	fill $((0x10000000)) "$MEM_N" || die "cannot fill Redis"
-fi
+# the refresh daemon over the SIZE_BIG entries of 3, none due (bar the
+# warm one)
 mem_keys=$(rcli dbsize)
 say "6. refresh daemon: a pass over $mem_keys entries"
 $PY runstat "$R/refresh-mem.json" -- "$OCSPXY_BUILD/ocspxy-refresh" \
