@@ -317,7 +317,9 @@ config_set(struct config *c, const struct ckey *k, char *val)
 	default:
 		break;
 	}
-	/* Lists of words. */
+	/* Lists of words. No port at all would refuse every upstream. */
+	if (k->type == C_PORTS && val[strspn(val, " \t")] == '\0')
+		return "expected one or more ports or ranges";
 	for (w = val + strspn(val, " \t"); *w != '\0';
 	     w = next + strspn(next, " \t")) {
 		next = w + strcspn(w, " \t");

@@ -63,7 +63,7 @@ bad_conf unknown 3 no_such_key
 # bad values, each on line 2
 for kv in "upstream_timeout abc" "upstream_timeout" "max_request_bytes -5" \
     "clock_skew 12x" "max_request_bytes 99999999999999999999" \
-    "redis 127.0.0.1:notaport"; do
+    "redis 127.0.0.1:notaport" "upstream_ports"; do
 	k=${kv%% *}
 	n=bad-$(echo "$kv" | tr -c 'a-z0-9_\n' '-')
 	printf 'prefix p_\n%s\nupstream_timeout 3\n' "$kv" >"$T/$n.conf"
