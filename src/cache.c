@@ -519,8 +519,12 @@ cache_eval(struct cache *c, int s, int nkeys, const char **keys, int nargs,
 	redisReply *r;
 	int i, n = 0;
 
-	if (nkeys + nargs + 3 > 40)
+	if (nkeys + nargs + 3 > 40) {
+		log_warnx("redis %s: EVALSHA %s: %d keys and arguments, more "
+			  "than 37",
+		    c->addr, keys[0], nkeys + nargs);
 		return NULL;
+	}
 	snprintf(nk, sizeof(nk), "%d", nkeys);
 	argv[n] = "EVALSHA";
 	alen[n++] = 7;
@@ -1152,6 +1156,8 @@ cache_clean_index(struct cache *c, long *gone)
 			return -1;
 		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
 		    r->element[0]->type != REDIS_REPLY_STRING) {
+			log_warnx("redis %s: cleaning %s: unexpected reply",
+			    c->addr, c->k_next);
 			freeReplyObject(r);
 			return -1;
 		}
