@@ -17,10 +17,9 @@
 #include "admin.h"
 #include "cache.h"
 #include "config.h"
-#include "http.h"
 #include "log.h"
 #include "ocsp.h"
-#include "proxy.h"
+#include "store.h"
 #include "upstream.h"
 
 /* One certificate (with its issuer) or one cache key to act on. */
@@ -394,34 +393,41 @@ static int
 admin_fetch(struct admin *a, const char *name, const char *key,
     const struct ocsp_req *req, const char *responder, int learn)
 {
-	struct ocsp_status st;
+	struct store_item it = {.key = key,
+	    .req = req,
+	    .responder = responder,
+	    .learn = learn};
+	struct store_result res;
+	enum store_outcome o = STORE_INVALID;
 	unsigned char *resp = NULL;
 	const unsigned char *der;
 	char err[ERRLEN], what[ERRLEN + 32], *url;
 	size_t len, rlen;
-	int r = -1;
+	int valid;
 
-	if ((url = proxy_url(responder)) == NULL)
+	if ((url = store_url(responder)) == NULL)
 		return -1;
 	der = ocsp_req_get0_der(req, &len);
 	if (upstream_fetch(a->up, url, der, len, &resp, &rlen, err) == 0)
-		r = proxy_store(a->cache, a->cf, key, req, responder,
-		    learn ? PROXY_LEARN : 0, resp, rlen, time(NULL), &st, err);
-	if (r == 1) {
-		report(a, name, key, ocsp_status_name(st.status), st.nextupd,
-		    st.verified ? "stored, verified" : "stored");
+		o = store_response(a->cache, a->cf, &it, resp, rlen, time(NULL),
+		    &res, err);
+	valid = o == STORE_PASSED || o == STORE_UNVERIFIED;
+	if (o == STORE_STORED) {
+		report(a, name, key, ocsp_status_name(res.st.status),
+		    res.st.nextupd,
+		    res.st.verified ? "stored, verified" : "stored");
 	} else {
 		snprintf(what, sizeof(what), "%s%s",
-		    r == 0 ? "not stored: " : "failed: ", err);
+		    valid ? "not stored: " : "failed: ", err);
 		report(a, name, key,
-		    r == 0 ? ocsp_status_name(st.status) : NULL,
-		    r == 0 ? st.nextupd : 0, what);
-		if (r == -1)
+		    valid ? ocsp_status_name(res.st.status) : NULL,
+		    valid ? res.st.nextupd : 0, what);
+		if (!valid)
 			cache_fail(a->cache, key, time(NULL), err, 0);
 	}
 	free(resp);
 	free(url);
-	return r == 1 ? 0 : -1;
+	return o == STORE_STORED ? 0 : -1;
 }
 
 /* The responder of a certificate's AIA, as "host[:port][/path]". */

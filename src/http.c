@@ -1,5 +1,9 @@
 /* http.c: the FastCGI (or CGI) request in and the answer out. */
+#include <sys/socket.h>
+#include <sys/time.h>
+
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,13 +11,25 @@
 #include <time.h>
 
 #include <curl/curl.h>
+#include <fastcgi.h>
 #include <fcgiapp.h>
-#include <openssl/evp.h>
 
 #include "config.h"
 #include "http.h"
 #include "log.h"
 #include "ocsp.h"
+
+struct http_conn {
+	FCGX_Request rq;
+	int cgi; /* no FastCGI socket: one request on stdin and stdout */
+	int tcp; /* the socket is no unix one: connections inherit its
+		  * idle timeout, which is taken off each of them */
+	/* The parameters of the request at hand, found in one pass. */
+	const char *param[HTTP_NPARAMS];
+	int scanned;
+};
+
+static volatile sig_atomic_t http_stopping;
 
 static const struct {
 	const char *name;
@@ -44,7 +60,7 @@ http_scan(struct http_conn *c)
 
 	memset(c->param, 0, sizeof(c->param));
 	c->scanned = 1;
-	for (p = c->fcgx->envp; p != NULL && *p != NULL; p++)
+	for (p = c->rq.envp; p != NULL && *p != NULL; p++)
 		for (i = 0; i < HTTP_NPARAMS; i++) {
 			len = http_params[i].len;
 			if ((*p)[0] == http_params[i].name[0] &&
@@ -62,7 +78,7 @@ http_param(struct http_conn *c, enum http_param which)
 {
 	if (which < 0 || which >= HTTP_NPARAMS)
 		return NULL;
-	if (c->fcgx == NULL)
+	if (c->cgi)
 		return getenv(http_params[which].name);
 	if (!c->scanned)
 		http_scan(c);
@@ -75,11 +91,11 @@ http_read(struct http_conn *c, unsigned char *buf, size_t n)
 	size_t got = 0;
 	int r;
 
-	if (c->fcgx == NULL)
+	if (c->cgi)
 		return fread(buf, 1, n, stdin);
 	while (got < n) {
 		r = FCGX_GetStr((char *)buf + got,
-		    (int)(n - got > 65536 ? 65536 : n - got), c->fcgx->in);
+		    (int)(n - got > 65536 ? 65536 : n - got), c->rq.in);
 		if (r <= 0)
 			break;
 		got += (size_t)r;
@@ -90,11 +106,11 @@ http_read(struct http_conn *c, unsigned char *buf, size_t n)
 static void
 http_write(struct http_conn *c, const void *buf, size_t n)
 {
-	if (c->fcgx == NULL) {
+	if (c->cgi) {
 		fwrite(buf, 1, n, stdout);
 		return;
 	}
-	FCGX_PutStr(buf, (int)n, c->fcgx->out);
+	FCGX_PutStr(buf, (int)n, c->rq.out);
 }
 
 /* 1 when the comma-separated header value holds token (any case). */
@@ -343,13 +359,108 @@ http_request_clear(struct request *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/*
+ * accept() gives up after a second idle (EAGAIN), so that counts still
+ * waiting go out; no timer to arm around every accept. Sets c->tcp when
+ * the listen socket is not a unix one.
+ */
+static void
+http_idle_timeout(struct http_conn *c)
+{
+	const struct timeval idle = {1, 0};
+	struct sockaddr_storage sa;
+	socklen_t len = sizeof(sa);
+
+	if (setsockopt(FCGI_LISTENSOCK_FILENO, SOL_SOCKET, SO_RCVTIMEO, &idle,
+		sizeof(idle)) == -1) {
+		log_warn("setsockopt SO_RCVTIMEO on the FastCGI socket: counts "
+			 "wait for the next request when idle");
+		return;
+	}
+	c->tcp = getsockname(FCGI_LISTENSOCK_FILENO, (struct sockaddr *)&sa,
+		     &len) == -1 ||
+	    sa.ss_family != AF_UNIX;
+}
+
+struct http_conn *
+http_conn_new(void)
+{
+	struct http_conn *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_warn("http: calloc");
+		return NULL;
+	}
+	if ((c->cgi = FCGX_IsCGI()))
+		return c;
+	if (FCGX_Init() != 0 ||
+	    FCGX_InitRequest(&c->rq, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+		log_warnx("libfcgi initialisation failed");
+		free(c);
+		return NULL;
+	}
+	http_idle_timeout(c);
+	return c;
+}
+
+void
+http_conn_free(struct http_conn *c)
+{
+	if (c == NULL)
+		return;
+	if (c->cgi)
+		fflush(stdout);
+	else
+		FCGX_Free(&c->rq, 1);
+	free(c);
+}
+
+int
+http_conn_is_cgi(const struct http_conn *c)
+{
+	return c->cgi;
+}
+
+void
+http_stop(void)
+{
+	http_stopping = 1;
+	FCGX_ShutdownPending();
+}
+
+enum http_wait
+http_accept(struct http_conn *c)
+{
+	const struct timeval none = {0, 0};
+	int rc;
+
+	if (http_stopping)
+		return HTTP_STOPPED;
+	rc = FCGX_Accept_r(&c->rq);
+	if (http_stopping)
+		return HTTP_STOPPED;
+	if (rc == -EINTR || rc == -EAGAIN)
+		return HTTP_IDLE;
+	if (rc < 0) {
+		log_warnx("accept on the FastCGI socket: %s", strerror(-rc));
+		return HTTP_FAILED;
+	}
+	/* A TCP connection inherits the listen socket's timeout: a slow
+	 * body must not fail after a second. */
+	if (c->tcp &&
+	    setsockopt(c->rq.ipcFd, SOL_SOCKET, SO_RCVTIMEO, &none,
+		sizeof(none)) == -1)
+		log_warn("setsockopt SO_RCVTIMEO on a connection");
+	return HTTP_REQUEST;
+}
+
 void
 http_finish(struct http_conn *c)
 {
-	FCGX_Request *rq = c->fcgx;
+	FCGX_Request *rq = &c->rq;
 
 	c->scanned = 0;
-	if (rq == NULL)
+	if (c->cgi)
 		return;
 	/* The end of FCGI_STDIN is at hand (buffered) once the body is
 	 * read; a byte more means the body was left unread. */
@@ -387,17 +498,6 @@ http_date(time_t t, char *buf)
 	i = next++ % 4;
 	memo[i].t = t;
 	memcpy(memo[i].s, buf, 32);
-}
-
-void
-http_etag(const unsigned char *der, size_t len, char *buf)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-
-	if (!EVP_Digest(der, len, md, &mdlen, EVP_sha1(), NULL))
-		mdlen = 0;
-	ocsp_hex(md, mdlen, buf);
 }
 
 /*
@@ -441,7 +541,7 @@ http_reply_ocsp(struct http_conn *c, const unsigned char *der, size_t len,
     time_t thisupd, time_t nextupd, const char *tag, time_t now)
 {
 	struct head h;
-	char date[32], lm[32], ex[32], etag[HTTP_ETAGLEN];
+	char date[32], lm[32], ex[32];
 
 	h.n = 0;
 	http_date(now, date);
@@ -455,17 +555,16 @@ http_reply_ocsp(struct http_conn *c, const unsigned char *der, size_t len,
 	if (nextupd > now) {
 		http_date(thisupd, lm);
 		http_date(nextupd, ex);
-		if (tag == NULL || strlen(tag) >= sizeof(etag)) {
-			http_etag(der, len, etag);
-			tag = etag;
-		}
 		head_put(&h, "\r\nLast-Modified: ");
 		head_put(&h, lm);
 		head_put(&h, "\r\nExpires: ");
 		head_put(&h, ex);
-		head_put(&h, "\r\nETag: \"");
-		head_put(&h, tag);
-		head_put(&h, "\"\r\nCache-Control: max-age=");
+		if (tag != NULL) {
+			head_put(&h, "\r\nETag: \"");
+			head_put(&h, tag);
+			head_put(&h, "\"");
+		}
+		head_put(&h, "\r\nCache-Control: max-age=");
 		head_num(&h, (unsigned long long)(nextupd - now));
 		head_put(&h, ", public, no-transform, must-revalidate\r\n\r\n");
 	} else

@@ -10,8 +10,6 @@
 #include <stddef.h>
 #include <time.h>
 
-#include <fcgiapp.h>
-
 struct config;
 struct ocsp_req;
 
@@ -29,12 +27,8 @@ enum http_param {
 	HTTP_NPARAMS
 };
 
-struct http_conn {
-	FCGX_Request *fcgx; /* NULL: CGI */
-	/* The parameters of the request at hand, found in one pass. */
-	const char *param[HTTP_NPARAMS];
-	int scanned;
-};
+/* The connection to the web server, FastCGI or CGI. */
+struct http_conn;
 
 enum http_method { HTTP_GET, HTTP_POST };
 
@@ -52,8 +46,26 @@ struct request {
 	struct ocsp_req *ocsp; /* owned */
 };
 
-/* SHA-1 hex, the ETag of a response (RFC 5019 6.2), and its size. */
-#define HTTP_ETAGLEN 41
+/*
+ * A FastCGI connection when the program was started on a FastCGI socket,
+ * else CGI: one request on stdin, stdout and the environment. NULL on
+ * error (logged). Free with http_conn_free().
+ */
+struct http_conn *http_conn_new(void);
+void http_conn_free(struct http_conn *);
+/* 1 for CGI, where the one request is at hand without http_accept(). */
+int http_conn_is_cgi(const struct http_conn *);
+
+enum http_wait {
+	HTTP_REQUEST, /* a request: serve it, then http_finish() */
+	HTTP_IDLE, /* a second without one, or a signal */
+	HTTP_STOPPED, /* http_stop() was called */
+	HTTP_FAILED /* the FastCGI socket failed (logged) */
+};
+/* Waits for the next FastCGI request. */
+enum http_wait http_accept(struct http_conn *);
+/* Asks http_accept() to stop; async-signal-safe (for SIGTERM). */
+void http_stop(void);
 
 /*
  * A parameter of the request at hand, or NULL; borrowed until
@@ -95,14 +107,12 @@ int http_get_decode(const char *uri, char **path, struct ocsp_req **req,
     char *err);
 
 /*
- * Writes an OCSP answer with RFC 5019 caching headers; nextupd 0 (no
- * nextUpdate, or a pass-through) asks caches not to keep it. etag is the
- * stored ETag, or NULL to compute it.
+ * Writes an OCSP answer with RFC 5019 caching headers and etag (of
+ * STORE_ETAGLEN); nextupd 0 (no nextUpdate, or a pass-through) asks
+ * caches not to keep it, and needs no etag (NULL).
  */
 void http_reply_ocsp(struct http_conn *, const unsigned char *der, size_t len,
     time_t thisupd, time_t nextupd, const char *etag, time_t now);
-/* The ETag of a response into buf of HTTP_ETAGLEN bytes. */
-void http_etag(const unsigned char *der, size_t len, char *buf);
 /* Writes status with a body of the given type. */
 void http_reply_text(struct http_conn *, int status, const char *type,
     const char *body, size_t len);
@@ -117,7 +127,11 @@ void http_reply_error(struct http_conn *, int status, const char *text);
  */
 void http_finish(struct http_conn *);
 
-/* RFC 7231 IMF-fixdate in GMT into buf of 32 bytes. */
+/*
+ * RFC 7231 IMF-fixdate in GMT into buf of 32 bytes. The last few dates
+ * are remembered (a static memo of this process): a hit sends the same
+ * three dates again and again.
+ */
 void http_date(time_t t, char *buf);
 
 #endif

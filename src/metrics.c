@@ -1,56 +1,152 @@
-/* metrics.c: the Prometheus text form of the counters and gauges. */
+/* metrics.c: the table of figures, their tally and their Prometheus form. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cache.h"
 #include "metrics.h"
 
-const char *const metrics_reasons[] = {"timeout", "connect", "http", "size",
-    "refused", "invalid", "other", NULL};
+#define FAILURE(kind)                                                          \
+	{                                                                      \
+		"fetch_failures_" kind, "ocspxy_upstream_failures_total",      \
+		    kind, METRIC_COUNTER,                                      \
+		    "Failed upstream fetches by ocspxy-fcgi, by reason."       \
+	}
 
-/* Counters kept in the stats hash, with their help text. */
-static const struct {
-	const char *field, *name, *help;
-} counters[] = {
-    {"hits", "ocspxy_hits_total", "Requests answered from the cache."},
-    {"misses", "ocspxy_misses_total",
+const struct metric_def metrics[M_COUNT] = {
+    [M_HITS] = {"hits", "ocspxy_hits_total", NULL, METRIC_COUNTER,
+	"Requests answered from the cache."},
+    [M_MISSES] = {"misses", "ocspxy_misses_total", NULL, METRIC_COUNTER,
 	"Requests that found no valid cached response."},
-    {"fetches", "ocspxy_upstream_fetches_total",
-	"Fetches from upstream responders by ocspxy-fcgi."},
-    {"fallbacks", "ocspxy_fallbacks_total",
-	"Cached responses served because the upstream failed."},
-    {"stale_refusals", "ocspxy_stale_refusals_total",
+    [M_FETCHES] = {"fetches", "ocspxy_upstream_fetches_total", NULL,
+	METRIC_COUNTER, "Fetches from upstream responders by ocspxy-fcgi."},
+    [M_FALLBACKS] = {"fallbacks", "ocspxy_fallbacks_total", NULL,
+	METRIC_COUNTER, "Cached responses served because the upstream failed."},
+    [M_STALE_REFUSALS] = {"stale_refusals", "ocspxy_stale_refusals_total", NULL,
+	METRIC_COUNTER,
 	"Requests answered 503 while only an expired response was cached."},
-    {"requests_refused", "ocspxy_requests_refused_total",
-	"Requests refused with a 4xx status."},
-    {"served_bytes", "ocspxy_served_bytes_total",
-	"Bytes of OCSP responses sent to clients."},
-    {"refreshed", "ocspxy_refreshed_total",
-	"Entries refreshed by ocspxy-refresh."},
-    {"refresh_failures", "ocspxy_refresh_failures_total",
-	"Failed refreshes by ocspxy-refresh."},
+    [M_REQUESTS_REFUSED] = {"requests_refused", "ocspxy_requests_refused_total",
+	NULL, METRIC_COUNTER, "Requests refused with a 4xx status."},
+    [M_SERVED_BYTES] = {"served_bytes", "ocspxy_served_bytes_total", NULL,
+	METRIC_COUNTER, "Bytes of OCSP responses sent to clients."},
+    [M_REFRESHED] = {"refreshed", "ocspxy_refreshed_total", NULL,
+	METRIC_COUNTER, "Entries refreshed by ocspxy-refresh."},
+    [M_REFRESH_FAILURES] = {"refresh_failures", "ocspxy_refresh_failures_total",
+	NULL, METRIC_COUNTER, "Failed refreshes by ocspxy-refresh."},
+    [M_FAIL_TIMEOUT] = FAILURE("timeout"),
+    [M_FAIL_CONNECT] = FAILURE("connect"),
+    [M_FAIL_HTTP] = FAILURE("http"),
+    [M_FAIL_SIZE] = FAILURE("size"),
+    [M_FAIL_REFUSED] = FAILURE("refused"),
+    [M_FAIL_INVALID] = FAILURE("invalid"),
+    [M_FAIL_OTHER] = FAILURE("other"),
+    [M_LAST_TIME] = {"refresh_last_time",
+	"ocspxy_refresh_last_pass_timestamp_seconds", NULL, METRIC_GAUGE,
+	"When the last refresh pass ended."},
+    [M_LAST_DUE] = {"refresh_last_due", "ocspxy_refresh_last_pass_due", NULL,
+	METRIC_GAUGE, "Entries due in the last refresh pass."},
+    [M_LAST_REFRESHED] = {"refresh_last_refreshed",
+	"ocspxy_refresh_last_pass_refreshed", NULL, METRIC_GAUGE,
+	"Entries refreshed in the last refresh pass."},
+    [M_LAST_FAILED] = {"refresh_last_failed", "ocspxy_refresh_last_pass_failed",
+	NULL, METRIC_GAUGE, "Entries that failed in the last refresh pass."},
+};
+#undef FAILURE
+
+/* Gauges read from the nextUpdate and thisUpdate indexes, not the hash. */
+static const struct {
+	size_t off; /* in struct cache_stats */
+	const char *name, *help;
+} indexed[] = {
+    {offsetof(struct cache_stats, entries), "ocspxy_entries",
+	"Cached responses."},
+    {offsetof(struct cache_stats, expiring), "ocspxy_entries_expiring",
+	"Cached responses whose nextUpdate is within a day."},
+    {offsetof(struct cache_stats, expired), "ocspxy_entries_expired",
+	"Cached responses past their nextUpdate."},
+    {offsetof(struct cache_stats, oldest), "ocspxy_oldest_thisupdate_seconds",
+	"The oldest thisUpdate in the cache (Unix time, 0 when empty)."},
 };
 
-/* Gauges of the refresh daemon's last pass. */
-static const struct {
-	const char *field, *name, *help;
-} lastpass[] = {
-    {"refresh_last_time", "ocspxy_refresh_last_pass_timestamp_seconds",
-	"When the last refresh pass ended."},
-    {"refresh_last_due", "ocspxy_refresh_last_pass_due",
-	"Entries due in the last refresh pass."},
-    {"refresh_last_refreshed", "ocspxy_refresh_last_pass_refreshed",
-	"Entries refreshed in the last refresh pass."},
-    {"refresh_last_failed", "ocspxy_refresh_last_pass_failed",
-	"Entries that failed in the last refresh pass."},
-};
+enum metric
+metrics_failure(const char *reason)
+{
+	int i;
+
+	for (i = 0; i < M_COUNT; i++)
+		if (metrics[i].reason != NULL && reason != NULL &&
+		    strcmp(metrics[i].reason, reason) == 0)
+			return (enum metric)i;
+	return M_FAIL_OTHER;
+}
+
+int
+metrics_pending(const struct tally *t)
+{
+	int i;
+
+	for (i = 0; i < M_COUNT; i++)
+		if (t->v[i] != 0)
+			return 1;
+	return 0;
+}
+
+void
+metrics_add(struct tally *to, const struct tally *from)
+{
+	int i;
+
+	for (i = 0; i < M_COUNT; i++)
+		if (metrics[i].type == METRIC_COUNTER)
+			to->v[i] += from->v[i];
+}
+
+int
+metrics_flush(struct cache *c, struct tally *t, int with_gauges)
+{
+	struct cache_count add[M_COUNT], set[M_COUNT];
+	size_t nadd = 0, nset = 0;
+	int i;
+
+	for (i = 0; i < M_COUNT; i++) {
+		if (metrics[i].type == METRIC_COUNTER && t->v[i] != 0) {
+			add[nadd].name = metrics[i].field;
+			add[nadd++].delta = t->v[i];
+		} else if (metrics[i].type == METRIC_GAUGE && with_gauges) {
+			set[nset].name = metrics[i].field;
+			set[nset++].delta = t->v[i];
+		}
+	}
+	if (nset > 0 && cache_set_stats(c, set, nset) == -1)
+		return -1;
+	if (nadd > 0 && cache_count(c, add, nadd) == -1)
+		return -1;
+	memset(t, 0, sizeof(*t));
+	return 0;
+}
+
+/* HELP and TYPE once for the rows of one name, then the sample. */
+static void
+metrics_row(FILE *fp, const struct metric_def *m, const struct metric_def *prev,
+    long long v)
+{
+	if (prev == NULL || strcmp(prev->name, m->name) != 0)
+		fprintf(fp, "# HELP %s %s\n# TYPE %s %s\n", m->name, m->help,
+		    m->name, m->type == METRIC_GAUGE ? "gauge" : "counter");
+	if (m->reason != NULL)
+		fprintf(fp, "%s{reason=\"%s\"} %lld\n", m->name, m->reason, v);
+	else
+		fprintf(fp, "%s %lld\n", m->name, v);
+}
 
 char *
 metrics_text(const struct cache_stats *st, size_t *len)
 {
-	char *buf = NULL, field[64];
+	char *buf = NULL;
 	FILE *fp;
 	size_t i;
+	long long v;
 
 	if ((fp = open_memstream(&buf, len)) == NULL)
 		return NULL;
@@ -60,40 +156,15 @@ metrics_text(const struct cache_stats *st, size_t *len)
 	    st != NULL);
 	if (st == NULL)
 		goto done;
-	for (i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
-		fprintf(fp, "# HELP %s %s\n# TYPE %s counter\n%s %lld\n",
-		    counters[i].name, counters[i].help, counters[i].name,
-		    counters[i].name, cache_stat(st, counters[i].field));
-	fprintf(fp,
-	    "# HELP ocspxy_upstream_failures_total Failed upstream "
-	    "fetches by ocspxy-fcgi, by reason.\n"
-	    "# TYPE ocspxy_upstream_failures_total counter\n");
-	for (i = 0; metrics_reasons[i] != NULL; i++) {
-		snprintf(field, sizeof(field), "fetch_failures_%s",
-		    metrics_reasons[i]);
-		fprintf(fp,
-		    "ocspxy_upstream_failures_total{reason=\"%s\"} "
-		    "%lld\n",
-		    metrics_reasons[i], cache_stat(st, field));
-	}
-	fprintf(fp,
-	    "# HELP ocspxy_entries Cached responses.\n"
-	    "# TYPE ocspxy_entries gauge\nocspxy_entries %lld\n"
-	    "# HELP ocspxy_entries_expiring Cached responses whose nextUpdate "
-	    "is within a day.\n# TYPE ocspxy_entries_expiring gauge\n"
-	    "ocspxy_entries_expiring %lld\n"
-	    "# HELP ocspxy_entries_expired Cached responses past their "
-	    "nextUpdate.\n# TYPE ocspxy_entries_expired gauge\n"
-	    "ocspxy_entries_expired %lld\n"
-	    "# HELP ocspxy_oldest_thisupdate_seconds The oldest thisUpdate "
-	    "in the cache (Unix time, 0 when empty).\n"
-	    "# TYPE ocspxy_oldest_thisupdate_seconds gauge\n"
-	    "ocspxy_oldest_thisupdate_seconds %lld\n",
-	    st->entries, st->expiring, st->expired, st->oldest);
-	for (i = 0; i < sizeof(lastpass) / sizeof(lastpass[0]); i++)
+	for (i = 0; i < M_COUNT; i++)
+		metrics_row(fp, &metrics[i], i > 0 ? &metrics[i - 1] : NULL,
+		    cache_stat(st, metrics[i].field));
+	for (i = 0; i < sizeof(indexed) / sizeof(indexed[0]); i++) {
+		memcpy(&v, (const char *)st + indexed[i].off, sizeof(v));
 		fprintf(fp, "# HELP %s %s\n# TYPE %s gauge\n%s %lld\n",
-		    lastpass[i].name, lastpass[i].help, lastpass[i].name,
-		    lastpass[i].name, cache_stat(st, lastpass[i].field));
+		    indexed[i].name, indexed[i].help, indexed[i].name,
+		    indexed[i].name, v);
+	}
 done:
 	if (fclose(fp) != 0) {
 		free(buf);

@@ -359,7 +359,8 @@ ocsp_req_find_issuer(const struct ocsp_req *r, STACK_OF(X509) * issuers)
 }
 
 /*
- * Signers whose authority for an issuer was verified (the chain and the
+ * A memo of this process (declared in ocsp.h): signers whose authority
+ * for an issuer was verified (the chain and the
  * id-kp-OCSPSigning of RFC 6960 4.2.2.2): for an hour, and never past
  * the signer's notAfter, their next responses need only a signature
  * check, and ocsp_basic_known() need not even decode their certificate
@@ -734,6 +735,28 @@ ocsp_hash(const void *p, size_t len)
 	for (i = 0; i < len; i++)
 		h = (h ^ b[i]) * 16777619u;
 	return h;
+}
+
+#define OCSP_MEMO_SLOTS 64
+#define OCSP_MEMO_MAX 512
+struct ocsp_memo {
+	struct {
+		size_t len;
+		unsigned char raw[OCSP_MEMO_MAX];
+		char key[OCSP_KEYLEN];
+	} slot[OCSP_MEMO_SLOTS];
+};
+
+struct ocsp_memo *
+ocsp_memo_new(void)
+{
+	return calloc(1, sizeof(struct ocsp_memo));
+}
+
+void
+ocsp_memo_free(struct ocsp_memo *m)
+{
+	free(m);
 }
 
 static size_t

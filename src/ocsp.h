@@ -1,6 +1,9 @@
 /*
- * ocsp.h: OCSP requests and responses, pure functions over bytes.
- * Errors are described in a caller's buffer of ERRLEN bytes (log.h).
+ * ocsp.h: OCSP requests and responses, functions over bytes that own no
+ * sockets or files. Errors are described in a caller's buffer of ERRLEN
+ * bytes (log.h). Two memos keep state, both declared here: the signers
+ * remembered by ocsp_resp_check() (per process, see there) and the
+ * request memo (struct ocsp_memo, owned by its caller).
  */
 #ifndef OCSPXY_OCSP_H
 #define OCSPXY_OCSP_H
@@ -84,6 +87,9 @@ X509 *ocsp_req_find_issuer(const struct ocsp_req *, STACK_OF(X509) * issuers);
  * the signature must verify against it: signed by the issuer itself, or
  * by a responder certificate it issued with id-kp-OCSPSigning (RFC 6960
  * 4.2.2.2); st->verified says so. Returns 0 and fills st, or -1 with err.
+ * A delegated signer verified once is remembered by the process for an
+ * hour (never past its notAfter): its next answers need only their
+ * signature checked (state kept in ocsp.c, 16 signers at most).
  */
 int ocsp_resp_check(const unsigned char *der, size_t len,
     const struct ocsp_req *req, STACK_OF(X509) * issuers, time_t now, long skew,
@@ -91,19 +97,13 @@ int ocsp_resp_check(const unsigned char *der, size_t len,
 
 /*
  * A memo of cache keys by the exact bytes a request came in (a POST body,
- * a GET path), so that a hit needs no ASN.1 parse. Direct-mapped, small,
- * one per process; only plain one-certificate requests go in.
+ * a GET path), so that a hit needs no ASN.1 parse. Direct-mapped, small
+ * (64 requests of up to 512 bytes); only plain one-certificate requests
+ * go in. NULL when out of memory.
  */
-#define OCSP_MEMO_SLOTS 64
-#define OCSP_MEMO_MAX 512
-struct ocsp_memo {
-	struct {
-		size_t len;
-		unsigned char raw[OCSP_MEMO_MAX];
-		char key[OCSP_KEYLEN];
-	} slot[OCSP_MEMO_SLOTS];
-};
-
+struct ocsp_memo;
+struct ocsp_memo *ocsp_memo_new(void);
+void ocsp_memo_free(struct ocsp_memo *);
 /* 1 and the key in buf (OCSP_KEYLEN) when raw is known, else 0. */
 int ocsp_memo_get(const struct ocsp_memo *, const void *raw, size_t len,
     char *buf);

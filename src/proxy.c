@@ -5,8 +5,6 @@
 #include <strings.h>
 #include <time.h>
 
-#include <openssl/crypto.h>
-
 #include "cache.h"
 #include "config.h"
 #include "http.h"
@@ -14,82 +12,82 @@
 #include "metrics.h"
 #include "ocsp.h"
 #include "proxy.h"
+#include "store.h"
 #include "upstream.h"
 
-/*
- * Sends the counts gathered since the last flush, in one round trip. A
- * hit costs no Redis command of its own this way.
- */
+struct proxy {
+	const struct config *cf; /* borrowed */
+	struct cache *cache;
+	struct upstream *up;
+	struct tally pending; /* counts not yet in Redis */
+	time_t flushed;
+	struct ocsp_memo *memo; /* cache keys of known requests */
+};
+
+/* What the cache holds for a request's key, as last read. */
+enum held {
+	HELD_UNREAD, /* not read (a fresh answer was asked for) */
+	HELD_NOTHING, /* no entry */
+	HELD_ENTRY, /* an entry, in e */
+	HELD_UNKNOWN /* Redis failed */
+};
+
+/* The outcome of each step of proxy_serve(). */
+enum step {
+	STEP_NEXT, /* not answered yet: on to the next step */
+	STEP_ANSWERED, /* the client has its answer */
+	STEP_FAILED /* the fetch failed: fall back to the cache */
+};
+
+/* One request on its way through the steps. */
+struct exchange {
+	struct proxy *p;
+	struct http_conn *conn;
+	struct request r;
+	time_t now;
+	char key[OCSP_KEYLEN];
+	int fresh; /* a nonce, no-cache or several certificates: the cache
+		    * is the fallback, not the first choice */
+	enum held held;
+	struct cache_entry e;
+	char *responder; /* "host[:port][/path]" to fetch from */
+	char *url;
+	int learn; /* the client named the responder: record it */
+	int locked; /* we hold key's lock */
+	struct tally t;
+	char err[ERRLEN];
+};
+
 void
 proxy_flush(struct proxy *p)
 {
-	const struct tally *t = &p->pending;
-	struct cache_count c[16];
-	char fields[8][64];
-	size_t n = 0, i;
-
-#define ADD(f, v)                                                              \
-	do {                                                                   \
-		c[n].name = (f);                                               \
-		c[n++].delta = (v);                                            \
-	} while (0)
-	ADD("hits", t->hits);
-	ADD("fetches", t->fetches);
-	ADD("fallbacks", t->fallbacks);
-	ADD("stale_refusals", t->stale);
-	ADD("requests_refused", t->refused);
-	ADD("served_bytes", t->bytes);
-	for (i = 0; metrics_reasons[i] != NULL && i < 8; i++) {
-		snprintf(fields[i], sizeof(fields[i]), "fetch_failures_%s",
-		    metrics_reasons[i]);
-		ADD(fields[i], p->failures[i]);
-	}
-#undef ADD
 	p->flushed = time(NULL);
-	if (!proxy_pending(p))
-		return;
-	if (cache_count(p->cache, c, n) == 0) {
-		memset(&p->pending, 0, sizeof(p->pending));
-		memset(p->failures, 0, sizeof(p->failures));
-	}
-}
-
-int
-proxy_pending(const struct proxy *p)
-{
-	const struct tally *t = &p->pending;
-	size_t i;
-
-	for (i = 0; i < sizeof(p->failures) / sizeof(p->failures[0]); i++)
-		if (p->failures[i] != 0)
-			return 1;
-	return t->hits || t->fetches || t->fallbacks || t->stale ||
-	    t->refused || t->bytes;
+	if (metrics_pending(&p->pending))
+		metrics_flush(p->cache, &p->pending, 0);
 }
 
 /* Adds one request's counts; flushes them at most once a second. */
 static void
 proxy_tally(struct proxy *p, const struct tally *t)
 {
-	size_t i;
-
-	p->pending.hits += t->hits;
-	p->pending.fetches += t->fetches;
-	p->pending.fallbacks += t->fallbacks;
-	p->pending.stale += t->stale;
-	p->pending.refused += t->refused;
-	p->pending.bytes += t->bytes;
-	if (t->failed) {
-		for (i = 0; metrics_reasons[i] != NULL; i++)
-			if (t->reason != NULL &&
-			    strcmp(metrics_reasons[i], t->reason) == 0)
-				break;
-		if (metrics_reasons[i] == NULL)
-			i--; /* "other", the last */
-		p->failures[i] += t->failed;
-	}
+	metrics_add(&p->pending, t);
 	if (time(NULL) != p->flushed && cache_up(p->cache))
 		proxy_flush(p);
+}
+
+/* The one-line answer of /health, and its status. */
+static int
+proxy_health(const struct cache_stats *st, char *line, size_t size)
+{
+	if (st == NULL)
+		snprintf(line, size, "redis unreachable\n");
+	else if (st->expired > 0)
+		snprintf(line, size, "%lld of %lld cached responses expired\n",
+		    st->expired, st->entries);
+	else
+		snprintf(line, size,
+		    "ok: %lld cached responses, none expired\n", st->entries);
+	return st != NULL && st->expired == 0 ? 200 : 503;
 }
 
 /*
@@ -103,7 +101,7 @@ proxy_endpoint(struct proxy *p, struct http_conn *conn)
 	const char *m, *path, *seg;
 	char *text, line[160];
 	size_t len;
-	int ok, n;
+	int ok, status;
 
 	m = http_param(conn, HTTP_REQUEST_METHOD);
 	path = http_uri_path(http_param(conn, HTTP_REQUEST_URI));
@@ -123,20 +121,8 @@ proxy_endpoint(struct proxy *p, struct http_conn *conn)
 			    text, len);
 		free(text);
 	} else {
-		if (!ok)
-			n = snprintf(line, sizeof(line), "redis unreachable\n");
-		else if (st.expired > 0)
-			n = snprintf(line, sizeof(line),
-			    "%lld of %lld cached "
-			    "responses expired\n",
-			    st.expired, st.entries);
-		else
-			n = snprintf(line, sizeof(line),
-			    "ok: %lld cached "
-			    "responses, none expired\n",
-			    st.entries);
-		http_reply_text(conn, ok && st.expired == 0 ? 200 : 503,
-		    "text/plain", line, (size_t)n);
+		status = proxy_health(ok ? &st : NULL, line, sizeof(line));
+		http_reply_text(conn, status, "text/plain", line, strlen(line));
 	}
 	if (ok)
 		cache_stats_clear(&st);
@@ -154,7 +140,8 @@ proxy_new(const struct config *cf)
 	}
 	p->cf = cf;
 	if ((p->cache = cache_new(cf)) == NULL ||
-	    (p->up = upstream_new(cf)) == NULL) {
+	    (p->up = upstream_new(cf)) == NULL ||
+	    (p->memo = ocsp_memo_new()) == NULL) {
 		proxy_free(p);
 		return NULL;
 	}
@@ -168,81 +155,8 @@ proxy_free(struct proxy *p)
 		return;
 	cache_free(p->cache);
 	upstream_free(p->up);
+	ocsp_memo_free(p->memo);
 	free(p);
-}
-
-char *
-proxy_url(const char *responder)
-{
-	char *url;
-
-	if (strncmp(responder, "http://", 7) == 0)
-		return strdup(responder);
-	if (asprintf(&url, "http://%s", responder) == -1)
-		return NULL;
-	return url;
-}
-
-int
-proxy_store(struct cache *cache, const struct config *cf, const char *key,
-    const struct ocsp_req *req, const char *responder, int flags,
-    const unsigned char *resp, size_t len, time_t now, struct ocsp_status *st,
-    char *err)
-{
-	struct cache_record rec;
-	unsigned char *plain = NULL;
-	char kh[129], etag[HTTP_ETAGLEN];
-	int ret;
-
-	if (ocsp_resp_check(resp, len, req, cf->issuers, now, cf->clock_skew,
-		st, err) == -1)
-		return -1;
-	if (!st->verified && cf->require_verified) {
-		errfmt(err, "no known issuer to verify it (require_verified)");
-		return 0;
-	}
-	if (st->nonce) {
-		errfmt(err, "the response carries a nonce");
-		return 0;
-	}
-	if (st->nextupd == 0) {
-		errfmt(err, "the response has no nextUpdate");
-		return 0;
-	}
-	memset(&rec, 0, sizeof(rec));
-	rec.responder = responder;
-	/* Refresh with the client's request, or a plain one for a nonce. */
-	if (ocsp_req_has_nonce(req)) {
-		if (ocsp_req_plain(req, &plain, &rec.request_len, err) == -1)
-			return 0;
-		rec.request = plain;
-	} else
-		rec.request = ocsp_req_get0_der(req, &rec.request_len);
-	if ((flags & PROXY_LEARN) && ocsp_req_keyhash(req, kh, sizeof(kh)) == 0)
-		rec.keyhash = kh;
-	rec.unlock = (flags & PROXY_UNLOCK) != 0;
-	rec.response = resp;
-	rec.response_len = len;
-	http_etag(resp, len, etag);
-	rec.etag = etag;
-	rec.status = ocsp_status_name(st->status);
-	rec.thisupd = st->thisupd;
-	rec.nextupd = st->nextupd;
-	rec.now = now;
-	switch (cache_put(cache, key, &rec)) {
-	case 1:
-		ret = 1;
-		break;
-	case 0:
-		errfmt(err, "the cache holds a newer response");
-		ret = 0;
-		break;
-	default:
-		errfmt(err, "the cache is unavailable");
-		ret = 0;
-	}
-	OPENSSL_free(plain);
-	return ret;
 }
 
 /* The stored response may be answered until its nextUpdate. */
@@ -253,12 +167,137 @@ proxy_servable(const struct cache_entry *e, time_t now)
 	    e->nextupd > now;
 }
 
-static void
-proxy_reply_entry(struct http_conn *conn, const struct cache_entry *e,
-    time_t now)
+/* Answers with the entry read into x->e, counted as m. */
+static enum step
+proxy_reply_entry(struct exchange *x, enum metric m)
 {
-	http_reply_ocsp(conn, (const unsigned char *)e->response,
-	    e->response_len, e->thisupd, e->nextupd, e->etag, now);
+	char etag[STORE_ETAGLEN];
+	const char *tag = x->e.etag;
+
+	/* Entries of the Perl tool have no ETag. */
+	if (tag == NULL || strlen(tag) >= sizeof(etag)) {
+		store_etag((const unsigned char *)x->e.response,
+		    x->e.response_len, etag);
+		tag = etag;
+	}
+	http_reply_ocsp(x->conn, (const unsigned char *)x->e.response,
+	    x->e.response_len, x->e.thisupd, x->e.nextupd, tag, time(NULL));
+	x->t.v[m]++;
+	x->t.v[M_SERVED_BYTES] += (long long)x->e.response_len;
+	return STEP_ANSWERED;
+}
+
+/* Reads the entry under x->key into x->e (touch: a client's miss). */
+static void
+proxy_read(struct exchange *x, int touch)
+{
+	cache_entry_clear(&x->e);
+	switch (cache_get(x->p->cache, x->key, touch, &x->e)) {
+	case 1:
+		x->held = HELD_ENTRY;
+		break;
+	case 0:
+		x->held = HELD_NOTHING;
+		break;
+	default:
+		x->held = HELD_UNKNOWN;
+	}
+}
+
+/* Answers a request refused with a 4xx (or 503) status. */
+static enum step
+proxy_refuse(struct exchange *x, int status)
+{
+	const char *remote = x->r.remote;
+
+	if (remote == NULL)
+		remote = http_param(x->conn, HTTP_REMOTE_ADDR);
+	log_warnx("request from %s%s%s refused (%d): %s", remote ? remote : "?",
+	    x->r.host ? " for " : "", x->r.host ? x->r.host : "", status,
+	    x->err);
+	http_reply_error(x->conn, status, x->err);
+	x->t.v[M_REQUESTS_REFUSED]++;
+	return STEP_ANSWERED;
+}
+
+/* Parses the OCSP request and its cache key, unless done already. */
+static enum step
+step_parse(struct exchange *x)
+{
+	int status;
+
+	if (x->r.ocsp != NULL)
+		return STEP_NEXT;
+	if ((status = http_request_parse(&x->r, x->err)) != 0)
+		return proxy_refuse(x, status);
+	if (ocsp_req_key(x->r.ocsp, x->p->cf->prefix, x->key, x->err) == -1)
+		return proxy_refuse(x, 400);
+	return STEP_NEXT;
+}
+
+/*
+ * Reads the request. A plain request seen before gives its key from the
+ * memo, without a parse (a hit needs none); others are parsed here.
+ */
+static enum step
+step_read(struct exchange *x)
+{
+	const void *raw;
+	size_t len;
+	int status, plain;
+
+	if ((status = http_request_read(x->conn, x->p->cf, &x->r, x->err)) != 0)
+		return proxy_refuse(x, status);
+	raw = http_request_raw(&x->r, &len);
+	if (!x->r.prune && !x->r.no_cache &&
+	    ocsp_memo_get(x->p->memo, raw, len, x->key))
+		return STEP_NEXT;
+	if (step_parse(x) != STEP_NEXT)
+		return STEP_ANSWERED;
+	plain =
+	    ocsp_req_count(x->r.ocsp) == 1 && !ocsp_req_has_nonce(x->r.ocsp);
+	if (plain)
+		ocsp_memo_put(x->p->memo, raw, len, x->key);
+	x->fresh = x->r.no_cache || !plain;
+	return STEP_NEXT;
+}
+
+static enum step
+step_prune(struct exchange *x)
+{
+	const struct config *cf = x->p->cf;
+	const char *who = x->r.remote ? x->r.remote : "(no address)";
+
+	if (!config_match_text(cf->prune, cf->nprune, x->r.remote)) {
+		x->t.v[M_REQUESTS_REFUSED]++;
+		log_warnx("%s: prune refused (403): %s is not in prune_allow",
+		    x->key, who);
+		http_reply_error(x->conn, 403, "prune not allowed from here");
+		return STEP_ANSWERED;
+	}
+	switch (cache_del(x->p->cache, x->key)) {
+	case -1:
+		http_reply_error(x->conn, 503, "cache unavailable");
+		return STEP_ANSWERED;
+	case 1:
+		log_info("%s: pruned from the cache by %s", x->key, who);
+		break;
+	default:
+		log_info("%s: prune asked by %s, no such entry", x->key, who);
+	}
+	http_reply_error(x->conn, 410, "pruned from the cache");
+	return STEP_ANSWERED;
+}
+
+/* The hit path: one read; a miss reads the whole entry for later. */
+static enum step
+step_cache(struct exchange *x)
+{
+	if (cache_hit(x->p->cache, x->key, &x->e) == 1 &&
+	    proxy_servable(&x->e, x->now))
+		return proxy_reply_entry(x, M_HITS);
+	proxy_read(x, 1);
+	return STEP_NEXT;
 }
 
 /*
@@ -297,302 +336,238 @@ proxy_is_self(const struct config *cf, const char *host, const char *sport)
 	return 0;
 }
 
-/*
- * Where to fetch r from, as "host[:port][/path]" (the Perl tool stored
- * the Host alone): the Host and path the client named, or for a request
- * to the proxy itself the responder configured or learned for the
- * issuer. Returns a new string and sets *learn when the client named it,
- * or NULL with err set.
- */
+/* The responder configured for the request's issuer, a new string. */
 static char *
-proxy_responder(struct proxy *p, struct http_conn *conn,
-    const struct request *r, int *learn, char *err)
+proxy_configured(const struct config *cf, const struct ocsp_req *req, char *err)
 {
 	STACK_OF(X509) * one;
-	char kh[129], *s = NULL;
+	char *s = NULL;
 	size_t i;
 
-	*learn = 0;
-	if (!proxy_is_self(p->cf, r->host,
-		http_param(conn, HTTP_SERVER_PORT))) {
-		if (asprintf(&s, "%s%s", r->host,
-			strcmp(r->path, "/") == 0 ? "" : r->path) == -1) {
-			errfmt(err, "out of memory");
-			return NULL;
-		}
-		*learn = 1;
-		return s;
-	}
-	for (i = 0; i < p->cf->nresponders; i++) {
+	for (i = 0; i < cf->nresponders && s == NULL; i++) {
 		if ((one = sk_X509_new_null()) == NULL ||
-		    !sk_X509_push(one, p->cf->responders[i].issuer)) {
+		    !sk_X509_push(one, cf->responders[i].issuer)) {
 			sk_X509_free(one);
 			errfmt(err, "out of memory");
 			return NULL;
 		}
-		if (ocsp_req_find_issuer(r->ocsp, one) != NULL)
-			s = strdup(p->cf->responders[i].url);
+		if (ocsp_req_find_issuer(req, one) != NULL &&
+		    (s = strdup(cf->responders[i].url)) == NULL)
+			errfmt(err, "out of memory");
 		sk_X509_free(one);
-		if (s != NULL)
-			return s;
 	}
-	if (ocsp_req_keyhash(r->ocsp, kh, sizeof(kh)) == 0 &&
-	    cache_responder(p->cache, kh, &s) == 1)
-		return s;
-	errfmt(err,
-	    "Host %s is this proxy and no responder is known for "
-	    "issuer key hash %s (add a responder line, or warm the cache once "
-	    "with the responder's Host)",
-	    r->host, kh);
-	return NULL;
-}
-
-/* A request for several certificates goes upstream and back untouched. */
-static void
-proxy_pass(struct proxy *p, struct http_conn *conn, const struct request *r,
-    const char *url, struct tally *t)
-{
-	char err[ERRLEN];
-	unsigned char *resp = NULL;
-	const unsigned char *der;
-	size_t len, rlen;
-	int rc;
-
-	der = ocsp_req_get0_der(r->ocsp, &len);
-	t->fetches++;
-	if ((rc = upstream_fetch(p->up, url, der, len, &resp, &rlen, err)) !=
-	    0) {
-		t->failed++;
-		t->reason = upstream_reason(p->up);
-		log_warnx("pass-through of %d certificates: upstream %s",
-		    ocsp_req_count(r->ocsp), err);
-		http_reply_error(conn, rc == -2 ? 403 : 503,
-		    rc == -2 ? "upstream refused by policy"
-			     : "OCSP responder unavailable");
-		return;
-	}
-	log_debug("passed %d certificates through %s", ocsp_req_count(r->ocsp),
-	    url);
-	t->bytes += (long long)rlen;
-	http_reply_ocsp(conn, resp, rlen, 0, 0, NULL, time(NULL));
-	free(resp);
-}
-
-static void
-proxy_prune(struct proxy *p, struct http_conn *conn, const struct request *r,
-    const char *key, struct tally *t)
-{
-	if (!config_match_text(p->cf->prune, p->cf->nprune, r->remote)) {
-		t->refused++;
-		log_warnx("%s: prune refused (403): %s is not in prune_allow",
-		    key, r->remote ? r->remote : "(no address)");
-		http_reply_error(conn, 403, "prune not allowed from here");
-		return;
-	}
-	switch (cache_del(p->cache, key)) {
-	case -1:
-		http_reply_error(conn, 503, "cache unavailable");
-		return;
-	case 1:
-		log_info("%s: pruned from the cache by %s", key, r->remote);
-		break;
-	default:
-		log_info("%s: prune asked by %s, no such entry", key,
-		    r->remote);
-	}
-	http_reply_error(conn, 410, "pruned from the cache");
+	return s;
 }
 
 /*
- * Waits while another process fetches key (a fleet restarting asks for
- * the same certificate at once): 1 when it stored a servable entry (in
- * e), 0 when this process holds the lock now or may fetch anyway.
+ * Where to fetch from, as "host[:port][/path]" (the Perl tool stored
+ * the Host alone): the Host and path the client named, or for a request
+ * to the proxy itself the responder configured or learned for the
+ * issuer. Answers 503 when none is known.
  */
-static int
-proxy_wait_turn(struct proxy *p, const char *key, struct cache_entry *e,
-    int *locked)
+static enum step
+step_responder(struct exchange *x)
 {
-	struct timespec ts = {0, 50 * 1000 * 1000};
-	time_t deadline = time(NULL) + p->cf->upstream_timeout + 1;
-	long ms = (p->cf->upstream_timeout + 2) * 1000;
-	int r;
+	struct proxy *p = x->p;
+	const struct request *r = &x->r;
+	char kh[129] = "";
 
-	while (
-	    (r = cache_lock(p->cache, key, ms)) == 0 && time(NULL) < deadline) {
-		nanosleep(&ts, NULL);
-		cache_entry_clear(e);
-		if (cache_get(p->cache, key, 0, e) == 1 &&
-		    proxy_servable(e, time(NULL)))
-			return 1;
-	}
-	if ((*locked = r == 1)) {
-		/* The holder may have stored it and let go between our read
-		 * and our lock: read again before fetching. */
-		cache_entry_clear(e);
-		if (cache_get(p->cache, key, 0, e) == 1 &&
-		    proxy_servable(e, time(NULL)))
-			return 1;
-	}
-	return 0;
+	x->err[0] = '\0';
+	if (!proxy_is_self(p->cf, r->host,
+		http_param(x->conn, HTTP_SERVER_PORT))) {
+		x->learn = 1;
+		if (asprintf(&x->responder, "%s%s", r->host,
+			strcmp(r->path, "/") == 0 ? "" : r->path) == -1) {
+			x->responder = NULL;
+			errfmt(x->err, "out of memory");
+		}
+	} else if ((x->responder = proxy_configured(p->cf, r->ocsp, x->err)) ==
+		NULL &&
+	    x->err[0] == '\0' &&
+	    (ocsp_req_keyhash(r->ocsp, kh, sizeof(kh)) == -1 ||
+		cache_responder(p->cache, kh, &x->responder) != 1))
+		errfmt(x->err,
+		    "Host %s is this proxy and no responder is known for "
+		    "issuer key hash %s (add a responder line, or warm the "
+		    "cache once with the responder's Host)",
+		    r->host, kh);
+	if (x->responder != NULL && (x->url = store_url(x->responder)) == NULL)
+		errfmt(x->err, "out of memory");
+	if (x->url != NULL)
+		return STEP_NEXT;
+	log_warnx("%s: no upstream (503): %s", x->key, x->err);
+	http_reply_error(x->conn, 503, "no OCSP responder known");
+	return STEP_ANSWERED;
 }
 
-/* Parses r's OCSP request and its cache key: 0, or -1 after answering. */
-static int
-proxy_parse(struct proxy *p, struct http_conn *conn, struct request *r,
-    char *key, struct tally *t)
+/* Counts a failed fetch by its kind. */
+static void
+proxy_failed(struct exchange *x, const char *reason)
 {
-	char err[ERRLEN];
-	int status;
+	x->t.v[metrics_failure(reason)]++;
+}
 
-	if ((status = http_request_parse(r, err)) == 0 &&
-	    ocsp_req_key(r->ocsp, p->cf->prefix, key, err) == 0)
-		return 0;
-	if (status == 0)
-		status = 400;
-	log_warnx("request from %s for %s refused (%d): %s",
-	    r->remote ? r->remote : "?", r->host, status, err);
-	http_reply_error(conn, status, err);
-	t->refused++;
-	return -1;
+/* A request for several certificates goes upstream and back untouched. */
+static enum step
+step_pass(struct exchange *x)
+{
+	unsigned char *resp = NULL;
+	const unsigned char *der;
+	size_t len, rlen;
+	int n = ocsp_req_count(x->r.ocsp), rc;
+
+	der = ocsp_req_get0_der(x->r.ocsp, &len);
+	x->t.v[M_FETCHES]++;
+	rc = upstream_fetch(x->p->up, x->url, der, len, &resp, &rlen, x->err);
+	if (rc != 0) {
+		proxy_failed(x, upstream_reason(x->p->up));
+		log_warnx("pass-through of %d certificates: upstream %s", n,
+		    x->err);
+		http_reply_error(x->conn, rc == -2 ? 403 : 503,
+		    rc == -2 ? "upstream refused by policy"
+			     : "OCSP responder unavailable");
+		return STEP_ANSWERED;
+	}
+	log_debug("passed %d certificates through %s", n, x->url);
+	x->t.v[M_SERVED_BYTES] += (long long)rlen;
+	http_reply_ocsp(x->conn, resp, rlen, 0, 0, NULL, time(NULL));
+	free(resp);
+	return STEP_ANSWERED;
+}
+
+/*
+ * Waits while another process fetches the key (a fleet restarting asks
+ * for the same certificate at once): answers when that fetch stored a
+ * servable entry; else goes on holding the lock, or without it when the
+ * holder took too long.
+ */
+static enum step
+step_wait_turn(struct exchange *x)
+{
+	struct timespec ts = {0, 50 * 1000 * 1000};
+	long tmo = x->p->cf->upstream_timeout;
+	time_t deadline = time(NULL) + tmo + 1;
+	int r;
+
+	while ((r = cache_lock(x->p->cache, x->key, (tmo + 2) * 1000)) == 0 &&
+	    time(NULL) < deadline) {
+		nanosleep(&ts, NULL);
+		proxy_read(x, 0);
+		if (x->held == HELD_ENTRY && proxy_servable(&x->e, time(NULL)))
+			return proxy_reply_entry(x, M_HITS);
+	}
+	if (!(x->locked = r == 1))
+		return STEP_NEXT;
+	/* The holder may have stored it and let go between our read and
+	 * our lock: read again before fetching. */
+	proxy_read(x, 0);
+	if (x->held == HELD_ENTRY && proxy_servable(&x->e, time(NULL)))
+		return proxy_reply_entry(x, M_HITS);
+	return STEP_NEXT;
+}
+
+/* Fetches the answer, stores it when it may be cached, and serves it. */
+static enum step
+step_fetch(struct exchange *x)
+{
+	struct store_item it = {.key = x->key,
+	    .req = x->r.ocsp,
+	    .responder = x->responder,
+	    .learn = x->learn};
+	struct store_result res;
+	enum store_outcome o;
+	unsigned char *resp = NULL;
+	const unsigned char *der;
+	char next[48];
+	size_t len, rlen;
+	int rc;
+
+	der = ocsp_req_get0_der(x->r.ocsp, &len);
+	x->t.v[M_FETCHES]++;
+	rc = upstream_fetch(x->p->up, x->url, der, len, &resp, &rlen, x->err);
+	if (rc != 0) {
+		proxy_failed(x, upstream_reason(x->p->up));
+		log_warnx("%s: upstream %s%s", x->key, x->err,
+		    rc == -2 ? " (403)" : "");
+		if (rc != -2)
+			return STEP_FAILED;
+		http_reply_error(x->conn, 403, "upstream refused by policy");
+		return STEP_ANSWERED;
+	}
+	o = store_response(x->p->cache, x->p->cf, &it, resp, rlen, x->now, &res,
+	    x->err);
+	if (o == STORE_INVALID || o == STORE_UNVERIFIED) {
+		proxy_failed(x, "invalid");
+		log_warnx("%s: upstream %s answered %s response: %s", x->key,
+		    x->url,
+		    o == STORE_INVALID ? "an unusable" : "an unverified",
+		    x->err);
+		free(resp);
+		return STEP_FAILED;
+	}
+	log_info("%s: fetched from %s: %s, %s, %s%s", x->key, x->url,
+	    ocsp_status_name(res.st.status),
+	    store_next_text(&res.st, x->now, next, sizeof(next)),
+	    o == STORE_STORED ? "stored" : "not stored: ",
+	    o == STORE_STORED ? "" : x->err);
+	http_reply_ocsp(x->conn, resp, rlen, res.st.thisupd, res.st.nextupd,
+	    res.etag, x->now);
+	x->t.v[M_SERVED_BYTES] += (long long)rlen;
+	free(resp);
+	return STEP_ANSWERED;
+}
+
+/* The fetch failed: the cached response while it is valid, else 503. */
+static void
+step_fallback(struct exchange *x)
+{
+	if (x->held == HELD_UNREAD)
+		proxy_read(x, 0);
+	if (x->held == HELD_ENTRY && proxy_servable(&x->e, x->now)) {
+		log_info("%s: served from the cache, upstream failed", x->key);
+		proxy_reply_entry(x, M_FALLBACKS);
+		return;
+	}
+	if (x->held == HELD_ENTRY && x->e.response != NULL)
+		x->t.v[M_STALE_REFUSALS]++;
+	http_reply_error(x->conn, 503,
+	    "OCSP responder unavailable and no valid cached response");
 }
 
 void
 proxy_serve(struct proxy *p, struct http_conn *conn)
 {
-	struct request r;
-	struct cache_entry e;
-	struct ocsp_status st;
-	struct tally t;
-	char err[ERRLEN], key[OCSP_KEYLEN], *url = NULL, *responder = NULL;
-	unsigned char *resp = NULL;
-	const unsigned char *der;
-	const void *raw;
-	size_t len, rlen, rawlen;
-	time_t now = time(NULL);
-	int status, cached = 0, fresh_first, learn, locked = 0, known;
+	struct exchange x;
+	enum step s;
 
-	memset(&e, 0, sizeof(e));
-	memset(&t, 0, sizeof(t));
 	if (proxy_endpoint(p, conn))
 		return;
-	if ((status = http_request_read(conn, p->cf, &r, err)) != 0) {
-		log_warnx("request from %s refused (%d): %s",
-		    http_param(conn, HTTP_REMOTE_ADDR)
-			? http_param(conn, HTTP_REMOTE_ADDR)
-			: "?",
-		    status, err);
-		http_reply_error(conn, status, err);
-		t.refused++;
-		proxy_tally(p, &t);
-		return;
-	}
-	/* A plain request seen before gives its key without a parse. */
-	raw = http_request_raw(&r, &rawlen);
-	known = !r.prune && !r.no_cache &&
-	    ocsp_memo_get(&p->memo, raw, rawlen, key);
-	if (!known && proxy_parse(p, conn, &r, key, &t) == -1)
-		goto done;
-	if (!known && ocsp_req_count(r.ocsp) == 1 &&
-	    !ocsp_req_has_nonce(r.ocsp))
-		ocsp_memo_put(&p->memo, raw, rawlen, key);
-	if (r.prune) {
-		proxy_prune(p, conn, &r, key, &t);
-		goto done;
-	}
-	/* A nonce or no-cache asks for a fresh answer: the cache is the
-	 * fallback then, not the first choice. */
-	fresh_first = r.no_cache ||
-	    (!known &&
-		(ocsp_req_has_nonce(r.ocsp) || ocsp_req_count(r.ocsp) > 1));
-	if (!fresh_first) {
-		if (cache_hit(p->cache, key, &e) == 1 &&
-		    proxy_servable(&e, now)) {
-			proxy_reply_entry(conn, &e, now);
-			t.hits++;
-			t.bytes += (long long)e.response_len;
-			goto done;
-		}
-		cache_entry_clear(&e);
-		cached = cache_get(p->cache, key, 1, &e);
-	}
-	if (known && proxy_parse(p, conn, &r, key, &t) == -1)
-		goto done;
-	if ((responder = proxy_responder(p, conn, &r, &learn, err)) != NULL &&
-	    (url = proxy_url(responder)) == NULL)
-		errfmt(err, "out of memory");
-	if (url == NULL) {
-		log_warnx("%s: no upstream (503): %s", key, err);
-		http_reply_error(conn, 503, "no OCSP responder known");
-		goto done;
-	}
-	if (ocsp_req_count(r.ocsp) > 1) {
-		proxy_pass(p, conn, &r, url, &t);
-		goto done;
-	}
-	if (!fresh_first && cached != -1 &&
-	    proxy_wait_turn(p, key, &e, &locked) == 1) {
-		/* Another request's fetch answered this one: a hit. */
-		proxy_reply_entry(conn, &e, time(NULL));
-		t.hits++;
-		t.bytes += (long long)e.response_len;
-		goto done;
-	}
-	der = ocsp_req_get0_der(r.ocsp, &len);
-	t.fetches++;
-	status = upstream_fetch(p->up, url, der, len, &resp, &rlen, err);
-	if (status != 0) {
-		t.failed++;
-		t.reason = upstream_reason(p->up);
-	}
-	if (status == -2) {
-		log_warnx("%s: upstream %s (403)", key, err);
-		http_reply_error(conn, 403, "upstream refused by policy");
-		goto done;
-	}
-	if (status == 0) {
-		status = proxy_store(p->cache, p->cf, key, r.ocsp, responder,
-		    learn ? PROXY_LEARN : 0, resp, rlen, now, &st, err);
-		if (status >= 0) {
-			log_info(
-			    "%s: fetched from %s: %s, nextUpdate in %llds, "
-			    "%s%s",
-			    key, url, ocsp_status_name(st.status),
-			    st.nextupd ? (long long)(st.nextupd - now) : -1LL,
-			    status == 1 ? "stored" : "not stored: ",
-			    status == 1 ? "" : err);
-			http_reply_ocsp(conn, resp, rlen, st.thisupd,
-			    st.nextupd, NULL, now);
-			t.bytes += (long long)rlen;
-			goto done;
-		}
-		t.failed++;
-		t.reason = "invalid";
-		log_warnx("%s: upstream %s answered an unusable response: %s",
-		    key, url, err);
-	} else
-		log_warnx("%s: upstream %s", key, err);
-	if (fresh_first) {
-		cache_entry_clear(&e);
-		cached = cache_get(p->cache, key, 0, &e);
-	}
-	if (cached == 1 && proxy_servable(&e, now)) {
-		log_info("%s: served from the cache, upstream failed", key);
-		proxy_reply_entry(conn, &e, now);
-		t.fallbacks++;
-		t.bytes += (long long)e.response_len;
-		goto done;
-	}
-	if (cached == 1 && e.response != NULL)
-		t.stale++;
-	http_reply_error(conn, 503,
-	    "OCSP responder unavailable and no valid cached response");
-done:
-	if (locked)
-		cache_unlock(p->cache, key);
-	proxy_tally(p, &t);
-	cache_entry_clear(&e);
-	free(resp);
-	free(url);
-	free(responder);
-	http_request_clear(&r);
+	memset(&x, 0, sizeof(x));
+	x.p = p;
+	x.conn = conn;
+	x.now = time(NULL);
+	s = step_read(&x);
+	if (s == STEP_NEXT && x.r.prune)
+		s = step_prune(&x);
+	if (s == STEP_NEXT && !x.fresh)
+		s = step_cache(&x);
+	if (s == STEP_NEXT)
+		s = step_parse(&x); /* a request known by the memo, missed */
+	if (s == STEP_NEXT)
+		s = step_responder(&x);
+	if (s == STEP_NEXT && ocsp_req_count(x.r.ocsp) > 1)
+		s = step_pass(&x);
+	if (s == STEP_NEXT && !x.fresh && x.held != HELD_UNKNOWN)
+		s = step_wait_turn(&x);
+	if (s == STEP_NEXT)
+		s = step_fetch(&x);
+	if (s == STEP_FAILED)
+		step_fallback(&x);
+	if (x.locked)
+		cache_unlock(p->cache, x.key);
+	proxy_tally(p, &x.t);
+	cache_entry_clear(&x.e);
+	free(x.url);
+	free(x.responder);
+	http_request_clear(&x.r);
 }

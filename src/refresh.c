@@ -14,11 +14,11 @@
 
 #include "cache.h"
 #include "config.h"
-#include "http.h"
 #include "log.h"
 #include "ocsp.h"
-#include "proxy.h"
+#include "metrics.h"
 #include "refresh.h"
+#include "store.h"
 #include "upstream.h"
 
 /* Keys read from one SCAN step and what they hold, waiting their turn. */
@@ -49,19 +49,16 @@ struct pass {
 long
 refresh_backoff(const struct config *cf, const char *key, long failures)
 {
-	unsigned long h = 5381;
+	uint32_t h;
 	long b = 60, jitter, n;
-	const char *p;
 
 	for (n = failures; --n > 0 && b < cf->refresh_min_age;)
 		b *= 2;
 	if (b > cf->refresh_min_age)
 		b = cf->refresh_min_age;
 	/* A jitter of +-25 % that stays the same for a key and a count. */
-	for (p = key; *p != '\0'; p++)
-		h = h * 33 + (unsigned char)*p;
-	h = h * 33 + (unsigned long)failures;
-	jitter = b / 2 > 0 ? (long)(h % (unsigned long)(b / 2 + 1)) - b / 4 : 0;
+	h = ocsp_hash(key, strlen(key)) ^ (uint32_t)failures * 2654435761u;
+	jitter = b / 2 > 0 ? (long)(h % (uint32_t)(b / 2 + 1)) - b / 4 : 0;
 	return b + jitter;
 }
 
@@ -101,22 +98,26 @@ job_done(void *arg, const unsigned char *out, size_t outlen, const char *err)
 {
 	struct job *j = arg;
 	struct pass *ps = j->pass;
-	struct ocsp_status st;
-	char why[ERRLEN], date[32];
+	struct store_item it = {.key = j->key,
+	    .req = j->req,
+	    .responder = j->responder,
+	    .unlock = 1};
+	struct store_result res;
+	enum store_outcome o = STORE_INVALID;
+	char why[ERRLEN], next[48];
 	time_t now = time(NULL);
-	int r = -1;
 
 	why[0] = '\0';
 	if (out != NULL)
-		r = proxy_store(ps->cache, ps->cf, j->key, j->req, j->responder,
-		    PROXY_UNLOCK, out, outlen, now, &st, why);
+		o = store_response(ps->cache, ps->cf, &it, out, outlen, now,
+		    &res, why);
 	else
 		snprintf(why, sizeof(why), "%s", err);
-	if (r == 1) {
+	if (o == STORE_STORED) {
 		ps->st->refreshed++;
-		http_date(st.nextupd, date);
-		log_debug("%s: refreshed from %s: %s, nextUpdate %s", j->key,
-		    j->url, ocsp_status_name(st.status), date);
+		log_debug("%s: refreshed from %s: %s, %s", j->key, j->url,
+		    ocsp_status_name(res.st.status),
+		    store_next_text(&res.st, now, next, sizeof(next)));
 	} else {
 		ps->st->failed++;
 		/* Lets go of the lock too (a no-op if the store did). */
@@ -125,7 +126,8 @@ job_done(void *arg, const unsigned char *out, size_t outlen, const char *err)
 			log_warnx("%s: refresh failed: %s", j->key, why);
 		else
 			log_warnx("%s: refresh from %s failed: %s%s", j->key,
-			    j->url, r == 0 ? "valid but not stored: " : "",
+			    j->url,
+			    o == STORE_PASSED ? "valid but not stored: " : "",
 			    why);
 	}
 	job_free(j);
@@ -214,7 +216,7 @@ refresh_one(struct pass *ps, const char *key, const struct cache_entry *peek)
 	if ((j = calloc(1, sizeof(*j))) == NULL ||
 	    (j->key = strdup(key)) == NULL ||
 	    (j->responder = strdup(e.responder)) == NULL ||
-	    (j->url = proxy_url(e.responder)) == NULL) {
+	    (j->url = store_url(e.responder)) == NULL) {
 		log_warnx("%s: refresh: out of memory", key);
 		goto done;
 	}
@@ -329,20 +331,15 @@ refresh_wait(struct pass *ps, int max, volatile sig_atomic_t *stop)
 static void
 refresh_report(struct cache *c, const struct refresh_stats *st)
 {
-	struct cache_count set[4] = {
-	    {"refresh_last_time", (long long)time(NULL)},
-	    {"refresh_last_due", st->due},
-	    {"refresh_last_refreshed", st->refreshed},
-	    {"refresh_last_failed", st->failed},
-	};
-	struct cache_count add[2] = {
-	    {"refreshed", st->refreshed},
-	    {"refresh_failures", st->failed},
-	};
+	struct tally t;
 	long gone;
 
-	cache_set_stats(c, set, 4);
-	cache_count(c, add, 2);
+	memset(&t, 0, sizeof(t));
+	t.v[M_LAST_TIME] = (long long)time(NULL);
+	t.v[M_LAST_DUE] = st->due;
+	t.v[M_LAST_REFRESHED] = t.v[M_REFRESHED] = st->refreshed;
+	t.v[M_LAST_FAILED] = t.v[M_REFRESH_FAILURES] = st->failed;
+	metrics_flush(c, &t, 1);
 	if (cache_clean_index(c, &gone) == 0 && gone > 0)
 		log_info("refresh: %ld expired keys dropped from the index",
 		    gone);

@@ -1,0 +1,127 @@
+/* store.c: an upstream answer checked, then stored. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "cache.h"
+#include "config.h"
+#include "log.h"
+#include "ocsp.h"
+#include "store.h"
+
+void
+store_etag(const unsigned char *der, size_t len, char *buf)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	if (!EVP_Digest(der, len, md, &mdlen, EVP_sha1(), NULL))
+		mdlen = 0;
+	ocsp_hex(md, mdlen, buf);
+}
+
+const char *
+store_next_text(const struct ocsp_status *st, time_t now, char *buf,
+    size_t size)
+{
+	if (st->nextupd == 0)
+		return "no nextUpdate";
+	snprintf(buf, size, "nextUpdate in %llds",
+	    (long long)(st->nextupd - now));
+	return buf;
+}
+
+char *
+store_url(const char *responder)
+{
+	char *url;
+
+	if (strncmp(responder, "http://", 7) == 0)
+		return strdup(responder);
+	if (asprintf(&url, "http://%s", responder) == -1)
+		return NULL;
+	return url;
+}
+
+/* Why a valid answer is not to be stored, or NULL when it may be. */
+static const char *
+store_unfit(const struct ocsp_status *st)
+{
+	if (st->nonce)
+		return "the response carries a nonce";
+	if (st->nextupd == 0)
+		return "the response has no nextUpdate";
+	return NULL;
+}
+
+/* Writes the record of an answer checked into st. */
+static enum store_outcome
+store_put(struct cache *cache, const struct store_item *it,
+    const unsigned char *resp, size_t len, time_t now,
+    const struct store_result *res, char *err)
+{
+	struct cache_record rec;
+	unsigned char *plain = NULL;
+	char kh[129];
+	enum store_outcome ret = STORE_PASSED;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.responder = it->responder;
+	/* Refresh with the client's request, or a plain one for a nonce. */
+	if (ocsp_req_has_nonce(it->req)) {
+		if (ocsp_req_plain(it->req, &plain, &rec.request_len, err) ==
+		    -1)
+			return STORE_PASSED;
+		rec.request = plain;
+	} else
+		rec.request = ocsp_req_get0_der(it->req, &rec.request_len);
+	if (it->learn && ocsp_req_keyhash(it->req, kh, sizeof(kh)) == 0)
+		rec.keyhash = kh;
+	rec.unlock = it->unlock;
+	rec.response = resp;
+	rec.response_len = len;
+	rec.etag = res->etag;
+	rec.status = ocsp_status_name(res->st.status);
+	rec.thisupd = res->st.thisupd;
+	rec.nextupd = res->st.nextupd;
+	rec.now = now;
+	switch (cache_put(cache, it->key, &rec)) {
+	case 1:
+		ret = STORE_STORED;
+		break;
+	case 0:
+		errfmt(err, "the cache holds a newer response");
+		break;
+	default:
+		errfmt(err, "the cache is unavailable");
+	}
+	OPENSSL_free(plain);
+	return ret;
+}
+
+enum store_outcome
+store_response(struct cache *cache, const struct config *cf,
+    const struct store_item *it, const unsigned char *resp, size_t len,
+    time_t now, struct store_result *res, char *err)
+{
+	const char *why;
+
+	memset(res, 0, sizeof(*res));
+	store_etag(resp, len, res->etag);
+	if (ocsp_resp_check(resp, len, it->req, cf->issuers, now,
+		cf->clock_skew, &res->st, err) == -1)
+		return STORE_INVALID;
+	if (!res->st.verified && cf->require_verified) {
+		errfmt(err,
+		    "no configured issuer verifies it (require_verified)");
+		return STORE_UNVERIFIED;
+	}
+	if ((why = store_unfit(&res->st)) != NULL) {
+		errfmt(err, "%s", why);
+		return STORE_PASSED;
+	}
+	return store_put(cache, it, resp, len, now, res, err);
+}

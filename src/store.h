@@ -1,0 +1,66 @@
+/*
+ * store.h: the store path, shared by ocspxy-fcgi, the refresh daemon and
+ * the operator command: an upstream answer checked against its request,
+ * then written to the cache with its ETag, dates and the responder to
+ * refresh it from. No FastCGI here.
+ */
+#ifndef OCSPXY_STORE_H
+#define OCSPXY_STORE_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "ocsp.h"
+
+struct cache;
+struct config;
+
+/* SHA-1 hex, the ETag of a response (RFC 5019 6.2), and its size. */
+#define STORE_ETAGLEN 41
+
+/* What became of an answer. */
+enum store_outcome {
+	STORE_STORED, /* valid, stored */
+	STORE_PASSED, /* valid, to pass on unstored (err says why: a nonce,
+		       * no nextUpdate, a newer cached response, Redis down) */
+	STORE_UNVERIFIED, /* valid, but not verified under require_verified:
+			   * never to leave the proxy (err says why) */
+	STORE_INVALID /* no answer to the request (err says why) */
+};
+
+/* Where and how to store an answer. */
+struct store_item {
+	const char *key; /* the cache key */
+	const struct ocsp_req *req; /* the request it answers */
+	const char *responder; /* "host[:port][/path]" to refresh from */
+	int learn; /* record the responder as its issuer's */
+	int unlock; /* let go of our lock on key (cache_lock()) once stored */
+};
+
+/* The answer's figures: st for all but STORE_INVALID, etag always. */
+struct store_result {
+	struct ocsp_status st;
+	char etag[STORE_ETAGLEN];
+};
+
+/*
+ * Checks the answer resp for it->req at now and, when it may be cached,
+ * stores it with everything a refresh needs. Fills res; err says why
+ * for every outcome but STORE_STORED.
+ */
+enum store_outcome store_response(struct cache *, const struct config *,
+    const struct store_item *it, const unsigned char *resp, size_t len,
+    time_t now, struct store_result *res, char *err);
+
+/* "nextUpdate in Ns" or "no nextUpdate", for log lines; buf or a constant. */
+const char *store_next_text(const struct ocsp_status *, time_t now, char *buf,
+    size_t size);
+
+/* The ETag of a response into buf of STORE_ETAGLEN bytes. */
+void store_etag(const unsigned char *der, size_t len, char *buf);
+
+/* "http://" + responder unless it names its scheme, into a new string
+ * the caller frees; NULL when out of memory. */
+char *store_url(const char *responder);
+
+#endif
