@@ -349,6 +349,27 @@ for mode in garbage http500 file:$T/other.der file:$T/expired.der \
 	FAILS=$f
 	t_fake_stop "$name"
 done
+# The same answer without nextUpdate, fetched by a client (no-cache, so
+# that good1's entry is not the answer) through ocspxy-fcgi: passed on,
+# not stored, and the log says so plainly.
+port=$(t_port)
+if t_fake_start nonext-cgi "$port" "file:$T/nonext.der"; then
+	req=$T/req-good1.der
+	: >"$T/cgi.err"
+	t_cgi REQUEST_METHOD=POST CONTENT_TYPE=application/ocsp-request \
+	    CONTENT_LENGTH="$(stat -c %s "$req")" HTTP_HOST="127.0.0.1:$port" \
+	    HTTP_CACHE_CONTROL=no-cache REQUEST_URI=/ REMOTE_ADDR=127.0.0.1 \
+	    -- "$req" >"$T/nonext-cgi.raw"
+	cgi_body "$T/nonext-cgi.raw" "$T/nonext-cgi.der"
+	check "3: a client's answer without nextUpdate is passed on (verifies)" \
+	    t_vleaf "$T/nonext-cgi.der" good1 good
+	check "3: ... the log says 'no nextUpdate', not a negative time" \
+	    bash -c "grep -q 'no nextUpdate, not stored' '$T/cgi.err' &&
+		! grep -q 'in -1s' '$T/cgi.err'"
+	t_fake_stop nonext-cgi
+else
+	fail "3: fake upstream nonext-cgi"
+fi
 t_redis_field "$K1" response "$T/c3.end"
 check "3: good1's response is still the last good one" cmp -s "$T/good1.cur" "$T/c3.end"
 hset "$K1" ocsp_responder "$H1" failures 0 lasterror "" lastchecked "$(now)"
