@@ -1067,8 +1067,14 @@ cache_is_entry_key(const char *prefix, const char *key)
 
 	if (strncmp(key, prefix, plen) != 0)
 		return 0;
-	/* <hex key hash>[-]0x<hex serial>: 'x' or '-' ends the hex run. */
+	/* [<tag>:]<hex key hash>[-]0x<hex serial>, the tag of a hash
+	 * algorithm (ocsp_req_key()); 'x' or '-' ends the hex run. */
 	p = key + plen;
+	if ((n = strcspn(p, ":")) > 0 && p[n] == ':') {
+		if (!ocsp_key_tag(p, n))
+			return 0;
+		p += n + 1;
+	}
 	n = strspn(p, hex);
 	if (n >= 2 && p[n] == 'x' && p[n - 1] == '0')
 		p += n + 1;
@@ -1098,7 +1104,8 @@ cache_scan(struct cache *c, unsigned long long *cursor, long count,
 			*m++ = '\\';
 		*m++ = *p;
 	}
-	snprintf(m, (size_t)(match + sizeof(match) - m), "[0-9a-f]*0x*");
+	/* cache_is_entry_key() sorts out what else matches. */
+	snprintf(m, (size_t)(match + sizeof(match) - m), "*0x*");
 	if ((r = cache_cmd(c, NULL, 6, argv, NULL)) == NULL)
 		return -1;
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
