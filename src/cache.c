@@ -1,5 +1,6 @@
 /* cache.c: the Redis cache (hiredis). */
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,51 +19,112 @@
 #include "ocsp.h"
 
 /*
- * Read in one round trip; a client's read (ARGV[1] not 0) that found no
- * servable response also counts a miss and renews the key's lifetime to
- * ARGV[1] when it ran below that. KEYS: the entry, the stats.
+ * The fields of an entry, in the order cache_put() writes them: the Perl
+ * tool's, then ours. Each is read into, and written from, one member of
+ * struct cache_entry (nonce has none: we always write "0", never read it).
+ * The reads take the fields whose mask has their bit, in table order,
+ * those that renew a key first (see get_lua).
  */
-static const char get_lua[] =
-    "local v = redis.call('HMGET', KEYS[1], 'response', 'thisupd',"
-    " 'nextupd', 'status', 'request', 'ocsp_responder', 'lastchecked',"
-    " 'failures', 'lasttry', 'lasterror', 'etag')\n"
-    "if ARGV[1] == '0' then return v end\n"
-    "redis.call('HINCRBY', KEYS[2], 'misses', 1)\n"
-    "if v[1] or v[5] then\n"
-    "  local t = redis.call('TTL', KEYS[1])\n"
-    "  if t >= 0 and t < tonumber(ARGV[1]) then\n"
-    "    redis.call('EXPIRE', KEYS[1], ARGV[1])\n"
-    "  end\n"
-    "end\n"
-    "return v\n";
+enum field_kind {
+	FIELD_BYTES, /* const char * at off, its length at len */
+	FIELD_STR, /* const char * at off; NULL when absent */
+	FIELD_TIME, /* time_t at off, decimal seconds; 0 when absent */
+	FIELD_LONG, /* long at off, decimal; 0 when absent */
+	FIELD_CONST /* no member: written as value, never read */
+};
+#define READ_HIT 0x01 /* cache_hit(): what a hit serves */
+#define READ_PEEK 0x02 /* cache_peek_many(): what the refresh needs */
+#define READ_FULL 0x04 /* cache_get(), cache_lock_get() */
+#define FOUND 0x08 /* present: the read found an entry */
+#define RENEWS 0x10 /* present: a client's miss renews the key */
+#define READ_ALL (READ_HIT | READ_PEEK | READ_FULL)
 enum {
+	F_RESPONDER,
+	F_REQUEST,
 	F_RESPONSE,
 	F_THISUPD,
 	F_NEXTUPD,
 	F_STATUS,
-	F_REQUEST,
-	F_RESPONDER,
+	F_NONCE,
 	F_LASTCHECKED,
-	F_FAILURES,
 	F_LASTTRY,
+	F_FAILURES,
 	F_LASTERROR,
 	F_ETAG,
 	F_COUNT
 };
+struct field {
+	const char *name; /* in the Redis hash */
+	enum field_kind kind;
+	size_t off, len; /* members of struct cache_entry */
+	int mask;
+	const char *value; /* FIELD_CONST */
+};
+#define M(m) offsetof(struct cache_entry, m)
+static const struct field fields[F_COUNT] = {
+    [F_RESPONDER] = {"ocsp_responder", FIELD_STR, M(responder), 0,
+	READ_PEEK | READ_FULL | FOUND, NULL},
+    [F_REQUEST] = {"request", FIELD_BYTES, M(request), M(request_len),
+	READ_PEEK | READ_FULL | FOUND | RENEWS, NULL},
+    [F_RESPONSE] = {"response", FIELD_BYTES, M(response), M(response_len),
+	READ_HIT | READ_FULL | FOUND | RENEWS, NULL},
+    [F_THISUPD] = {"thisupd", FIELD_TIME, M(thisupd), 0, READ_ALL, NULL},
+    [F_NEXTUPD] = {"nextupd", FIELD_TIME, M(nextupd), 0, READ_ALL, NULL},
+    [F_STATUS] = {"status", FIELD_STR, M(status), 0, READ_FULL, NULL},
+    [F_NONCE] = {"nonce", FIELD_CONST, 0, 0, 0, "0"},
+    [F_LASTCHECKED] = {"lastchecked", FIELD_TIME, M(lastchecked), 0,
+	READ_PEEK | READ_FULL, NULL},
+    [F_LASTTRY] = {"lasttry", FIELD_TIME, M(lasttry), 0, READ_PEEK | READ_FULL,
+	NULL},
+    [F_FAILURES] = {"failures", FIELD_LONG, M(failures), 0,
+	READ_PEEK | READ_FULL, NULL},
+    [F_LASTERROR] = {"lasterror", FIELD_STR, M(lasterror), 0, READ_FULL, NULL},
+    [F_ETAG] = {"etag", FIELD_STR, M(etag), 0, READ_HIT | READ_FULL, NULL},
+};
+#undef M
+
+/* One read: the fields an HMGET asks for, in the order of its reply. */
+struct view {
+	const char *name[F_COUNT];
+	const struct field *field[F_COUNT];
+	size_t n;
+	size_t nrenew; /* the first nrenew fields renew a key */
+};
+
+/*
+ * Read in one round trip; a client's read (ARGV[1] not 0) that found no
+ * servable response also counts a miss and renews the key's lifetime to
+ * ARGV[1] when it ran below that. KEYS: the entry, the stats; ARGV: ttl,
+ * how many of the fields renew the key (they come first), the fields.
+ */
+static const char get_lua[] =
+    "local v = redis.call('HMGET', KEYS[1], unpack(ARGV, 3))\n"
+    "if ARGV[1] == '0' then return v end\n"
+    "redis.call('HINCRBY', KEYS[2], 'misses', 1)\n"
+    "for i = 1, tonumber(ARGV[2]) do\n"
+    "  if v[i] then\n"
+    "    local t = redis.call('TTL', KEYS[1])\n"
+    "    if t >= 0 and t < tonumber(ARGV[1]) then\n"
+    "      redis.call('EXPIRE', KEYS[1], ARGV[1])\n"
+    "    end\n"
+    "    return v\n"
+    "  end\n"
+    "end\n"
+    "return v\n";
 
 /*
  * Never replace a newer response. KEYS: the entry, the issuer's learned
  * responder, the nextUpdate and thisUpdate indexes, the entry's lock;
  * ARGV: ttl, thisupd, nextupd, responder to learn or "", our lock token
- * to let go of or "", field/value...
+ * to let go of or "", the thisUpdate field, field/value...
  */
 static const char put_lua[] =
     "if ARGV[5] ~= '' and redis.call('GET', KEYS[5]) == ARGV[5] then\n"
     "  redis.call('DEL', KEYS[5])\n"
     "end\n"
-    "local old = tonumber(redis.call('HGET', KEYS[1], 'thisupd'))\n"
+    "local old = tonumber(redis.call('HGET', KEYS[1], ARGV[6]))\n"
     "if old and old > tonumber(ARGV[2]) then return 0 end\n"
-    "redis.call('HSET', KEYS[1], unpack(ARGV, 6))\n"
+    "redis.call('HSET', KEYS[1], unpack(ARGV, 7))\n"
     "redis.call('EXPIRE', KEYS[1], ARGV[1])\n"
     "redis.call('ZADD', KEYS[3], ARGV[3], KEYS[1])\n"
     "redis.call('ZADD', KEYS[4], ARGV[2], KEYS[1])\n"
@@ -99,28 +161,28 @@ static const char clean_lua[] =
 
 /*
  * A failed refresh touches only its own fields. KEYS: the entry, its
- * lock; ARGV: now, why, our lock token to let go of or "".
+ * lock; ARGV: now, why, our lock token to let go of or "", the fields
+ * failures, lasttry and lasterror.
  */
 static const char fail_lua[] =
     "if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) == ARGV[3] then\n"
     "  redis.call('DEL', KEYS[2])\n"
     "end\n"
     "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
-    "redis.call('HINCRBY', KEYS[1], 'failures', 1)\n"
-    "redis.call('HSET', KEYS[1], 'lasttry', ARGV[1], 'lasterror', ARGV[2])\n"
+    "redis.call('HINCRBY', KEYS[1], ARGV[4], 1)\n"
+    "redis.call('HSET', KEYS[1], ARGV[5], ARGV[1], ARGV[6], ARGV[2])\n"
     "return 1\n";
 
 /*
  * Takes the lock and reads the entry in one round trip. KEYS: the lock,
- * the entry; ARGV: our token, milliseconds. 0 when the lock is held.
+ * the entry; ARGV: our token, milliseconds, the fields. 0 when the lock
+ * is held.
  */
 static const char lockget_lua[] =
     "if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then\n"
     "  return 0\n"
     "end\n"
-    "return redis.call('HMGET', KEYS[2], 'response', 'thisupd',"
-    " 'nextupd', 'status', 'request', 'ocsp_responder', 'lastchecked',"
-    " 'failures', 'lasttry', 'lasterror', 'etag')\n";
+    "return redis.call('HMGET', KEYS[2], unpack(ARGV, 3))\n";
 
 static const char unlock_lua[] =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
@@ -170,9 +232,34 @@ struct cache {
 	char *k_next; /* <prefix>index:next */
 	char *k_this; /* <prefix>index:this */
 	struct script scripts[S_COUNT];
+	struct view vhit, vpeek, vfull; /* the reads, from fields[] */
 };
 
 static int cache_lockname(const struct cache *, const char *, char *, size_t);
+
+/*
+ * The read of the fields whose mask has the bit read, in table order but
+ * those that renew a key first (get_lua looks at the first nrenew).
+ */
+static void
+view_init(struct view *v, int read)
+{
+	size_t i;
+	int pass, renews;
+
+	memset(v, 0, sizeof(*v));
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < F_COUNT; i++) {
+			renews = (fields[i].mask & RENEWS) != 0;
+			if (!(fields[i].mask & read) || renews != (pass == 0))
+				continue;
+			v->name[v->n] = fields[i].name;
+			v->field[v->n++] = &fields[i];
+		}
+		if (pass == 0)
+			v->nrenew = v->n;
+	}
+}
 
 static int
 script_init(struct script *s, const char *body)
@@ -244,6 +331,9 @@ cache_new(const struct config *cf)
 		goto fail;
 	}
 	ocsp_hex(rnd, sizeof(rnd), c->token);
+	view_init(&c->vhit, READ_HIT);
+	view_init(&c->vpeek, READ_PEEK);
+	view_init(&c->vfull, READ_FULL);
 	return c;
 fail:
 	cache_free(c);
@@ -600,11 +690,115 @@ reply_str(const redisReply *r, size_t *len)
 	return r->str;
 }
 
+/* Sets the member of e that f names from the reply element r. */
+static void
+field_get(const struct field *f, const redisReply *r, struct cache_entry *e)
+{
+	void *m = (char *)e + f->off;
+
+	switch (f->kind) {
+	case FIELD_BYTES:
+		*(const char **)m =
+		    reply_str(r, (size_t *)((char *)e + f->len));
+		break;
+	case FIELD_STR:
+		*(const char **)m = reply_str(r, NULL);
+		break;
+	case FIELD_TIME:
+		*(time_t *)m = reply_time(r);
+		break;
+	case FIELD_LONG:
+		*(long *)m = (long)reply_time(r);
+		break;
+	case FIELD_CONST:
+		break;
+	}
+}
+
+/*
+ * The value of f that e holds, as written: a pointer to *len bytes that
+ * lives in e, in f, or in num (numbers).
+ */
+static const char *
+field_put(const struct field *f, const struct cache_entry *e, char num[32],
+    size_t *len)
+{
+	const void *m = (const char *)e + f->off;
+	const char *s = NULL;
+
+	switch (f->kind) {
+	case FIELD_BYTES:
+		s = *(const char *const *)m;
+		*len = *(const size_t *)((const char *)e + f->len);
+		break;
+	case FIELD_STR:
+		s = *(const char *const *)m;
+		*len = s != NULL ? strlen(s) : 0;
+		break;
+	case FIELD_TIME:
+		*len = (size_t)snprintf(num, 32, "%lld",
+		    (long long)*(const time_t *)m);
+		return num;
+	case FIELD_LONG:
+		*len = (size_t)snprintf(num, 32, "%ld", *(const long *)m);
+		return num;
+	case FIELD_CONST:
+		s = f->value;
+		*len = strlen(s);
+		break;
+	}
+	if (s == NULL) {
+		s = "";
+		*len = 0;
+	}
+	return s;
+}
+
+/*
+ * Fills e from r, the reply to an HMGET of v's fields under key (what
+ * names the command in the log); e takes r. Returns 1 when a field that
+ * marks an entry is there, 0 when none is, -1 (logged, r freed) when r
+ * is no such reply.
+ */
+static int
+entry_fill(struct cache *c, const struct view *v, const char *what,
+    const char *key, redisReply *r, struct cache_entry *e)
+{
+	size_t i;
+	int found = 0;
+
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != v->n) {
+		log_warnx("redis %s: %s %s: %s", c->addr, what, key,
+		    r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+		freeReplyObject(r);
+		return -1;
+	}
+	e->reply = r;
+	for (i = 0; i < v->n; i++) {
+		field_get(v->field[i], r->element[i], e);
+		if ((v->field[i]->mask & FOUND) &&
+		    r->element[i]->type == REDIS_REPLY_STRING)
+			found = 1;
+	}
+	return found;
+}
+
+/* entry_fill(), and e cleared when no entry was found. */
+static int
+entry_found(struct cache *c, const struct view *v, const char *what,
+    const char *key, redisReply *r, struct cache_entry *e)
+{
+	int ret;
+
+	if ((ret = entry_fill(c, v, what, key, r, e)) == 0)
+		cache_entry_clear(e);
+	return ret;
+}
+
 int
 cache_hit(struct cache *c, const char *key, struct cache_entry *e)
 {
-	const char *argv[6] = {"HMGET", key, "response", "thisupd", "nextupd",
-	    "etag"};
+	const char *argv[2 + F_COUNT] = {"HMGET", key};
 	struct hitcmd *h;
 	redisReply *r;
 
@@ -613,8 +807,9 @@ cache_hit(struct cache *c, const char *key, struct cache_entry *e)
 	if (h->cmd == NULL || strcmp(h->key, key) != 0) {
 		redisFreeCommand(h->cmd);
 		h->cmd = NULL;
-		if ((h->len = redisFormatCommandArgv(&h->cmd, 6, argv, NULL)) <
-		    0) {
+		memcpy(argv + 2, c->vhit.name, c->vhit.n * sizeof(*argv));
+		if ((h->len = redisFormatCommandArgv(&h->cmd,
+			 (int)(2 + c->vhit.n), argv, NULL)) < 0) {
 			h->cmd = NULL;
 			log_warnx("redis %s: HMGET %s: cannot format the "
 				  "command",
@@ -625,88 +820,14 @@ cache_hit(struct cache *c, const char *key, struct cache_entry *e)
 	}
 	if ((r = cache_send(c, key, "HMGET", h->cmd, (size_t)h->len)) == NULL)
 		return -1;
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != 4) {
-		log_warnx("redis %s: HMGET %s: unexpected reply", c->addr, key);
-		freeReplyObject(r);
-		return -1;
-	}
-	if (r->element[0]->type != REDIS_REPLY_STRING) {
-		freeReplyObject(r);
-		return 0;
-	}
-	e->reply = r;
-	e->response = reply_str(r->element[0], &e->response_len);
-	e->thisupd = reply_time(r->element[1]);
-	e->nextupd = reply_time(r->element[2]);
-	e->etag = reply_str(r->element[3], NULL);
-	return 1;
-}
-
-/* Fills e from an HMGET reply of every field (e takes the reply). */
-static int
-entry_from_reply(struct cache *c, const char *key, redisReply *r,
-    struct cache_entry *e)
-{
-	redisReply **f;
-
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != F_COUNT) {
-		log_warnx("redis %s: read %s: unexpected reply", c->addr, key);
-		freeReplyObject(r);
-		return -1;
-	}
-	f = r->element;
-	if (f[F_RESPONSE]->type != REDIS_REPLY_STRING &&
-	    f[F_REQUEST]->type != REDIS_REPLY_STRING &&
-	    f[F_RESPONDER]->type != REDIS_REPLY_STRING) {
-		freeReplyObject(r);
-		return 0;
-	}
-	e->reply = r;
-	e->response = reply_str(f[F_RESPONSE], &e->response_len);
-	e->request = reply_str(f[F_REQUEST], &e->request_len);
-	e->responder = reply_str(f[F_RESPONDER], NULL);
-	e->status = reply_str(f[F_STATUS], NULL);
-	e->thisupd = reply_time(f[F_THISUPD]);
-	e->nextupd = reply_time(f[F_NEXTUPD]);
-	e->lastchecked = reply_time(f[F_LASTCHECKED]);
-	e->lasttry = reply_time(f[F_LASTTRY]);
-	e->failures = (long)reply_time(f[F_FAILURES]);
-	e->lasterror = reply_str(f[F_LASTERROR], NULL);
-	e->etag = reply_str(f[F_ETAG], NULL);
-	return 1;
-}
-
-/* Fills e from key's HMGET reply r (e takes r); -1 if r is no such reply. */
-static int
-peek_fill(struct cache *c, const char *key, redisReply *r,
-    struct cache_entry *e)
-{
-	redisReply **f;
-
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != 7) {
-		log_warnx("redis %s: HMGET %s: %s", c->addr, key,
-		    r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-		freeReplyObject(r);
-		return -1;
-	}
-	f = r->element;
-	e->reply = r;
-	e->request = reply_str(f[0], &e->request_len);
-	e->responder = reply_str(f[1], NULL);
-	e->thisupd = reply_time(f[2]);
-	e->nextupd = reply_time(f[3]);
-	e->lastchecked = reply_time(f[4]);
-	e->lasttry = reply_time(f[5]);
-	e->failures = (long)reply_time(f[6]);
-	return 0;
+	return entry_found(c, &c->vhit, "HMGET", key, r, e);
 }
 
 int
 cache_peek_many(struct cache *c, char *const *keys, size_t n,
     struct cache_entry *e, int *bad)
 {
-	const char *argv[9] = {"HMGET", NULL, "request", "ocsp_responder",
-	    "thisupd", "nextupd", "lastchecked", "lasttry", "failures"};
+	const char *argv[2 + F_COUNT] = {"HMGET"};
 	struct pipeline pl;
 	redisReply **r = NULL;
 	size_t i;
@@ -714,9 +835,10 @@ cache_peek_many(struct cache *c, char *const *keys, size_t n,
 
 	memset(e, 0, n * sizeof(*e));
 	memset(&pl, 0, sizeof(pl));
+	memcpy(argv + 2, c->vpeek.name, c->vpeek.n * sizeof(*argv));
 	for (i = 0; i < n; i++) {
 		argv[1] = keys[i];
-		pipeline_add(&pl, 9, argv);
+		pipeline_add(&pl, (int)(2 + c->vpeek.n), argv);
 	}
 	if (pl.failed || (r = calloc(n, sizeof(*r))) == NULL) {
 		log_warnx("redis %s: HMGET of %zu keys: out of memory", c->addr,
@@ -725,8 +847,10 @@ cache_peek_many(struct cache *c, char *const *keys, size_t n,
 	}
 	if (cache_send_n(c, "HMGET", pl.buf, pl.len, n, r) == -1)
 		goto done;
+	/* A missing key is no error: its fields stay NULL and 0. */
 	for (i = 0; i < n; i++)
-		bad[i] = peek_fill(c, keys[i], r[i], &e[i]) == -1;
+		bad[i] = entry_fill(c, &c->vpeek, "HMGET", keys[i], r[i],
+			     &e[i]) == -1;
 	ret = 0;
 done:
 	free(r);
@@ -737,16 +861,19 @@ done:
 int
 cache_get(struct cache *c, const char *key, int touch, struct cache_entry *e)
 {
-	char ttl[32];
+	char ttl[32], nrenew[32];
 	const char *keys[2] = {key, c->k_stats};
-	const char *args[1] = {ttl};
+	const char *args[2 + F_COUNT] = {ttl, nrenew};
 	redisReply *r;
 
 	memset(e, 0, sizeof(*e));
 	snprintf(ttl, sizeof(ttl), "%ld", touch ? c->ttl : 0L);
-	if ((r = cache_eval(c, S_GET, 2, keys, 1, args, NULL)) == NULL)
+	snprintf(nrenew, sizeof(nrenew), "%zu", c->vfull.nrenew);
+	memcpy(args + 2, c->vfull.name, c->vfull.n * sizeof(*args));
+	if ((r = cache_eval(c, S_GET, 2, keys, (int)(2 + c->vfull.n), args,
+		 NULL)) == NULL)
 		return -1;
-	return entry_from_reply(c, key, r, e);
+	return entry_found(c, &c->vfull, "read", key, r, e);
 }
 
 void
@@ -760,19 +887,14 @@ cache_entry_clear(struct cache_entry *e)
 int
 cache_put(struct cache *c, const char *key, const struct cache_record *rec)
 {
-	char ttl[32], thisupd[32], nextupd[32], now[32];
+	char ttl[32], thisupd[32], nextupd[32], num[F_COUNT][32];
 	char learn[OCSP_KEYLEN + 32], lock[OCSP_KEYLEN + 16];
 	const char *keys[5] = {key, learn, c->k_next, c->k_this, lock};
-	const char *a[32];
-	size_t l[32];
-	int n = 0;
+	const char *a[6 + 2 * F_COUNT];
+	size_t l[6 + 2 * F_COUNT], i;
+	struct cache_entry w;
+	int n;
 
-#define ARG(s, len)                                                            \
-	do {                                                                   \
-		a[n] = (const char *)(s);                                      \
-		l[n++] = (len);                                                \
-	} while (0)
-#define STR(s) ARG(s, strlen(s))
 	/* The key outlives its response by entry_ttl: a hit never needs
 	 * to renew it, and a client's miss renews it (cache_get()). */
 	snprintf(ttl, sizeof(ttl), "%lld",
@@ -781,42 +903,39 @@ cache_put(struct cache *c, const char *key, const struct cache_record *rec)
 					 : 0));
 	snprintf(thisupd, sizeof(thisupd), "%lld", (long long)rec->thisupd);
 	snprintf(nextupd, sizeof(nextupd), "%lld", (long long)rec->nextupd);
-	snprintf(now, sizeof(now), "%lld", (long long)rec->now);
 	snprintf(learn, sizeof(learn), "%sresponder:%s", c->aux,
 	    rec->keyhash ? rec->keyhash : "");
 	if (cache_lockname(c, key, lock, sizeof(lock)) == -1)
 		return -1;
-	STR(ttl);
-	STR(thisupd);
-	STR(nextupd);
-	STR(rec->keyhash ? rec->responder : "");
-	STR(rec->unlock ? c->token : "");
-	STR("ocsp_responder");
-	STR(rec->responder);
-	STR("request");
-	ARG(rec->request, rec->request_len);
-	STR("response");
-	ARG(rec->response, rec->response_len);
-	STR("thisupd");
-	STR(thisupd);
-	STR("nextupd");
-	STR(nextupd);
-	STR("status");
-	STR(rec->status);
-	STR("nonce");
-	STR("0");
-	STR("lastchecked");
-	STR(now);
-	STR("lasttry");
-	STR(now);
-	STR("failures");
-	STR("0");
-	STR("lasterror");
-	STR("");
-	STR("etag");
-	STR(rec->etag);
-#undef STR
-#undef ARG
+	a[0] = ttl;
+	a[1] = thisupd;
+	a[2] = nextupd;
+	a[3] = rec->keyhash ? rec->responder : "";
+	a[4] = rec->unlock ? c->token : "";
+	a[5] = fields[F_THISUPD].name;
+	for (n = 0; n < 6; n++)
+		l[n] = strlen(a[n]);
+	/* The entry as it will read, checked just now and never failed. */
+	memset(&w, 0, sizeof(w));
+	w.responder = rec->responder;
+	w.request = (const char *)rec->request;
+	w.request_len = rec->request_len;
+	w.response = (const char *)rec->response;
+	w.response_len = rec->response_len;
+	w.status = rec->status;
+	w.etag = rec->etag;
+	w.thisupd = rec->thisupd;
+	w.nextupd = rec->nextupd;
+	w.lastchecked = w.lasttry = rec->now;
+	w.failures = 0;
+	w.lasterror = "";
+	for (i = 0; i < F_COUNT; i++) {
+		a[n] = fields[i].name;
+		l[n] = strlen(a[n]);
+		n++;
+		a[n] = field_put(&fields[i], &w, num[i], &l[n]);
+		n++;
+	}
 	return cache_eval_int(c, S_PUT, 5, keys, n, a, l);
 }
 
@@ -826,12 +945,14 @@ cache_fail(struct cache *c, const char *key, time_t now, const char *why,
 {
 	char t[32], lock[OCSP_KEYLEN + 16];
 	const char *keys[2] = {key, lock};
-	const char *args[3] = {t, why, unlock ? c->token : ""};
+	const char *args[6] = {t, why, unlock ? c->token : "",
+	    fields[F_FAILURES].name, fields[F_LASTTRY].name,
+	    fields[F_LASTERROR].name};
 
 	if (cache_lockname(c, key, lock, sizeof(lock)) == -1)
 		return -1;
 	snprintf(t, sizeof(t), "%lld", (long long)now);
-	return cache_eval_int(c, S_FAIL, 2, keys, 3, args, NULL);
+	return cache_eval_int(c, S_FAIL, 2, keys, 6, args, NULL);
 }
 
 int
@@ -877,20 +998,22 @@ cache_lock_get(struct cache *c, const char *key, long ms, struct cache_entry *e)
 {
 	char name[OCSP_KEYLEN + 16], px[32];
 	const char *keys[2] = {name, key};
-	const char *args[2] = {c->token, px};
+	const char *args[2 + F_COUNT] = {c->token, px};
 	redisReply *r;
 
 	memset(e, 0, sizeof(*e));
 	if (cache_lockname(c, key, name, sizeof(name)) == -1)
 		return -1;
 	snprintf(px, sizeof(px), "%ld", ms);
-	if ((r = cache_eval(c, S_LOCKGET, 2, keys, 2, args, NULL)) == NULL)
+	memcpy(args + 2, c->vfull.name, c->vfull.n * sizeof(*args));
+	if ((r = cache_eval(c, S_LOCKGET, 2, keys, (int)(2 + c->vfull.n), args,
+		 NULL)) == NULL)
 		return -1;
 	if (r->type == REDIS_REPLY_INTEGER) {
 		freeReplyObject(r);
 		return 0;
 	}
-	switch (entry_from_reply(c, key, r, e)) {
+	switch (entry_found(c, &c->vfull, "read", key, r, e)) {
 	case 1:
 		return 1;
 	case 0:
@@ -944,8 +1067,14 @@ cache_is_entry_key(const char *prefix, const char *key)
 
 	if (strncmp(key, prefix, plen) != 0)
 		return 0;
-	/* <hex key hash>[-]0x<hex serial>: 'x' or '-' ends the hex run. */
+	/* [<tag>:]<hex key hash>[-]0x<hex serial>, the tag of a hash
+	 * algorithm (ocsp_req_key()); 'x' or '-' ends the hex run. */
 	p = key + plen;
+	if ((n = strcspn(p, ":")) > 0 && p[n] == ':') {
+		if (!ocsp_key_tag(p, n))
+			return 0;
+		p += n + 1;
+	}
 	n = strspn(p, hex);
 	if (n >= 2 && p[n] == 'x' && p[n - 1] == '0')
 		p += n + 1;
@@ -975,7 +1104,8 @@ cache_scan(struct cache *c, unsigned long long *cursor, long count,
 			*m++ = '\\';
 		*m++ = *p;
 	}
-	snprintf(m, (size_t)(match + sizeof(match) - m), "[0-9a-f]*0x*");
+	/* cache_is_entry_key() sorts out what else matches. */
+	snprintf(m, (size_t)(match + sizeof(match) - m), "*0x*");
 	if ((r = cache_cmd(c, NULL, 6, argv, NULL)) == NULL)
 		return -1;
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||

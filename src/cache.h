@@ -1,9 +1,11 @@
 /*
  * cache.h: the Redis cache (hiredis), the only module that speaks Redis.
- * An entry is a hash under "<prefix><issuerKeyHash hex>0x<serial hex>"
- * with the fields of the Perl ocsp_proxy (ocsp_responder request response
- * thisupd nextupd status nonce lastchecked) and ours (lasttry failures
- * lasterror etag). Failures of Redis are logged here, once per outage.
+ * An entry is a hash under "<prefix><issuerKeyHash hex>0x<serial hex>",
+ * or "<prefix><alg>:<issuerKeyHash hex>0x<serial hex>" for a CertID of
+ * another hash algorithm than SHA-1 (ocsp_req_key()), with the fields of
+ * the Perl ocsp_proxy (ocsp_responder request response thisupd nextupd
+ * status nonce lastchecked) and ours (lasttry failures lasterror etag).
+ * Failures of Redis are logged here, once per outage.
  */
 #ifndef OCSPXY_CACHE_H
 #define OCSPXY_CACHE_H
@@ -148,7 +150,10 @@ long long cache_stat(const struct cache_stats *, const char *name);
 /* Drops index members whose key has expired. 0, or -1. */
 int cache_clean_index(struct cache *, long *gone);
 
-/* 1 when key has the shape of an entry key under prefix. */
+/*
+ * 1 when key has the shape of an entry key under prefix, with or without
+ * the tag of a hash algorithm (ocsp_key_tag()), else 0.
+ */
 int cache_is_entry_key(const char *prefix, const char *key);
 
 #endif

@@ -222,14 +222,84 @@ ocsp_req_keyhash(const struct ocsp_req *r, char *buf, size_t size)
 	return 0;
 }
 
+/*
+ * The CertID hash algorithms a cache key can name. SHA-1 keys keep the
+ * Perl tool's layout (no tag); the others carry their tag, so that one
+ * certificate asked about with two algorithms has two keys.
+ */
+static const struct key_alg {
+	int nid;
+	const char *tag; /* NULL: none (SHA-1) */
+	size_t len; /* digest bytes: issuerNameHash, issuerKeyHash */
+} key_algs[] = {
+    {NID_sha1, NULL, 20},
+    {NID_sha224, "sha224", 28},
+    {NID_sha256, "sha256", 32},
+    {NID_sha384, "sha384", 48},
+    {NID_sha512, "sha512", 64},
+};
+#define NKEY_ALGS (sizeof(key_algs) / sizeof(key_algs[0]))
+
+int
+ocsp_key_tag(const char *tag, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < NKEY_ALGS; i++)
+		if (key_algs[i].tag != NULL && strlen(key_algs[i].tag) == len &&
+		    memcmp(key_algs[i].tag, tag, len) == 0)
+			return 1;
+	return 0;
+}
+
+/* The CertID's hash algorithm, or NULL with err set. */
+static const struct key_alg *
+ocsp_req_alg(const struct ocsp_req *r, char *err)
+{
+	ASN1_OCTET_STRING *inh = NULL, *ikh = NULL;
+	ASN1_OBJECT *obj = NULL;
+	const struct key_alg *alg = NULL;
+	char oid[80];
+	size_t i;
+	int nid;
+
+	if (!OCSP_id_get0_info(&inh, &obj, &ikh, NULL, r->id) || inh == NULL ||
+	    obj == NULL || ikh == NULL) {
+		errfmt(err, "CertID without hash algorithm or hashes");
+		return NULL;
+	}
+	nid = OBJ_obj2nid(obj);
+	for (i = 0; i < NKEY_ALGS; i++)
+		if (key_algs[i].nid == nid)
+			alg = &key_algs[i];
+	if (alg == NULL) {
+		if (OBJ_obj2txt(oid, sizeof(oid), obj, 1) <= 0)
+			snprintf(oid, sizeof(oid), "?");
+		errfmt(err, "CertID hash algorithm %s not supported", oid);
+		return NULL;
+	}
+	if ((size_t)ASN1_STRING_length(inh) != alg->len ||
+	    (size_t)ASN1_STRING_length(ikh) != alg->len) {
+		errfmt(err,
+		    "CertID hashes of %d and %d bytes, not the %zu of %s",
+		    ASN1_STRING_length(inh), ASN1_STRING_length(ikh), alg->len,
+		    alg->tag != NULL ? alg->tag : "sha1");
+		return NULL;
+	}
+	return alg;
+}
+
 int
 ocsp_req_key(const struct ocsp_req *r, const char *prefix, char *buf, char *err)
 {
+	const struct key_alg *alg;
 	ASN1_INTEGER *serial = NULL;
 	const unsigned char *s;
-	char kh[129], sh[256], *sp;
+	char kh[129], sh[256], tag[16], *sp;
 	size_t plen, slen;
 
+	if ((alg = ocsp_req_alg(r, err)) == NULL)
+		return -1;
 	if (ocsp_req_keyhash(r, kh, sizeof(kh)) == -1) {
 		errfmt(err, "issuerKeyHash empty or longer than 64 bytes");
 		return -1;
@@ -256,12 +326,14 @@ ocsp_req_key(const struct ocsp_req *r, const char *prefix, char *buf, char *err)
 		sp++;
 	if (*sp == '\0')
 		sp = "0";
+	snprintf(tag, sizeof(tag), "%s%s", alg->tag != NULL ? alg->tag : "",
+	    alg->tag != NULL ? ":" : "");
 	plen = strlen(prefix);
-	if (plen + strlen(kh) + strlen(sp) + 4 > OCSP_KEYLEN) {
+	if (plen + strlen(tag) + strlen(kh) + strlen(sp) + 4 > OCSP_KEYLEN) {
 		errfmt(err, "cache key too long");
 		return -1;
 	}
-	snprintf(buf, OCSP_KEYLEN, "%s%s%s0x%s", prefix, kh,
+	snprintf(buf, OCSP_KEYLEN, "%s%s%s%s0x%s", prefix, tag, kh,
 	    ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER ? "-" : "", sp);
 	return 0;
 }

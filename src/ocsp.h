@@ -14,7 +14,7 @@
 
 #include <openssl/ocsp.h>
 
-/* Longest cache key: prefix, 64-byte key hash, a 126-byte serial. */
+/* Longest cache key: prefix, tag, 64-byte key hash, a 127-byte serial. */
 #define OCSP_KEYLEN 512
 
 struct ocsp_req;
@@ -46,13 +46,21 @@ int ocsp_req_has_nonce(const struct ocsp_req *);
 /* The DER the request was parsed from; borrowed from the request. */
 const unsigned char *ocsp_req_get0_der(const struct ocsp_req *, size_t *len);
 /*
- * Writes the cache key of the first certificate, prefix + lowercase hex
- * issuerKeyHash + "0x" + lowercase hex serial without leading zeros, into
- * buf of OCSP_KEYLEN bytes. Returns 0, or -1 with err set.
+ * Writes the cache key of the first certificate into buf of OCSP_KEYLEN
+ * bytes: prefix, the tag of the CertID's hash algorithm and ':' (none for
+ * SHA-1, the Perl tool's layout; sha224, sha256, sha384 or sha512),
+ * lowercase hex issuerKeyHash, "0x" ("-0x" for a negative serial), and
+ * lowercase hex serial without leading zeros. Returns 0, or -1 with err
+ * set: another hash algorithm, or hashes not of its digest's size.
  */
 int ocsp_req_key(const struct ocsp_req *, const char *prefix, char *buf,
     char *err);
-/* Lowercase hex issuerKeyHash of the first certificate, or -1. */
+/* 1 when the len bytes at tag are the tag of a key's hash algorithm. */
+int ocsp_key_tag(const char *tag, size_t len);
+/*
+ * Lowercase hex issuerKeyHash of the first certificate, or -1. It names
+ * no algorithm: the hashes of each are of a length of their own.
+ */
 int ocsp_req_keyhash(const struct ocsp_req *, char *buf, size_t size);
 /*
  * A request for the first certificate alone, without nonce or other

@@ -859,4 +859,94 @@ else
 fi
 srv_stop forged-mix
 
+# ================================================================ 10 CertID hash
+t_note "10. CertID hash algorithms: SHA-256 has a key of its own, an unknown OID is refused"
+t_fcgi_stop
+check "ocspxy-fcgi starts again (base config)" t_fcgi_start "$T/base.conf" 2
+# an unknown hash OID (1.3.14.3.2.99) with SHA-1's 20-byte hashes: good1's
+# SHA-1 request with the algorithm's OID patched
+python3 - "$T/req-good1.der" "$T/req-good1-oid.der" <<-'EOF'
+import sys
+d = open(sys.argv[1], "rb").read()
+sha1 = bytes.fromhex("06052b0e03021a")
+assert d.count(sha1) == 1, "SHA-1 OID not found once"
+open(sys.argv[2], "wb").write(d.replace(sha1, bytes.fromhex("06052b0e030263")))
+EOF
+openssl ocsp -reqin "$T/req-good1-oid.der" -req_text >"$T/req-oid.txt" 2>&1
+check "fixture: openssl parses the request, hash algorithm 1.3.14.3.2.99" \
+    grep -q 'Hash Algorithm: 1.3.14.3.2.99' "$T/req-oid.txt"
+check "fixture: its issuerKeyHash is SHA-1's" \
+    test "$(sed -n 's/^ *Issuer Key Hash: *//p' "$T/req-oid.txt" | tr -d ':' | tr 'A-F' 'a-f')" \
+    = "$(t_kleaf good1 | sed 's/^ocspxy_//; s/0x.*//')"
+# oid DESC: POST it (Host H1): 400 at once, the responder not asked, a
+# log line naming the OID
+oid()
+{
+	local c0 n0 code
+	c0=$(t_responder_count r1)
+	n0=$(wc -l <"$T/fcgi.log")
+	code=$(t_post "$T/oid" "$PX/" "$T/req-good1-oid.der" -H "Host: $H1")
+	check "$1: 400" test "$code" = 400
+	check "$1: the responder was not asked" \
+	    test "$(t_responder_count r1)" = "$c0"
+	check "$1: log line names the hash algorithm" \
+	    grep -q 'hash algorithm 1.3.14.3.2.99 not supported' \
+	    <(tail -n +$((n0 + 1)) "$T/fcgi.log")
+}
+# the defect: a SHA-1 entry for good1 answered the unknown OID's request
+t_post "$T/oid-prime" "$PX/" "$T/req-good1.der" -H "Host: $H1" >/dev/null
+check "SHA-1 request good1 fetched and stored" \
+    test "$(rcli exists "$K_GOOD1")" = 1
+t_redis_snapshot "$K_GOOD1" "$T/oid.snap"
+oid "unknown hash OID, 20-byte hashes, SHA-1 entry present"
+t_redis_snapshot "$K_GOOD1" "$T/oid.snap2"
+check "unknown hash OID: the SHA-1 entry is byte-identical afterwards" \
+    cmp -s "$T/oid.snap" "$T/oid.snap2"
+rcli del "$K_GOOD1" >/dev/null
+oid "unknown hash OID, 20-byte hashes, SHA-1 entry absent"
+check "unknown hash OID: the SHA-1 entry was not created" \
+    test "$(rcli exists "$K_GOOD1")" = 0
+
+# SHA-256: fetched, stored under <prefix>sha256:<key hash>0x<serial>,
+# then a hit; the SHA-1 entry stays as it was
+K256=$(t_kleaf good1 "" sha256)
+K256=${K256#ocspxy_}
+K256=ocspxy_sha256:${K256#sha256:}
+T_DIGEST=-sha256 t_reqout "$(t_crt good1)" "$CA1" "$T/req-good1-256.der"
+openssl ocsp -reqin "$T/req-good1-256.der" -req_text >"$T/req-256.txt" 2>&1
+check "fixture: openssl -sha256 makes a SHA-256 CertID" \
+    grep -q 'Hash Algorithm: sha256' "$T/req-256.txt"
+t_post "$T/s1-prime" "$PX/" "$T/req-good1.der" -H "Host: $H1" >/dev/null
+t_redis_snapshot "$K_GOOD1" "$T/s1.snap"
+rcli del "$K256" >/dev/null
+c0=$(t_responder_count r1)
+code=$(t_post "$T/s256" "$PX/" "$T/req-good1-256.der" -H "Host: $H1")
+check "SHA-256 CertID good1, not cached: 200" test "$code" = 200
+check "SHA-256: the responder was asked once" \
+    test "$(t_responder_count r1)" = $((c0 + 1))
+T_DIGEST=-sha256 check "SHA-256: Response verify OK, good" \
+    t_vleaf "$T/s256.body" good1 good
+check "SHA-256: stored under $K256" test "$(rcli exists "$K256")" = 1
+t_redis_snapshot "$K_GOOD1" "$T/s1.snap2"
+check "SHA-256: the SHA-1 entry is byte-identical afterwards" \
+    cmp -s "$T/s1.snap" "$T/s1.snap2"
+c0=$(t_responder_count r1)
+code=$(t_post "$T/s256-hit" "$PX/" "$T/req-good1-256.der" -H "Host: $H1")
+check "SHA-256 again: 200" test "$code" = 200
+check "SHA-256 again: a hit, the responder was not asked" \
+    test "$(t_responder_count r1)" = "$c0"
+T_DIGEST=-sha256 check "SHA-256 hit: Response verify OK, good" \
+    t_vleaf "$T/s256-hit.body" good1 good
+t_redis_field "$K256" response "$T/s256.stored"
+check "SHA-256 hit: the stored response" cmp -s "$T/s256-hit.body" "$T/s256.stored"
+code=$(t_post "$T/s1-hit" "$PX/" "$T/req-good1.der" -H "Host: $H1")
+check "SHA-1 good1 afterwards: 200" test "$code" = 200
+t_redis_field "$K_GOOD1" response "$T/s1.stored"
+check "SHA-1 good1 afterwards: the SHA-1 entry's response" \
+    cmp -s "$T/s1-hit.body" "$T/s1.stored"
+check "SHA-1 good1 afterwards: verified good" t_vleaf "$T/s1-hit.body" good1 good
+"$OCSPXY_BUILD/ocspxy" -c "$T/base.conf" status --tsv >"$T/status.tsv" 2>&1
+check "SHA-256 entry found by a SCAN (ocspxy status)" \
+    grep -qF "$K256" "$T/status.tsv"
+
 t_done

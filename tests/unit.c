@@ -137,6 +137,42 @@ request_der(const struct ca *ca, long serial, long serial2, int nonce,
 	return (size_t)n;
 }
 
+/* DER of a request for serial with a CertID hashed with md. */
+static size_t
+request_md(const struct ca *ca, long serial, const EVP_MD *md,
+    unsigned char **der)
+{
+	OCSP_REQUEST *req = OCSP_REQUEST_new();
+	int n;
+
+	OCSP_request_add0_id(req, certid(ca, serial, md));
+	*der = NULL;
+	n = i2d_OCSP_REQUEST(req, der);
+	OCSP_REQUEST_free(req);
+	return (size_t)n;
+}
+
+/* Replaces the n bytes from in der (len bytes) by to: 1, or 0 if not once. */
+static int
+der_patch(unsigned char *der, size_t len, const unsigned char *from,
+    const unsigned char *to, size_t n)
+{
+	unsigned char *at = NULL;
+	size_t i;
+
+	for (i = 0; i + n <= len; i++) {
+		if (memcmp(der + i, from, n) != 0)
+			continue;
+		if (at != NULL)
+			return 0;
+		at = der + i;
+	}
+	if (at == NULL)
+		return 0;
+	memcpy(at, to, n);
+	return 1;
+}
+
 static size_t response_signed(const struct ca *, const struct ca *, long, long,
     long, int, int, unsigned char **);
 static size_t response_make(const struct ca *, const struct ca *, int, X509 *,
@@ -226,6 +262,101 @@ corrupt_signature(unsigned char **der, size_t *len)
 	OCSP_RESPONSE_free(resp);
 }
 
+/* Keys of CertIDs of other hash algorithms than SHA-1. */
+static void
+test_key_algs(const struct ca *ca)
+{
+	/* The OIDs of SHA-1, of an unknown algorithm, of SHA-256 and -224. */
+	static const unsigned char sha1[] = {0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02,
+	    0x1a};
+	static const unsigned char unknown[] = {0x06, 0x05, 0x2b, 0x0e, 0x03,
+	    0x02, 0x63};
+	static const unsigned char sha256[] = {0x06, 0x09, 0x60, 0x86, 0x48,
+	    0x01, 0x65, 0x03, 0x04, 0x02, 0x01};
+	static const unsigned char sha224[] = {0x06, 0x09, 0x60, 0x86, 0x48,
+	    0x01, 0x65, 0x03, 0x04, 0x02, 0x04};
+	static const struct {
+		const char *name, *tag;
+		const EVP_MD *(*md)(void);
+	} algs[] = {
+	    {"SHA-224", "sha224:", EVP_sha224},
+	    {"SHA-256", "sha256:", EVP_sha256},
+	    {"SHA-384", "sha384:", EVP_sha384},
+	    {"SHA-512", "sha512:", EVP_sha512},
+	};
+	char key[OCSP_KEYLEN], key1[OCSP_KEYLEN], err[ERRLEN], kh[129];
+	char want[OCSP_KEYLEN];
+	unsigned char *der, md[EVP_MAX_MD_SIZE];
+	struct ocsp_req *r;
+	unsigned int mdlen;
+	size_t i, len;
+	int ok;
+
+	for (i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
+		EVP_Digest(
+		    ASN1_STRING_get0_data(X509_get0_pubkey_bitstr(ca->cert)),
+		    ASN1_STRING_length(X509_get0_pubkey_bitstr(ca->cert)), md,
+		    &mdlen, algs[i].md(), NULL);
+		ocsp_hex(md, mdlen, kh);
+		snprintf(want, sizeof(want), "ocspxy_%s%s0x1f", algs[i].tag,
+		    kh);
+		len = request_md(ca, 0x1f, algs[i].md(), &der);
+		r = ocsp_req_parse(der, len, err);
+		CHECK(r != NULL && ocsp_req_key(r, "ocspxy_", key, err) == 0 &&
+			strcmp(key, want) == 0,
+		    "%s CertID: key ocspxy_%s<key hash>0x1f", algs[i].name,
+		    algs[i].tag);
+		CHECK(cache_is_entry_key("ocspxy_", want),
+		    "ocspxy_%s<key hash>0x1f has the shape of an entry key",
+		    algs[i].tag);
+		ocsp_req_free(r);
+		OPENSSL_free(der);
+	}
+
+	/* An unknown OID with 20-byte hashes: not the SHA-1 key. */
+	len = request_md(ca, 0x1f, EVP_sha1(), &der);
+	r = ocsp_req_parse(der, len, err);
+	ok = r != NULL && ocsp_req_key(r, "ocspxy_", key1, err) == 0;
+	ocsp_req_free(r);
+	CHECK(ok && der_patch(der, len, sha1, unknown, sizeof(sha1)) &&
+		(r = ocsp_req_parse(der, len, err)) != NULL,
+	    "fixture: a CertID with OID 1.3.14.3.2.99 and 20-byte hashes "
+	    "parses");
+	key[0] = '\0';
+	CHECK(r != NULL && ocsp_req_key(r, "ocspxy_", key, err) == -1 &&
+		strstr(err, "1.3.14.3.2.99") != NULL,
+	    "unknown hash OID, 20-byte hashes: no key (%s)", err);
+	CHECK(strcmp(key, key1) != 0,
+	    "unknown hash OID: not the SHA-1 CertID's key %s", key1);
+	ocsp_req_free(r);
+	OPENSSL_free(der);
+
+	/* SHA-224's OID over SHA-256 hashes: sizes that do not match. */
+	len = request_md(ca, 0x1f, EVP_sha256(), &der);
+	r = NULL;
+	CHECK(der_patch(der, len, sha256, sha224, sizeof(sha256)) &&
+		(r = ocsp_req_parse(der, len, err)) != NULL &&
+		ocsp_req_key(r, "ocspxy_", key, err) == -1,
+	    "SHA-224 CertID with 32-byte hashes: no key (%s)", err);
+	ocsp_req_free(r);
+	OPENSSL_free(der);
+
+	/* MD5, which OpenSSL knows and the cache does not. */
+	len = request_md(ca, 0x1f, EVP_md5(), &der);
+	r = ocsp_req_parse(der, len, err);
+	CHECK(r != NULL && ocsp_req_key(r, "ocspxy_", key, err) == -1,
+	    "MD5 CertID: no key (%s)", err);
+	ocsp_req_free(r);
+	OPENSSL_free(der);
+
+	CHECK(!cache_is_entry_key("ocspxy_", "ocspxy_md5:ab0x1"),
+	    "a key with a tag of no known algorithm is no entry key");
+	CHECK(!cache_is_entry_key("ocspxy_", "ocspxy_sha256:0x1"),
+	    "a tagged key without key hash is no entry key");
+	CHECK(!cache_is_entry_key("ocspxy_", "ocspxy_sha256ab0x1"),
+	    "a tag without its ':' is no entry key");
+}
+
 static void
 test_keys(const struct ca *ca)
 {
@@ -272,6 +403,7 @@ test_keys(const struct ca *ca)
 	    "a key without serial is no entry key");
 	CHECK(cache_is_entry_key("ocspxy_", "ocspxy_a00x0"),
 	    "a key hash ending in 0 is read right");
+	test_key_algs(ca);
 }
 
 static void
