@@ -16,6 +16,7 @@
 #include "cache.h"
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "ocsp.h"
 
 /*
@@ -95,12 +96,13 @@ struct view {
  * Read in one round trip; a client's read (ARGV[1] not 0) that found no
  * servable response also counts a miss and renews the key's lifetime to
  * ARGV[1] when it ran below that. KEYS: the entry, the stats; ARGV: ttl,
- * how many of the fields renew the key (they come first), the fields.
+ * how many of the fields renew the key (they come first), the misses
+ * counter, the fields.
  */
 static const char get_lua[] =
-    "local v = redis.call('HMGET', KEYS[1], unpack(ARGV, 3))\n"
+    "local v = redis.call('HMGET', KEYS[1], unpack(ARGV, 4))\n"
     "if ARGV[1] == '0' then return v end\n"
-    "redis.call('HINCRBY', KEYS[2], 'misses', 1)\n"
+    "redis.call('HINCRBY', KEYS[2], ARGV[3], 1)\n"
     "for i = 1, tonumber(ARGV[2]) do\n"
     "  if v[i] then\n"
     "    local t = redis.call('TTL', KEYS[1])\n"
@@ -138,13 +140,16 @@ static const char del_lua[] = "redis.call('ZREM', KEYS[2], KEYS[1])\n"
 			      "redis.call('ZREM', KEYS[3], KEYS[1])\n"
 			      "return redis.call('DEL', KEYS[1])\n";
 
-/* Counters and gauges; KEYS: stats, indexes; ARGV: now, now + 1 day. */
+/*
+ * Counters and gauges; KEYS: stats, indexes, breakers index; ARGV: now,
+ * now + 1 day, now in ms.
+ */
 static const char stats_lua[] =
     "local o = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')\n"
     "return { redis.call('HGETALL', KEYS[1]), redis.call('ZCARD', KEYS[2]),"
     " redis.call('ZCOUNT', KEYS[2], '-inf', ARGV[1]),"
     " redis.call('ZCOUNT', KEYS[2], '(' .. ARGV[1], ARGV[2]),"
-    " o[2] or '0' }\n";
+    " o[2] or '0', redis.call('ZCOUNT', KEYS[4], '(' .. ARGV[3], '+inf') }\n";
 
 /* Drops index members whose key expired; KEYS: indexes; ARGV: cursor. */
 static const char clean_lua[] =
@@ -184,6 +189,91 @@ static const char lockget_lua[] =
     "end\n"
     "return redis.call('HMGET', KEYS[2], unpack(ARGV, 3))\n";
 
+/*
+ * Takes the lock, or tells a lock held from the mark of a fetch that
+ * failed since we began to wait (cache_lock_fail()); a mark older than
+ * that is taken over. KEYS: the lock; ARGV: our token, milliseconds, when
+ * we began to wait (ms).
+ */
+static const char lockwait_lua[] =
+    "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then\n"
+    "  return 1\n"
+    "end\n"
+    "local v = redis.call('GET', KEYS[1])\n"
+    "if v and string.sub(v, 1, 7) == 'failed:' then\n"
+    "  if tonumber(string.sub(v, 8)) >= tonumber(ARGV[3]) then\n"
+    "    return 2\n"
+    "  end\n"
+    "  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
+    "  return 1\n"
+    "end\n"
+    "return 0\n";
+
+/* Our lock becomes the mark of a failed fetch; ARGV: token, ms, mark. */
+static const char lockfail_lua[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
+    "  redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2])\n"
+    "  return 1\n"
+    "end\n"
+    "return 0\n";
+
+/*
+ * The stored response came back: lastchecked (and the failure fields)
+ * only. KEYS: the entry, its lock; ARGV: now, our token or "", the fields
+ * lastchecked, lasttry, failures and lasterror.
+ */
+static const char touch_lua[] =
+    "if ARGV[2] ~= '' and redis.call('GET', KEYS[2]) == ARGV[2] then\n"
+    "  redis.call('DEL', KEYS[2])\n"
+    "end\n"
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
+    "redis.call('HSET', KEYS[1], ARGV[3], ARGV[1], ARGV[4], ARGV[1],"
+    " ARGV[5], '0', ARGV[6], '')\n"
+    "return 1\n";
+
+/*
+ * A responder's breaker (times in ms). KEYS: its hash; ARGV: now, how
+ * long a trial may take. Returns {0} closed, {1, until} open, {2} the
+ * back-off passed and the caller is the trial.
+ */
+static const char brkcheck_lua[] =
+    "local b = redis.call('HMGET', KEYS[1], 'until', 'trial')\n"
+    "if not b[1] then return {0, 0} end\n"
+    "local now = tonumber(ARGV[1])\n"
+    "local u = tonumber(b[1])\n"
+    "if now < u then return {1, u} end\n"
+    "local t = tonumber(b[2] or '0')\n"
+    "if now < t then return {1, t} end\n"
+    "redis.call('HSET', KEYS[1], 'trial',"
+    " string.format('%.0f', now + tonumber(ARGV[2])))\n"
+    "return {2, 0}\n";
+
+/*
+ * Opens a responder's breaker: already open, left alone ({0, until});
+ * after a failed trial, the back-off doubled ({0, until}); newly, the
+ * least back-off ({1, until}). KEYS: its hash, the breakers index; ARGV:
+ * now, least and most back-off, jitter in 1/1000, the responder.
+ */
+static const char brkopen_lua[] =
+    "local now = tonumber(ARGV[1])\n"
+    "local b = redis.call('HMGET', KEYS[1], 'until', 'backoff')\n"
+    "local u = tonumber(b[1])\n"
+    "if u and now < u then return {0, u} end\n"
+    "local back = tonumber(ARGV[2])\n"
+    "if u then back = math.min(tonumber(b[2]) * 2, tonumber(ARGV[3])) end\n"
+    "u = now + back + math.floor(back * tonumber(ARGV[4]) / 1000)\n"
+    "local keep = u + 2 * tonumber(ARGV[3])\n"
+    "redis.call('HSET', KEYS[1], 'until', string.format('%.0f', u),"
+    " 'backoff', string.format('%.0f', back), 'trial', '0')\n"
+    "redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', keep))\n"
+    "redis.call('ZADD', KEYS[2], string.format('%.0f', keep), ARGV[5])\n"
+    "if b[1] then return {0, u} end\n"
+    "return {1, u}\n";
+
+/* Closes a breaker. KEYS: its hash, the index; ARGV: the responder. */
+static const char brkclose_lua[] = "redis.call('ZREM', KEYS[2], ARGV[1])\n"
+				   "return redis.call('DEL', KEYS[1])\n";
+
 static const char unlock_lua[] =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
     "  return redis.call('DEL', KEYS[1])\n"
@@ -204,7 +294,29 @@ enum {
 	S_STATS,
 	S_CLEAN,
 	S_LOCKGET,
+	S_LOCKWAIT,
+	S_LOCKFAIL,
+	S_TOUCH,
+	S_BRKCHECK,
+	S_BRKOPEN,
+	S_BRKCLOSE,
 	S_COUNT
+};
+static const char *const script_body[S_COUNT] = {
+    [S_GET] = get_lua,
+    [S_PUT] = put_lua,
+    [S_FAIL] = fail_lua,
+    [S_UNLOCK] = unlock_lua,
+    [S_DEL] = del_lua,
+    [S_STATS] = stats_lua,
+    [S_CLEAN] = clean_lua,
+    [S_LOCKGET] = lockget_lua,
+    [S_LOCKWAIT] = lockwait_lua,
+    [S_LOCKFAIL] = lockfail_lua,
+    [S_TOUCH] = touch_lua,
+    [S_BRKCHECK] = brkcheck_lua,
+    [S_BRKOPEN] = brkopen_lua,
+    [S_BRKCLOSE] = brkclose_lua,
 };
 
 /* HMGET commands of the hit path, formatted once per key. */
@@ -231,6 +343,7 @@ struct cache {
 	char *k_stats; /* <aux>stats */
 	char *k_next; /* <prefix>index:next */
 	char *k_this; /* <prefix>index:this */
+	char *k_breakers; /* <aux>breakers: responders by breaker expiry */
 	struct script scripts[S_COUNT];
 	struct view vhit, vpeek, vfull; /* the reads, from fields[] */
 };
@@ -279,7 +392,7 @@ cache_new(const struct config *cf)
 {
 	struct cache *c;
 	unsigned char rnd[16];
-	size_t plen;
+	size_t plen, i;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		log_warn("cache: calloc");
@@ -313,20 +426,16 @@ cache_new(const struct config *cf)
 	}
 	if (asprintf(&c->k_stats, "%sstats", c->aux) == -1 ||
 	    asprintf(&c->k_next, "%sindex:next", c->aux) == -1 ||
-	    asprintf(&c->k_this, "%sindex:this", c->aux) == -1) {
-		c->k_stats = c->k_next = c->k_this = NULL;
+	    asprintf(&c->k_this, "%sindex:this", c->aux) == -1 ||
+	    asprintf(&c->k_breakers, "%sbreakers", c->aux) == -1) {
+		c->k_stats = c->k_next = c->k_this = c->k_breakers = NULL;
 		log_warn("cache: asprintf");
 		goto fail;
 	}
-	if (script_init(&c->scripts[S_GET], get_lua) == -1 ||
-	    script_init(&c->scripts[S_PUT], put_lua) == -1 ||
-	    script_init(&c->scripts[S_FAIL], fail_lua) == -1 ||
-	    script_init(&c->scripts[S_UNLOCK], unlock_lua) == -1 ||
-	    script_init(&c->scripts[S_DEL], del_lua) == -1 ||
-	    script_init(&c->scripts[S_STATS], stats_lua) == -1 ||
-	    script_init(&c->scripts[S_CLEAN], clean_lua) == -1 ||
-	    script_init(&c->scripts[S_LOCKGET], lockget_lua) == -1 ||
-	    RAND_bytes(rnd, sizeof(rnd)) != 1) {
+	for (i = 0; i < S_COUNT; i++)
+		if (script_init(&c->scripts[i], script_body[i]) == -1)
+			break;
+	if (i < S_COUNT || RAND_bytes(rnd, sizeof(rnd)) != 1) {
 		log_warnx("cache: OpenSSL digest or random bytes failed");
 		goto fail;
 	}
@@ -358,6 +467,7 @@ cache_free(struct cache *c)
 	free(c->k_stats);
 	free(c->k_next);
 	free(c->k_this);
+	free(c->k_breakers);
 	free(c);
 }
 
@@ -863,14 +973,14 @@ cache_get(struct cache *c, const char *key, int touch, struct cache_entry *e)
 {
 	char ttl[32], nrenew[32];
 	const char *keys[2] = {key, c->k_stats};
-	const char *args[2 + F_COUNT] = {ttl, nrenew};
+	const char *args[3 + F_COUNT] = {ttl, nrenew, metrics[M_MISSES].field};
 	redisReply *r;
 
 	memset(e, 0, sizeof(*e));
 	snprintf(ttl, sizeof(ttl), "%ld", touch ? c->ttl : 0L);
 	snprintf(nrenew, sizeof(nrenew), "%zu", c->vfull.nrenew);
-	memcpy(args + 2, c->vfull.name, c->vfull.n * sizeof(*args));
-	if ((r = cache_eval(c, S_GET, 2, keys, (int)(2 + c->vfull.n), args,
+	memcpy(args + 3, c->vfull.name, c->vfull.n * sizeof(*args));
+	if ((r = cache_eval(c, S_GET, 2, keys, (int)(3 + c->vfull.n), args,
 		 NULL)) == NULL)
 		return -1;
 	return entry_found(c, &c->vfull, "read", key, r, e);
@@ -975,22 +1085,145 @@ cache_lockname(const struct cache *c, const char *key, char *buf, size_t size)
 	return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
-int
-cache_lock(struct cache *c, const char *key, long ms)
+long long
+cache_now_ms(void)
 {
-	char name[OCSP_KEYLEN + 16], px[32];
-	const char *argv[6] = {"SET", name, c->token, "NX", "PX", px};
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+cache_lock_wait(struct cache *c, const char *key, long ms, long long since_ms)
+{
+	char name[OCSP_KEYLEN + 16], px[32], since[32];
+	const char *keys[1] = {name};
+	const char *args[3] = {c->token, px, since};
 	redisReply *r;
-	int ret;
+	int ret = -1;
 
 	if (cache_lockname(c, key, name, sizeof(name)) == -1)
 		return -1;
 	snprintf(px, sizeof(px), "%ld", ms);
-	if ((r = cache_cmd(c, name, 6, argv, NULL)) == NULL)
+	snprintf(since, sizeof(since), "%lld", since_ms);
+	if ((r = cache_eval(c, S_LOCKWAIT, 1, keys, 3, args, NULL)) == NULL)
 		return -1;
-	ret = r->type == REDIS_REPLY_STATUS ? 1 : 0;
+	if (r->type == REDIS_REPLY_INTEGER)
+		ret = r->integer == 1 ? CACHE_LOCK_TAKEN
+		    : r->integer == 2 ? CACHE_LOCK_FAILED
+				      : CACHE_LOCK_HELD;
+	else
+		log_warnx("redis %s: lock %s: unexpected reply", c->addr, key);
 	freeReplyObject(r);
 	return ret;
+}
+
+int
+cache_lock_fail(struct cache *c, const char *key, long long now_ms)
+{
+	char name[OCSP_KEYLEN + 16], px[32], mark[48];
+	const char *keys[1] = {name};
+	const char *args[3] = {c->token, px, mark};
+
+	if (cache_lockname(c, key, name, sizeof(name)) == -1)
+		return -1;
+	snprintf(px, sizeof(px), "%d", CACHE_FAILED_MS);
+	snprintf(mark, sizeof(mark), "failed:%lld", now_ms);
+	return cache_eval_int(c, S_LOCKFAIL, 1, keys, 3, args, NULL);
+}
+
+int
+cache_touch(struct cache *c, const char *key, time_t now, int unlock)
+{
+	char t[32], lock[OCSP_KEYLEN + 16];
+	const char *keys[2] = {key, lock};
+	const char *args[6] = {t, unlock ? c->token : "",
+	    fields[F_LASTCHECKED].name, fields[F_LASTTRY].name,
+	    fields[F_FAILURES].name, fields[F_LASTERROR].name};
+
+	if (cache_lockname(c, key, lock, sizeof(lock)) == -1)
+		return -1;
+	snprintf(t, sizeof(t), "%lld", (long long)now);
+	return cache_eval_int(c, S_TOUCH, 2, keys, 6, args, NULL);
+}
+
+/* The name of host's breaker into buf; -1 when it does not fit. */
+static int
+cache_breakername(const struct cache *c, const char *host, char *buf,
+    size_t size)
+{
+	int n = snprintf(buf, size, "%sbreaker:%s", c->aux, host);
+
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+/* A reply {n, ms}: n, with *ms set; -1 when it is not one (logged). */
+static int
+breaker_reply(struct cache *c, const char *host, redisReply *r, long long *ms)
+{
+	int ret = -1;
+
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+	    r->element[0]->type == REDIS_REPLY_INTEGER &&
+	    r->element[1]->type == REDIS_REPLY_INTEGER) {
+		ret = (int)r->element[0]->integer;
+		*ms = r->element[1]->integer;
+	} else
+		log_warnx("redis %s: breaker %s: unexpected reply", c->addr,
+		    host);
+	freeReplyObject(r);
+	return ret;
+}
+
+int
+cache_breaker_check(struct cache *c, const char *host, long long now_ms,
+    long trial_ms, long long *until_ms)
+{
+	char name[512], now[32], trial[32];
+	const char *keys[1] = {name};
+	const char *args[2] = {now, trial};
+	redisReply *r;
+
+	if (cache_breakername(c, host, name, sizeof(name)) == -1)
+		return -1;
+	snprintf(now, sizeof(now), "%lld", now_ms);
+	snprintf(trial, sizeof(trial), "%ld", trial_ms);
+	if ((r = cache_eval(c, S_BRKCHECK, 1, keys, 2, args, NULL)) == NULL)
+		return -1;
+	return breaker_reply(c, host, r, until_ms);
+}
+
+int
+cache_breaker_open(struct cache *c, const char *host, long long now_ms,
+    long min_ms, long max_ms, long jitter, long long *until_ms)
+{
+	char name[512], a[4][32];
+	const char *keys[2] = {name, c->k_breakers};
+	const char *args[5] = {a[0], a[1], a[2], a[3], host};
+	redisReply *r;
+
+	if (cache_breakername(c, host, name, sizeof(name)) == -1)
+		return -1;
+	snprintf(a[0], sizeof(a[0]), "%lld", now_ms);
+	snprintf(a[1], sizeof(a[1]), "%ld", min_ms);
+	snprintf(a[2], sizeof(a[2]), "%ld", max_ms);
+	snprintf(a[3], sizeof(a[3]), "%ld", jitter);
+	if ((r = cache_eval(c, S_BRKOPEN, 2, keys, 5, args, NULL)) == NULL)
+		return -1;
+	return breaker_reply(c, host, r, until_ms);
+}
+
+int
+cache_breaker_close(struct cache *c, const char *host)
+{
+	char name[512];
+	const char *keys[2] = {name, c->k_breakers};
+	const char *args[1] = {host};
+
+	if (cache_breakername(c, host, name, sizeof(name)) == -1)
+		return -1;
+	return cache_eval_int(c, S_BRKCLOSE, 2, keys, 1, args, NULL);
 }
 
 int
@@ -1209,18 +1442,19 @@ cache_set_stats(struct cache *c, const struct cache_count *set, size_t n)
 int
 cache_stats(struct cache *c, time_t now, struct cache_stats *st)
 {
-	char a[32], b[32];
-	const char *keys[3] = {c->k_stats, c->k_next, c->k_this};
-	const char *args[2] = {a, b};
+	char a[32], b[32], ms[32];
+	const char *keys[4] = {c->k_stats, c->k_next, c->k_this, c->k_breakers};
+	const char *args[3] = {a, b, ms};
 	redisReply *r, *h;
 	size_t i;
 
 	memset(st, 0, sizeof(*st));
 	snprintf(a, sizeof(a), "%lld", (long long)now);
 	snprintf(b, sizeof(b), "%lld", (long long)now + 86400);
-	if ((r = cache_eval(c, S_STATS, 3, keys, 2, args, NULL)) == NULL)
+	snprintf(ms, sizeof(ms), "%lld", (long long)now * 1000);
+	if ((r = cache_eval(c, S_STATS, 4, keys, 3, args, NULL)) == NULL)
 		return -1;
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != 5 ||
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 6 ||
 	    r->element[0]->type != REDIS_REPLY_ARRAY) {
 		log_warnx("redis %s: stats: unexpected reply", c->addr);
 		freeReplyObject(r);
@@ -1247,6 +1481,7 @@ cache_stats(struct cache *c, time_t now, struct cache_stats *st)
 	st->oldest = r->element[4]->type == REDIS_REPLY_STRING
 	    ? strtoll(r->element[4]->str, NULL, 10)
 	    : 0;
+	st->breakers = r->element[5]->integer;
 	return 0;
 }
 

@@ -97,12 +97,58 @@ int cache_fail(struct cache *, const char *key, time_t now, const char *why,
 /* Deletes key. 1 deleted, 0 absent, -1 error. */
 int cache_del(struct cache *, const char *key);
 
+/* The time in ms, as the marks and breakers in Redis count it. */
+long long cache_now_ms(void);
+
+/* A lock's state, as cache_lock_wait() finds it. */
+enum cache_lock_state {
+	CACHE_LOCK_HELD, /* by someone else, fetching */
+	CACHE_LOCK_TAKEN, /* by us now */
+	CACHE_LOCK_FAILED /* its holder's fetch failed (cache_lock_fail()) */
+};
+/* How long the mark of a failed fetch stays, in ms. */
+#define CACHE_FAILED_MS 2000
 /*
- * A short lock for key (SET NX PX). Returns 1 taken, 0 held by someone
- * else, -1 error. cache_unlock() frees it only if it is still ours.
+ * A short lock for key (SET NX PX), or what holds it: the mark of a
+ * fetch that failed at or after since_ms (when we began to wait) is
+ * CACHE_LOCK_FAILED, an older one is taken over. Returns an enum
+ * cache_lock_state, or -1. cache_unlock() frees it only if it is still
+ * ours.
  */
-int cache_lock(struct cache *, const char *key, long ms);
+int cache_lock_wait(struct cache *, const char *key, long ms,
+    long long since_ms);
 int cache_unlock(struct cache *, const char *key);
+/*
+ * Our lock on key becomes the mark of a fetch failed at now_ms, for
+ * CACHE_FAILED_MS, so that those waiting on it learn at once. 1, 0 (not
+ * ours), -1.
+ */
+int cache_lock_fail(struct cache *, const char *key, long long now_ms);
+/*
+ * The stored response came back unchanged: writes lastchecked (and
+ * clears the failure fields) only; with unlock, lets go of our lock.
+ * 1, 0 (no key), -1.
+ */
+int cache_touch(struct cache *, const char *key, time_t now, int unlock);
+
+/* A responder's circuit breaker (see breaker.h); times in ms. */
+enum cache_breaker_state {
+	CACHE_BREAKER_CLOSED,
+	CACHE_BREAKER_OPEN, /* *until_ms set */
+	CACHE_BREAKER_TRIAL /* the back-off passed: we are the trial */
+};
+/* Returns an enum cache_breaker_state, or -1. */
+int cache_breaker_check(struct cache *, const char *host, long long now_ms,
+    long trial_ms, long long *until_ms);
+/*
+ * Opens host's breaker for min_ms, or twice its last back-off (at most
+ * max_ms) after a failed trial, with jitter in 1/1000; left alone while
+ * open. Returns 1 newly opened, 0 otherwise, -1; *until_ms set.
+ */
+int cache_breaker_open(struct cache *, const char *host, long long now_ms,
+    long min_ms, long max_ms, long jitter, long long *until_ms);
+/* 1 closed, 0 none was open, -1. */
+int cache_breaker_close(struct cache *, const char *host);
 /*
  * Takes the lock for key and reads the entry in one round trip. Returns
  * 1 (locked, e filled: free with cache_entry_clear()), 2 (locked, no
@@ -132,6 +178,7 @@ struct cache_stats {
 	long long *values;
 	size_t n;
 	long long entries, expired, expiring, oldest;
+	long long breakers; /* responders held off or on trial */
 };
 
 /* Adds to counters (HINCRBY). 0, or -1. */

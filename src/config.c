@@ -62,6 +62,10 @@ static const struct ckey ckeys[] = {
 	"0"},
     {"entry_ttl", C_LONG, O(entry_ttl), 0, 60, 315360000, "2592000"},
     {"require_verified", C_BOOL, O(require_verified), 0, 0, 1, "no"},
+    {"upstream_max_waiting", C_LONG, O(upstream_max_waiting), 0, 0, 1024, "2"},
+    {"runtime_dir", C_STR, O(runtime_dir), 0, 1, 1024, "/run/ocspxy"},
+    {"refresh_per_responder", C_LONG, O(refresh_per_responder), 0, 1, 1024,
+	"4"},
     {"self", C_WORDS, L(self), 0, 0, "localhost 127.0.0.1 ::1"},
     {"upstream_ports", C_PORTS, L(ports), 1, 65535, "80"},
     {"upstream_allow", C_NETS, L(allow), 0, 0, ""},
@@ -360,6 +364,10 @@ config_clear(struct config *c, const struct ckey *k)
 	struct netmatch *m;
 
 	switch (k->type) {
+	case C_STR:
+		free(*(char **)((char *)c + k->off));
+		*(char **)((char *)c + k->off) = NULL;
+		return;
 	case C_WORDS:
 		words = *(char ***)((char *)c + k->off);
 		for (i = 0; i < *np; i++)
@@ -515,9 +523,6 @@ config_free(struct config *c)
 	}
 	free(c->responders);
 	sk_X509_pop_free(c->issuers, X509_free);
-	free(c->redis);
-	free(c->redis_password);
-	free(c->prefix);
 	free(c);
 }
 

@@ -46,6 +46,11 @@ struct config {
 	long entry_ttl; /* seconds a key lives unused */
 	long upstream_connect_timeout; /* seconds to connect */
 	int require_verified; /* store only verified responses */
+	long upstream_max_waiting; /* processes of a host waiting upstream;
+				    * 0: no limit */
+	char *runtime_dir; /* the slot files of upstream_max_waiting */
+	long refresh_per_responder; /* refresh fetches in flight, per
+				     * responder and worker */
 
 	char **self; /* names of the proxy itself */
 	size_t nself;

@@ -607,14 +607,19 @@ http_reason(int status)
 	}
 }
 
-void
-http_reply_text(struct http_conn *c, int status, const char *type,
-    const char *body, size_t len)
+/* An answer of status with a body of type; retry > 0: Retry-After. */
+static void
+http_reply(struct http_conn *c, int status, const char *type, const char *body,
+    size_t len, long retry)
 {
-	char head[512], date[32];
+	char head[512], date[32], extra[64] = "";
 	int n;
 
 	http_date(time(NULL), date);
+	if (status == 405)
+		snprintf(extra, sizeof(extra), "Allow: GET, POST\r\n");
+	else if (retry > 0)
+		snprintf(extra, sizeof(extra), "Retry-After: %ld\r\n", retry);
 	n = snprintf(head, sizeof(head),
 	    "Status: %d %s\r\n"
 	    "Content-Type: %s\r\n"
@@ -622,8 +627,7 @@ http_reply_text(struct http_conn *c, int status, const char *type,
 	    "Date: %s\r\n"
 	    "Cache-Control: no-store\r\n"
 	    "%s\r\n",
-	    status, http_reason(status), type, len, date,
-	    status == 405 ? "Allow: GET, POST\r\n" : "");
+	    status, http_reason(status), type, len, date, extra);
 	if (n < 0 || (size_t)n >= sizeof(head))
 		return;
 	http_write(c, head, (size_t)n);
@@ -631,7 +635,15 @@ http_reply_text(struct http_conn *c, int status, const char *type,
 }
 
 void
-http_reply_error(struct http_conn *c, int status, const char *text)
+http_reply_text(struct http_conn *c, int status, const char *type,
+    const char *body, size_t len)
+{
+	http_reply(c, status, type, body, len, 0);
+}
+
+/* A one-line text/plain body with a final newline. */
+static void
+http_reply_line(struct http_conn *c, int status, const char *text, long retry)
 {
 	char body[ERRLEN + 2];
 	int n;
@@ -641,5 +653,17 @@ http_reply_error(struct http_conn *c, int status, const char *text)
 		return;
 	if ((size_t)n >= sizeof(body))
 		n = sizeof(body) - 1;
-	http_reply_text(c, status, "text/plain", body, (size_t)n);
+	http_reply(c, status, "text/plain", body, (size_t)n, retry);
+}
+
+void
+http_reply_error(struct http_conn *c, int status, const char *text)
+{
+	http_reply_line(c, status, text, 0);
+}
+
+void
+http_reply_unavailable(struct http_conn *c, const char *text, long retry)
+{
+	http_reply_line(c, 503, text, retry);
 }

@@ -118,6 +118,8 @@ void http_reply_text(struct http_conn *, int status, const char *type,
     const char *body, size_t len);
 /* Writes status with a one-line text/plain body. */
 void http_reply_error(struct http_conn *, int status, const char *text);
+/* Writes 503 with a one-line body and Retry-After: retry seconds. */
+void http_reply_unavailable(struct http_conn *, const char *text, long retry);
 
 /*
  * Ends a FastCGI request (FCGX_Finish_r). When its input was read to the

@@ -34,6 +34,17 @@ const struct metric_def metrics[M_COUNT] = {
 	METRIC_COUNTER, "Entries refreshed by ocspxy-refresh."},
     [M_REFRESH_FAILURES] = {"refresh_failures", "ocspxy_refresh_failures_total",
 	NULL, METRIC_COUNTER, "Failed refreshes by ocspxy-refresh."},
+    [M_REFRESH_UNCHANGED] = {"refresh_unchanged",
+	"ocspxy_refresh_unchanged_total", NULL, METRIC_COUNTER,
+	"Refreshes that got the stored response back: no signature check, "
+	"only lastchecked written."},
+    [M_BREAKER_SAVED] = {"breaker_saved", "ocspxy_breaker_saved_fetches_total",
+	NULL, METRIC_COUNTER,
+	"Fetches not made because the responder's circuit breaker was open."},
+    [M_WAIT_REFUSALS] = {"wait_refusals", "ocspxy_upstream_wait_refusals_total",
+	NULL, METRIC_COUNTER,
+	"Misses answered at once: upstream_max_waiting processes of the host "
+	"were waiting upstream."},
     [M_FAIL_TIMEOUT] = FAILURE("timeout"),
     [M_FAIL_CONNECT] = FAILURE("connect"),
     [M_FAIL_HTTP] = FAILURE("http"),
@@ -67,6 +78,8 @@ static const struct {
 	"Cached responses past their nextUpdate."},
     {offsetof(struct cache_stats, oldest), "ocspxy_oldest_thisupdate_seconds",
 	"The oldest thisUpdate in the cache (Unix time, 0 when empty)."},
+    {offsetof(struct cache_stats, breakers), "ocspxy_breakers_open",
+	"Responders whose circuit breaker is open (held off or on trial)."},
 };
 
 enum metric

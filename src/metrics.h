@@ -23,6 +23,9 @@ enum metric {
 	M_SERVED_BYTES,
 	M_REFRESHED,
 	M_REFRESH_FAILURES,
+	M_REFRESH_UNCHANGED,
+	M_BREAKER_SAVED,
+	M_WAIT_REFUSALS,
 	/* Failed fetches of ocspxy-fcgi by kind (upstream_reason()). */
 	M_FAIL_TIMEOUT,
 	M_FAIL_CONNECT,

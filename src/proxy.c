@@ -5,8 +5,10 @@
 #include <strings.h>
 #include <time.h>
 
+#include "breaker.h"
 #include "cache.h"
 #include "config.h"
+#include "gate.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -22,6 +24,8 @@ struct proxy {
 	struct tally pending; /* counts not yet in Redis */
 	time_t flushed;
 	struct ocsp_memo *memo; /* cache keys of known requests */
+	struct breaker *breaker; /* responders held off */
+	struct gate *gate; /* upstream_max_waiting; NULL: no limit */
 };
 
 /* What the cache holds for a request's key, as last read. */
@@ -54,6 +58,9 @@ struct exchange {
 	char *url;
 	int learn; /* the client named the responder: record it */
 	int locked; /* we hold key's lock */
+	enum breaker_verdict verdict; /* how the fetch was let through */
+	const char *failure; /* why no fetch answered, for the log */
+	long retry; /* Retry-After of a 503, in seconds */
 	struct tally t;
 	char err[ERRLEN];
 };
@@ -141,10 +148,14 @@ proxy_new(const struct config *cf)
 	p->cf = cf;
 	if ((p->cache = cache_new(cf)) == NULL ||
 	    (p->up = upstream_new(cf)) == NULL ||
-	    (p->memo = ocsp_memo_new()) == NULL) {
+	    (p->memo = ocsp_memo_new()) == NULL ||
+	    (p->breaker = breaker_new(p->cache,
+		 (cf->upstream_timeout + 1) * 1000)) == NULL) {
 		proxy_free(p);
 		return NULL;
 	}
+	if (cf->upstream_max_waiting > 0)
+		p->gate = gate_new(cf->runtime_dir, cf->upstream_max_waiting);
 	return p;
 }
 
@@ -156,6 +167,8 @@ proxy_free(struct proxy *p)
 	cache_free(p->cache);
 	upstream_free(p->up);
 	ocsp_memo_free(p->memo);
+	breaker_free(p->breaker);
+	gate_free(p->gate);
 	free(p);
 }
 
@@ -400,11 +413,49 @@ step_responder(struct exchange *x)
 	return STEP_ANSWERED;
 }
 
-/* Counts a failed fetch by its kind. */
+/*
+ * The end of an upstream fetch: its place given back, its failure
+ * counted by kind and told to the breaker (reason NULL: it answered).
+ */
 static void
-proxy_failed(struct exchange *x, const char *reason)
+proxy_fetched(struct exchange *x, const char *reason)
 {
-	x->t.v[metrics_failure(reason)]++;
+	gate_leave(x->p->gate);
+	if (reason != NULL)
+		x->t.v[metrics_failure(reason)]++;
+	breaker_done(x->p->breaker, x->url, x->verdict, reason);
+}
+
+/* A responder held off by its breaker is not asked: a saved fetch. */
+static enum step
+step_breaker(struct exchange *x)
+{
+	time_t until;
+
+	x->verdict = breaker_check(x->p->breaker, x->url, &until);
+	if (x->verdict != BREAKER_HOLD)
+		return STEP_NEXT;
+	x->t.v[M_BREAKER_SAVED]++;
+	x->retry = until > x->now ? (long)(until - x->now) : 1;
+	x->failure = "responder held off";
+	log_info("%s: not fetched: %s is held off (circuit open) for %ld s",
+	    x->key, x->url, x->retry);
+	return STEP_FAILED;
+}
+
+/* A place among the processes that may wait upstream, or none left. */
+static enum step
+step_gate(struct exchange *x)
+{
+	if (x->p->gate == NULL || gate_enter(x->p->gate))
+		return STEP_NEXT;
+	x->t.v[M_WAIT_REFUSALS]++;
+	x->retry = 1;
+	x->failure = "no upstream place free";
+	log_warnx("%s: not fetched: %ld processes wait upstream already "
+		  "(upstream_max_waiting)",
+	    x->key, x->p->cf->upstream_max_waiting);
+	return STEP_FAILED;
 }
 
 /* A request for several certificates goes upstream and back untouched. */
@@ -419,8 +470,8 @@ step_pass(struct exchange *x)
 	der = ocsp_req_get0_der(x->r.ocsp, &len);
 	x->t.v[M_FETCHES]++;
 	rc = upstream_fetch(x->p->up, x->url, der, len, &resp, &rlen, x->err);
+	proxy_fetched(x, rc == 0 ? NULL : upstream_reason(x->p->up));
 	if (rc != 0) {
-		proxy_failed(x, upstream_reason(x->p->up));
 		log_warnx("pass-through of %d certificates: upstream %s", n,
 		    x->err);
 		http_reply_error(x->conn, rc == -2 ? 403 : 503,
@@ -435,35 +486,61 @@ step_pass(struct exchange *x)
 	return STEP_ANSWERED;
 }
 
+/* 1 when another request's fetch stored a servable entry (read here). */
+static int
+proxy_stored_meanwhile(struct exchange *x)
+{
+	proxy_read(x, 0);
+	return x->held == HELD_ENTRY && proxy_servable(&x->e, time(NULL));
+}
+
 /*
  * Waits while another process fetches the key (a fleet restarting asks
  * for the same certificate at once): answers when that fetch stored a
- * servable entry; else goes on holding the lock, or without it when the
- * holder took too long.
+ * servable entry, falls back at once when it failed; else goes on
+ * holding the lock, or without it when the holder took too long.
  */
 static enum step
 step_wait_turn(struct exchange *x)
 {
 	struct timespec ts = {0, 50 * 1000 * 1000};
 	long tmo = x->p->cf->upstream_timeout;
+	long long since = cache_now_ms();
 	time_t deadline = time(NULL) + tmo + 1;
 	int r;
 
-	while ((r = cache_lock(x->p->cache, x->key, (tmo + 2) * 1000)) == 0 &&
+	while ((r = cache_lock_wait(x->p->cache, x->key, (tmo + 2) * 1000,
+		    since)) == CACHE_LOCK_HELD &&
 	    time(NULL) < deadline) {
 		nanosleep(&ts, NULL);
-		proxy_read(x, 0);
-		if (x->held == HELD_ENTRY && proxy_servable(&x->e, time(NULL)))
+		if (proxy_stored_meanwhile(x))
 			return proxy_reply_entry(x, M_HITS);
 	}
-	if (!(x->locked = r == 1))
+	if (r == CACHE_LOCK_FAILED) {
+		gate_leave(x->p->gate);
+		x->failure = "the fetch it waited for failed";
+		x->retry = 1;
+		log_info("%s: not fetched: %s", x->key, x->failure);
+		return STEP_FAILED;
+	}
+	if (!(x->locked = r == CACHE_LOCK_TAKEN))
 		return STEP_NEXT;
 	/* The holder may have stored it and let go between our read and
 	 * our lock: read again before fetching. */
-	proxy_read(x, 0);
-	if (x->held == HELD_ENTRY && proxy_servable(&x->e, time(NULL)))
+	if (proxy_stored_meanwhile(x))
 		return proxy_reply_entry(x, M_HITS);
 	return STEP_NEXT;
+}
+
+/* The fetch failed: those waiting on our lock learn it at once. */
+static enum step
+proxy_fetch_failed(struct exchange *x)
+{
+	if (x->locked)
+		cache_lock_fail(x->p->cache, x->key, cache_now_ms());
+	x->locked = 0;
+	x->failure = "upstream failed";
+	return STEP_FAILED;
 }
 
 /* Fetches the answer, stores it when it may be cached, and serves it. */
@@ -473,6 +550,7 @@ step_fetch(struct exchange *x)
 	struct store_item it = {.key = x->key,
 	    .req = x->r.ocsp,
 	    .responder = x->responder,
+	    .prev = x->held == HELD_ENTRY ? &x->e : NULL,
 	    .learn = x->learn};
 	struct store_result res;
 	enum store_outcome o;
@@ -485,31 +563,34 @@ step_fetch(struct exchange *x)
 	der = ocsp_req_get0_der(x->r.ocsp, &len);
 	x->t.v[M_FETCHES]++;
 	rc = upstream_fetch(x->p->up, x->url, der, len, &resp, &rlen, x->err);
-	if (rc != 0) {
-		proxy_failed(x, upstream_reason(x->p->up));
-		log_warnx("%s: upstream %s%s", x->key, x->err,
-		    rc == -2 ? " (403)" : "");
-		if (rc != -2)
-			return STEP_FAILED;
+	proxy_fetched(x, rc == 0 ? NULL : upstream_reason(x->p->up));
+	if (rc == -2) {
+		log_warnx("%s: upstream %s (403)", x->key, x->err);
 		http_reply_error(x->conn, 403, "upstream refused by policy");
 		return STEP_ANSWERED;
+	}
+	if (rc != 0) {
+		log_warnx("%s: upstream %s", x->key, x->err);
+		return proxy_fetch_failed(x);
 	}
 	o = store_response(x->p->cache, x->p->cf, &it, resp, rlen, x->now, &res,
 	    x->err);
 	if (o == STORE_INVALID || o == STORE_UNVERIFIED) {
-		proxy_failed(x, "invalid");
+		x->t.v[M_FAIL_INVALID]++;
 		log_warnx("%s: upstream %s answered %s response: %s", x->key,
 		    x->url,
 		    o == STORE_INVALID ? "an unusable" : "an unverified",
 		    x->err);
 		free(resp);
-		return STEP_FAILED;
+		return proxy_fetch_failed(x);
 	}
 	log_info("%s: fetched from %s: %s, %s, %s%s", x->key, x->url,
 	    ocsp_status_name(res.st.status),
 	    store_next_text(&res.st, x->now, next, sizeof(next)),
-	    o == STORE_STORED ? "stored" : "not stored: ",
-	    o == STORE_STORED ? "" : x->err);
+	    o == STORE_STORED	       ? "stored"
+		: o == STORE_UNCHANGED ? "unchanged"
+				       : "not stored: ",
+	    o == STORE_PASSED ? x->err : "");
 	http_reply_ocsp(x->conn, resp, rlen, res.st.thisupd, res.st.nextupd,
 	    res.etag, x->now);
 	x->t.v[M_SERVED_BYTES] += (long long)rlen;
@@ -517,21 +598,27 @@ step_fetch(struct exchange *x)
 	return STEP_ANSWERED;
 }
 
-/* The fetch failed: the cached response while it is valid, else 503. */
+/* No fetch answered: the cached response while it is valid, else 503. */
 static void
 step_fallback(struct exchange *x)
 {
+	if (ocsp_req_count(x->r.ocsp) > 1) { /* no entry answers it */
+		http_reply_unavailable(x->conn, "OCSP responder unavailable",
+		    x->retry);
+		return;
+	}
 	if (x->held == HELD_UNREAD)
 		proxy_read(x, 0);
 	if (x->held == HELD_ENTRY && proxy_servable(&x->e, x->now)) {
-		log_info("%s: served from the cache, upstream failed", x->key);
+		log_info("%s: served from the cache, %s", x->key, x->failure);
 		proxy_reply_entry(x, M_FALLBACKS);
 		return;
 	}
 	if (x->held == HELD_ENTRY && x->e.response != NULL)
 		x->t.v[M_STALE_REFUSALS]++;
-	http_reply_error(x->conn, 503,
-	    "OCSP responder unavailable and no valid cached response");
+	http_reply_unavailable(x->conn,
+	    "OCSP responder unavailable and no valid cached response",
+	    x->retry > 0 ? x->retry : BREAKER_MIN_MS / 1000);
 }
 
 void
@@ -555,6 +642,10 @@ proxy_serve(struct proxy *p, struct http_conn *conn)
 		s = step_parse(&x); /* a request known by the memo, missed */
 	if (s == STEP_NEXT)
 		s = step_responder(&x);
+	if (s == STEP_NEXT)
+		s = step_breaker(&x);
+	if (s == STEP_NEXT)
+		s = step_gate(&x);
 	if (s == STEP_NEXT && ocsp_req_count(x.r.ocsp) > 1)
 		s = step_pass(&x);
 	if (s == STEP_NEXT && !x.fresh && x.held != HELD_UNKNOWN)
@@ -563,6 +654,7 @@ proxy_serve(struct proxy *p, struct http_conn *conn)
 		s = step_fetch(&x);
 	if (s == STEP_FAILED)
 		step_fallback(&x);
+	gate_leave(p->gate);
 	if (x.locked)
 		cache_unlock(p->cache, x.key);
 	proxy_tally(p, &x.t);

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "breaker.h"
 #include "cache.h"
 #include "config.h"
 #include "log.h"
@@ -37,13 +38,25 @@ struct job {
 	char *url;
 	char *responder;
 	struct ocsp_req *req; /* owns the DER being posted */
+	struct cache_entry e; /* the entry as locked: its response */
+	struct inflight *host; /* its responder's count */
+	enum breaker_verdict verdict;
+};
+
+/* Fetches in flight from one responder (host and port). */
+struct inflight {
+	char host[256]; /* "" when free */
+	long n;
 };
 
 struct pass {
 	const struct config *cf;
 	struct cache *cache;
 	struct upstream_multi *multi;
+	struct breaker *breaker;
+	struct inflight *hosts; /* refresh_concurrency of them */
 	struct refresh_stats *st;
+	struct tally t;
 };
 
 long
@@ -90,17 +103,22 @@ job_free(struct job *j)
 	free(j->url);
 	free(j->responder);
 	ocsp_req_free(j->req);
+	cache_entry_clear(&j->e);
+	if (j->host != NULL)
+		j->host->n--;
 	free(j);
 }
 
 static void
-job_done(void *arg, const unsigned char *out, size_t outlen, const char *err)
+job_done(void *arg, const unsigned char *out, size_t outlen, const char *err,
+    const char *reason)
 {
 	struct job *j = arg;
 	struct pass *ps = j->pass;
 	struct store_item it = {.key = j->key,
 	    .req = j->req,
 	    .responder = j->responder,
+	    .prev = &j->e,
 	    .unlock = 1};
 	struct store_result res;
 	enum store_outcome o = STORE_INVALID;
@@ -108,16 +126,19 @@ job_done(void *arg, const unsigned char *out, size_t outlen, const char *err)
 	time_t now = time(NULL);
 
 	why[0] = '\0';
+	breaker_done(ps->breaker, j->url, j->verdict, reason);
 	if (out != NULL)
 		o = store_response(ps->cache, ps->cf, &it, out, outlen, now,
 		    &res, why);
 	else
 		snprintf(why, sizeof(why), "%s", err);
-	if (o == STORE_STORED) {
+	if (o == STORE_STORED || o == STORE_UNCHANGED) {
 		ps->st->refreshed++;
-		log_debug("%s: refreshed from %s: %s, %s", j->key, j->url,
+		ps->st->unchanged += o == STORE_UNCHANGED;
+		log_debug("%s: refreshed from %s: %s, %s%s", j->key, j->url,
 		    ocsp_status_name(res.st.status),
-		    store_next_text(&res.st, now, next, sizeof(next)));
+		    store_next_text(&res.st, now, next, sizeof(next)),
+		    o == STORE_UNCHANGED ? ", unchanged" : "");
 	} else {
 		ps->st->failed++;
 		/* Lets go of the lock too (a no-op if the store did). */
@@ -164,90 +185,155 @@ entry_times(const struct cache_entry *e, struct refresh_times *t)
 }
 
 /*
+ * Locks the job's key and reads it into j->e: 1 when it is to be
+ * fetched (the lock held), 0 when not (skipped or removed; no lock), -1
+ * when Redis fails.
+ */
+static int
+refresh_lock(struct pass *ps, struct job *j, time_t now)
+{
+	struct refresh_times t;
+	const struct cache_entry *e = &j->e;
+	int r;
+
+	/* Lock and read again: another daemon may have just done it. */
+	r = cache_lock_get(ps->cache, j->key,
+	    (ps->cf->upstream_timeout + 5) * 1000, &j->e);
+	if (r == 0) {
+		ps->st->skipped++;
+		log_debug("%s: locked by another daemon or a client", j->key);
+	}
+	if (r != 1) {
+		if (r == 2)
+			cache_unlock(ps->cache, j->key);
+		return r == -1 ? -1 : 0;
+	}
+	entry_times(e, &t);
+	if (!refresh_due(ps->cf, j->key, &t, now)) {
+		ps->st->skipped++;
+		cache_unlock(ps->cache, j->key);
+		return 0;
+	}
+	/* Judged under the lock, on what it holds now: a client may have
+	 * stored the key again since the batch was read. */
+	if (e->request == NULL || e->request_len == 0 || e->responder == NULL ||
+	    *e->responder == '\0') {
+		refresh_remove(ps, j->key,
+		    e->request == NULL || e->request_len == 0 ? "no request"
+							      : "no responder");
+		cache_unlock(ps->cache, j->key);
+		return 0;
+	}
+	return 1;
+}
+
+/* The in-flight count of url's responder (a free one taken), or NULL. */
+static struct inflight *
+refresh_host(struct pass *ps, const char *url)
+{
+	struct inflight *free_one = NULL, *h;
+	char host[256];
+	long i;
+
+	if (breaker_host(url, host, sizeof(host)) == -1)
+		return NULL;
+	for (i = 0; i < ps->cf->refresh_concurrency; i++) {
+		h = &ps->hosts[i];
+		if (strcmp(h->host, host) == 0)
+			return h;
+		if (h->n == 0 && free_one == NULL)
+			free_one = h;
+	}
+	if (free_one != NULL)
+		snprintf(free_one->host, sizeof(free_one->host), "%s", host);
+	return free_one;
+}
+
+/*
+ * Starts the fetch of a locked job, unless its responder is held off
+ * (recorded like a failed fetch, so that the entry backs off). The job
+ * belongs to the pass from then on.
+ */
+static void
+refresh_start(struct pass *ps, struct job *j, time_t now)
+{
+	const unsigned char *der;
+	char err[ERRLEN];
+	size_t len;
+	time_t until;
+
+	ps->st->due++;
+	j->verdict = breaker_check(ps->breaker, j->url, &until);
+	if (j->verdict == BREAKER_HOLD) {
+		ps->st->failed++;
+		ps->st->held++;
+		errfmt(err,
+		    "not fetched: responder held off (circuit open) "
+		    "for %lld s more",
+		    (long long)(until - now));
+		log_debug("%s: refresh %s", j->key, err);
+		cache_fail(ps->cache, j->key, now, err, 1);
+		job_free(j);
+		return;
+	}
+	der = ocsp_req_get0_der(j->req, &len);
+	if ((j->host = refresh_host(ps, j->url)) != NULL)
+		j->host->n++;
+	if (upstream_multi_add(ps->multi, j->url, der, len, j, err) == -1) {
+		/* Recorded like a failed fetch (and the lock let go), so
+		 * that it backs off and `ocspxy status` says why. */
+		ps->st->failed++;
+		log_warnx("%s: refresh: %s", j->key, err);
+		cache_fail(ps->cache, j->key, now, err, 1);
+		job_free(j);
+	}
+}
+
+/*
  * Locks key, as peek read it, and starts its fetch when it is due.
- * Returns 0, or -1 when Redis fails.
+ * Returns 0, or -1 when Redis fails or memory runs out.
  */
 static int
 refresh_one(struct pass *ps, const char *key, const struct cache_entry *peek)
 {
-	struct cache_entry e;
 	struct refresh_times t;
-	struct job *j = NULL;
-	const unsigned char *der;
-	size_t len;
+	struct job *j;
 	char err[ERRLEN];
 	time_t now = time(NULL);
-	int r, locked = 0, ret = -1;
+	int r;
 
-	memset(&e, 0, sizeof(e));
 	ps->st->seen++;
 	/* (An entry without times, corrupt or gone, is due.) */
 	entry_times(peek, &t);
 	if (!refresh_due(ps->cf, key, &t, now))
 		return 0;
-	/* Lock and read again: another daemon may have just done it. */
-	r = cache_lock_get(ps->cache, key,
-	    (ps->cf->upstream_timeout + 5) * 1000, &e);
-	if (r == 0) {
-		ps->st->skipped++;
-		log_debug("%s: locked by another daemon or a client", key);
-	}
-	locked = r == 1 || r == 2;
-	if (r != 1) {
-		ret = r == -1 ? -1 : 0;
-		goto done;
-	}
-	entry_times(&e, &t);
-	if (!refresh_due(ps->cf, key, &t, now)) {
-		ps->st->skipped++;
-		ret = 0;
-		goto done;
-	}
-	/* Judged under the lock, on what it holds now: a client may have
-	 * stored the key again since the batch was read. */
-	if (e.request == NULL || e.request_len == 0 || e.responder == NULL ||
-	    *e.responder == '\0') {
-		refresh_remove(ps, key,
-		    e.request == NULL || e.request_len == 0 ? "no request"
-							    : "no responder");
-		ret = 0;
-		goto done;
-	}
 	if ((j = calloc(1, sizeof(*j))) == NULL ||
-	    (j->key = strdup(key)) == NULL ||
-	    (j->responder = strdup(e.responder)) == NULL ||
-	    (j->url = store_url(e.responder)) == NULL) {
+	    (j->key = strdup(key)) == NULL) {
 		log_warnx("%s: refresh: out of memory", key);
-		goto done;
+		job_free(j);
+		return -1;
 	}
 	j->pass = ps;
-	if ((j->req = ocsp_req_parse((const unsigned char *)e.request,
-		 e.request_len, err)) == NULL) {
-		refresh_remove(ps, key, err);
-		ret = 0;
-		goto done;
+	if ((r = refresh_lock(ps, j, now)) != 1) {
+		job_free(j);
+		return r;
 	}
-	ps->st->due++;
-	der = ocsp_req_get0_der(j->req, &len);
-	if (upstream_multi_add(ps->multi, j->url, der, len, j, err) == -1) {
-		/* Recorded like a failed fetch (and the lock let go), so
-		 * that it backs off and `ocspxy status` says why. */
-		ps->st->failed++;
-		log_warnx("%s: refresh: %s", key, err);
-		cache_fail(ps->cache, key, now, err, 1);
-		locked = 0;
-		ret = 0;
-		goto done;
-	}
-	j = NULL;
-	locked = 0; /* the job unlocks when it ends */
-	ret = 0;
-done:
-	if (locked)
+	if ((j->responder = strdup(j->e.responder)) == NULL ||
+	    (j->url = store_url(j->e.responder)) == NULL) {
+		log_warnx("%s: refresh: out of memory", key);
 		cache_unlock(ps->cache, key);
-	job_free(j);
-	cache_entry_clear(&e);
-	return ret;
+		job_free(j);
+		return -1;
+	}
+	if ((j->req = ocsp_req_parse((const unsigned char *)j->e.request,
+		 j->e.request_len, err)) == NULL) {
+		refresh_remove(ps, key, err);
+		cache_unlock(ps->cache, key);
+		job_free(j);
+		return 0;
+	}
+	refresh_start(ps, j, now);
+	return 0;
 }
 
 /* Which of n workers refreshes key. */
@@ -311,14 +397,24 @@ batch_clear(struct batch *b)
 	}
 }
 
-/* Runs the transfers until fewer than max are in flight, or a stop. */
+/*
+ * Runs the transfers until fewer than refresh_concurrency are in flight,
+ * and fewer than refresh_per_responder from the responder peek names, or
+ * a stop.
+ */
 static int
-refresh_wait(struct pass *ps, int max, volatile sig_atomic_t *stop)
+refresh_room(struct pass *ps, const struct cache_entry *peek,
+    volatile sig_atomic_t *stop)
 {
+	const struct inflight *h = NULL;
 	int n;
 
-	while (
-	    (n = upstream_multi_run(ps->multi, 0, job_done)) >= max && !*stop)
+	if (peek->responder != NULL)
+		h = refresh_host(ps, peek->responder);
+	while ((n = upstream_multi_run(ps->multi, 0, job_done)) >= 0 &&
+	    !*stop &&
+	    (n >= ps->cf->refresh_concurrency ||
+		(h != NULL && h->n >= ps->cf->refresh_per_responder)))
 		if (upstream_multi_run(ps->multi, 200, job_done) == -1)
 			return -1;
 	return n < 0 ? -1 : 0;
@@ -339,6 +435,8 @@ refresh_report(struct cache *c, const struct refresh_stats *st)
 	t.v[M_LAST_DUE] = st->due;
 	t.v[M_LAST_REFRESHED] = t.v[M_REFRESHED] = st->refreshed;
 	t.v[M_LAST_FAILED] = t.v[M_REFRESH_FAILURES] = st->failed;
+	t.v[M_REFRESH_UNCHANGED] = st->unchanged;
+	t.v[M_BREAKER_SAVED] = st->held;
 	metrics_flush(c, &t, 1);
 	if (cache_clean_index(c, &gone) == 0 && gone > 0)
 		log_info("refresh: %ld expired keys dropped from the index",
@@ -369,7 +467,11 @@ refresh_slice(const struct config *cf, volatile sig_atomic_t *stop,
 	b.slice = slice;
 	b.nslices = nslices;
 	if ((ps.cache = cache_new(cf)) == NULL ||
-	    (ps.multi = upstream_multi_new(cf)) == NULL)
+	    (ps.multi = upstream_multi_new(cf)) == NULL ||
+	    (ps.breaker = breaker_new(ps.cache,
+		 (cf->upstream_timeout + 1) * 1000)) == NULL ||
+	    (ps.hosts = calloc((size_t)cf->refresh_concurrency,
+		 sizeof(*ps.hosts))) == NULL)
 		goto done;
 	do {
 		if (cache_scan(ps.cache, &cursor, 200, batch_add, &b) == -1 ||
@@ -378,8 +480,7 @@ refresh_slice(const struct config *cf, volatile sig_atomic_t *stop,
 		for (i = 0; i < b.n && !*stop; i++) {
 			if (b.bad[i])
 				continue;
-			if (refresh_wait(&ps, (int)cf->refresh_concurrency,
-				stop) == -1)
+			if (refresh_room(&ps, &b.e[i], stop) == -1)
 				goto drain;
 			if (*stop)
 				break;
@@ -403,6 +504,8 @@ done:
 	free(b.e);
 	free(b.bad);
 	upstream_multi_free(ps.multi, job_drop);
+	free(ps.hosts);
+	breaker_free(ps.breaker);
 	cache_free(ps.cache);
 	return ret;
 }
@@ -515,6 +618,8 @@ refresh_fork(const struct config *cf, volatile sig_atomic_t *stop,
 		st->failed += shared[i].failed;
 		st->skipped += shared[i].skipped;
 		st->removed += shared[i].removed;
+		st->unchanged += shared[i].unchanged;
+		st->held += shared[i].held;
 	}
 	munmap(shared, n * sizeof(*shared));
 	return ret;
@@ -546,10 +651,11 @@ refresh_pass(const struct config *cf, volatile sig_atomic_t *stop,
 		cache_free(c);
 	}
 	log_info("refresh pass: %ld entries, %ld due, %ld refreshed, %ld "
-		 "failed, %ld skipped, %ld removed, %lld s%s",
+		 "failed, %ld skipped, %ld removed; %ld unchanged, %ld held "
+		 "off, %lld s%s",
 	    st->seen, st->due, st->refreshed, st->failed, st->skipped,
-	    st->removed, (long long)(time(NULL) - start),
-	    ret == -1 ? ", cut short" : "");
+	    st->removed, st->unchanged, st->held,
+	    (long long)(time(NULL) - start), ret == -1 ? ", cut short" : "");
 	if (ret == -1)
 		return -1;
 	return st->failed > 0 ? 1 : 0;

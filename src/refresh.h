@@ -17,6 +17,8 @@ struct refresh_times {
 
 struct refresh_stats {
 	long seen, due, refreshed, failed, skipped, removed;
+	long unchanged; /* of refreshed: the stored bytes came back */
+	long held; /* of failed: the responder's breaker was open */
 };
 
 /*

@@ -102,6 +102,56 @@ store_put(struct cache *cache, const struct store_item *it,
 	return ret;
 }
 
+/* 1 when resp is the very response of prev. */
+static int
+store_same(const struct cache_entry *prev, const unsigned char *resp,
+    size_t len)
+{
+	return prev != NULL && prev->response != NULL &&
+	    prev->response_len == len && memcmp(prev->response, resp, len) == 0;
+}
+
+/*
+ * The stored bytes came back (a pre-signing responder): their signature
+ * was checked when they were stored, their time window is checked here,
+ * and only lastchecked is written.
+ */
+static enum store_outcome
+store_unchanged(struct cache *cache, const struct config *cf,
+    const struct store_item *it, time_t now, struct store_result *res,
+    char *err)
+{
+	const struct cache_entry *prev = it->prev;
+	int i;
+
+	for (i = V_OCSP_CERTSTATUS_GOOD; i <= V_OCSP_CERTSTATUS_UNKNOWN; i++)
+		if (prev->status != NULL &&
+		    strcmp(prev->status, ocsp_status_name(i)) == 0)
+			res->st.status = i;
+	res->st.thisupd = prev->thisupd;
+	res->st.nextupd = prev->nextupd;
+	if (prev->nextupd <= now) {
+		errfmt(err, "expired: nextUpdate %lld s ago (unchanged)",
+		    (long long)(now - prev->nextupd));
+		return STORE_INVALID;
+	}
+	if (prev->thisupd > now + cf->clock_skew) {
+		errfmt(err, "thisUpdate %lld s ahead (unchanged)",
+		    (long long)(prev->thisupd - now));
+		return STORE_INVALID;
+	}
+	switch (cache_touch(cache, it->key, now, it->unlock)) {
+	case 1:
+		return STORE_UNCHANGED;
+	case 0:
+		errfmt(err, "the entry is gone");
+		return STORE_PASSED;
+	default:
+		errfmt(err, "the cache is unavailable");
+		return STORE_PASSED;
+	}
+}
+
 enum store_outcome
 store_response(struct cache *cache, const struct config *cf,
     const struct store_item *it, const unsigned char *resp, size_t len,
@@ -111,6 +161,8 @@ store_response(struct cache *cache, const struct config *cf,
 
 	memset(res, 0, sizeof(*res));
 	store_etag(resp, len, res->etag);
+	if (store_same(it->prev, resp, len))
+		return store_unchanged(cache, cf, it, now, res, err);
 	if (ocsp_resp_check(resp, len, it->req, cf->issuers, now,
 		cf->clock_skew, &res->st, err) == -1)
 		return STORE_INVALID;

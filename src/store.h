@@ -13,6 +13,7 @@
 #include "ocsp.h"
 
 struct cache;
+struct cache_entry;
 struct config;
 
 /* SHA-1 hex, the ETag of a response (RFC 5019 6.2), and its size. */
@@ -21,6 +22,9 @@ struct config;
 /* What became of an answer. */
 enum store_outcome {
 	STORE_STORED, /* valid, stored */
+	STORE_UNCHANGED, /* the very bytes stored already: only lastchecked
+			  * written, no signature check (they were checked
+			  * when stored) */
 	STORE_PASSED, /* valid, to pass on unstored (err says why: a nonce,
 		       * no nextUpdate, a newer cached response, Redis down) */
 	STORE_UNVERIFIED, /* valid, but not verified under require_verified:
@@ -33,6 +37,7 @@ struct store_item {
 	const char *key; /* the cache key */
 	const struct ocsp_req *req; /* the request it answers */
 	const char *responder; /* "host[:port][/path]" to refresh from */
+	const struct cache_entry *prev; /* the entry as read, or NULL */
 	int learn; /* record the responder as its issuer's */
 	int unlock; /* let go of our lock on key (cache_lock()) once stored */
 };

@@ -486,9 +486,10 @@ upstream_multi_run(struct upstream_multi *um, int ms, upstream_done_fn done)
 			continue;
 		xfer_unlink(um, x);
 		if (xfer_result(x, rc, url ? url : "?", err) == 0)
-			done(x->arg, x->data, x->len, NULL);
+			done(x->arg, x->data, x->len, NULL, NULL);
 		else
-			done(x->arg, NULL, 0, err);
+			done(x->arg, NULL, 0, err,
+			    x->reason ? x->reason : "other");
 		xfer_free(x);
 	}
 	return um->running;

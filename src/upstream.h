@@ -30,9 +30,12 @@ int upstream_fetch(struct upstream *, const char *url,
  * other. */
 const char *upstream_reason(const struct upstream *);
 
-/* Called once per finished transfer: out is NULL and err set on failure. */
+/*
+ * Called once per finished transfer: out is NULL on failure, with err
+ * saying why and reason its kind (as upstream_reason()).
+ */
 typedef void (*upstream_done_fn)(void *arg, const unsigned char *out,
-    size_t outlen, const char *err);
+    size_t outlen, const char *err, const char *reason);
 
 /* Many fetches at once. NULL on error. */
 struct upstream_multi *upstream_multi_new(const struct config *);

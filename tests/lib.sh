@@ -606,6 +606,7 @@ t_conf()
 		echo "upstream_timeout 3"
 		echo "upstream_ports 1024-65535"
 		echo "upstream_allow 127.0.0.1"
+		echo "runtime_dir $T/run"
 		while [ $# -ge 2 ]; do
 			echo "$1 $2"
 			shift 2
@@ -913,7 +914,8 @@ t_cgi_split()
 	PY
 }
 
-# t_key ISSUER CERT [prefix] [sha1|sha256]: the expected Redis key.
+# t_key ISSUER CERT [prefix] [sha1|sha256]: the expected Redis key
+# (<prefix>sha256:<key hash>0x<serial> for SHA-256, ocsp_req_key()).
 t_key()
 {
 	local issuer=$1 cert=$2 prefix=${3:-ocspxy_} alg=${4:-sha1} h s
@@ -932,6 +934,7 @@ t_key()
 	s=${s#serial=}
 	s=$(echo "$s" | tr 'A-F' 'a-f' | sed 's/^0*//')
 	[ -n "$h" ] || return 1
+	[ "$alg" = sha1 ] || prefix=$prefix$alg:
 	echo "${prefix}${h}0x${s:-0}"
 }
 

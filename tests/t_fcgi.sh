@@ -279,7 +279,9 @@ n0=$(loglines)
 code=$(pp "$T/down-r2" revoked2)
 check "responder down: uncached revoked2 -> 503" test "$code" = 503
 check "responder down: nothing stored for revoked2" ! exists "$(t_kleaf revoked2)"
-check "503 logged one line" test "$(loglines)" -eq $((n0 + 1))
+check "503 logged one line, and one for the breaker that opened" \
+    bash -c "test $(loglines) -eq $((n0 + 2)) &&
+	tail -2 '$T/fcgi.log' | grep -q 'responder 127.0.0.1:$PKI_PORT2: circuit open'"
 pq down-n2 good2 "$T/down-n2.der" -nonce
 check "responder down: nonce request answered from the cache, Response verify OK" \
     grep -q '^Response verify OK' "$T/query-down-n2.log"
@@ -289,6 +291,7 @@ code=$(pp "$T/down-nc" good2 -H 'Cache-Control: no-cache')
 check "responder down: no-cache answered from the cache (200)" test "$code" = 200
 check "responder down: no-cache answer verified" t_vleaf "$T/down-nc.body" good2 good
 t_responder_start r2 ca2 "$PKI_PORT2"
+sleep 2.6 # the breaker's first back-off (2 s +-25 %): then one trial
 pq revoked2 revoked2 "$T/revoked2.der"
 check "responder back: revoked2 verified, revoked" t_vleaf "$T/revoked2.der" revoked2 revoked
 entry_ok revoked2 "$T/revoked2.der" "$T/revoked2.req" "$H2/ca2/" revoked
@@ -335,7 +338,8 @@ code=$(PQ_HOST=127.0.0.1:$DEAD pp "$T/dead" short1)
 check "upstream down, cached entry expired: 503" test "$code" = 503
 t_redis_snapshot "$ks" "$T/s1.snap2" "${T_CORE_FIELDS[@]}"
 check "upstream down: the expired entry is untouched" cmp -s "$T/s1.snap" "$T/s1.snap2"
-check "upstream down: one log line" test "$(loglines)" -eq $((n0 + 1))
+check "upstream down: one log line, and one for the breaker that opened" \
+    test "$(loglines)" -eq $((n0 + 2))
 
 # ---------------------------------------------------------------- bad upstreams
 t_note "bad upstreams: nothing stored, a cached entry stays as it was"

@@ -256,7 +256,7 @@ t_responder_start r1 ca1 "$PKI_PORT1" -ndays 1 || { fail "responder ca1 restart"
 c1=$(t_responder_count r1)
 hset "$K1" lasttry $(($(now) - 100000)) # back-off long passed
 tu=$(hget "$K1" thisupd)
-sleep 1.1
+sleep 2.6 # and the responder's breaker's (2 s +-25 %): one trial now
 refresh c2c
 check "2: responder back, back-off passed: --once exits 0" test "$RC" = 0
 check "2: failures back to 0, lasterror empty" \
@@ -435,6 +435,10 @@ check "7: log says stopped" grep -q stopped "$T/run-c7.err"
 
 # The same with three workers (one fetch each in flight): SIGTERM reaches
 # them all; then SIGKILL of the daemon alone takes its workers down too.
+# A fake of its own: the first one's timed-out fetch opened its breaker.
+t_fake_stop hang
+FH=$(t_port)
+t_fake_start hang "$FH" hang || fail "7: fake upstream (hang, 3 workers)"
 conf "$T/hang3.conf" upstream_timeout 2 refresh_interval 3600 \
     refresh_concurrency 1 refresh_workers 3 prefix ocspxyt_
 uncopies c00000 3

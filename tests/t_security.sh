@@ -662,7 +662,10 @@ check "Redis hung: answered in $((e - s)) ms (< 2000)" test $((e - s)) -lt 2000
 
 # ================================================================ 8 one fetch
 t_note "8. 50 concurrent misses on one certificate: one upstream fetch"
-restart "$T/base.conf" 8
+# Every process may wait on the one fetch here (upstream_max_waiting as
+# many as the processes): the stampede lock, not the limit, is tested.
+t_conf "$T/c50.conf" issuer "$T/pki/roots.pem" upstream_max_waiting 8
+restart "$T/c50.conf" 8
 rcli flushall >/dev/null
 
 # served: hits + fetches so far, from the stats hash
