@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <poll.h>
+
 #include <hiredis.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -33,7 +35,9 @@ enum field_kind {
 	FIELD_LONG, /* long at off, decimal; 0 when absent */
 	FIELD_CONST /* no member: written as value, never read */
 };
-#define READ_HIT 0x01 /* cache_hit(): what a hit serves */
+#define READ_HIT                                                               \
+	0x01 /* cache_hit(): what a hit serves and what the                    \
+	      * memory tier needs to write it back */
 #define READ_PEEK 0x02 /* cache_peek_many(): what the refresh needs */
 #define READ_FULL 0x04 /* cache_get(), cache_lock_get() */
 #define FOUND 0x08 /* present: the read found an entry */
@@ -64,14 +68,15 @@ struct field {
 #define M(m) offsetof(struct cache_entry, m)
 static const struct field fields[F_COUNT] = {
     [F_RESPONDER] = {"ocsp_responder", FIELD_STR, M(responder), 0,
-	READ_PEEK | READ_FULL | FOUND, NULL},
+	READ_ALL | FOUND, NULL},
     [F_REQUEST] = {"request", FIELD_BYTES, M(request), M(request_len),
-	READ_PEEK | READ_FULL | FOUND | RENEWS, NULL},
+	READ_ALL | FOUND | RENEWS, NULL},
     [F_RESPONSE] = {"response", FIELD_BYTES, M(response), M(response_len),
 	READ_HIT | READ_FULL | FOUND | RENEWS, NULL},
     [F_THISUPD] = {"thisupd", FIELD_TIME, M(thisupd), 0, READ_ALL, NULL},
     [F_NEXTUPD] = {"nextupd", FIELD_TIME, M(nextupd), 0, READ_ALL, NULL},
-    [F_STATUS] = {"status", FIELD_STR, M(status), 0, READ_FULL, NULL},
+    [F_STATUS] = {"status", FIELD_STR, M(status), 0, READ_HIT | READ_FULL,
+	NULL},
     [F_NONCE] = {"nonce", FIELD_CONST, 0, 0, 0, "0"},
     [F_LASTCHECKED] = {"lastchecked", FIELD_TIME, M(lastchecked), 0,
 	READ_PEEK | READ_FULL, NULL},
@@ -115,8 +120,9 @@ static const char get_lua[] =
     "return v\n";
 
 /*
- * Never replace a newer response. KEYS: the entry, the issuer's learned
- * responder, the nextUpdate and thisUpdate indexes, the entry's lock;
+ * Never replace a newer response; mark that Redis holds entries. KEYS:
+ * the entry, the issuer's learned responder, the nextUpdate and thisUpdate
+ * indexes, the entry's lock, the mark;
  * ARGV: ttl, thisupd, nextupd, responder to learn or "", our lock token
  * to let go of or "", the thisUpdate field, field/value...
  */
@@ -130,6 +136,7 @@ static const char put_lua[] =
     "redis.call('EXPIRE', KEYS[1], ARGV[1])\n"
     "redis.call('ZADD', KEYS[3], ARGV[3], KEYS[1])\n"
     "redis.call('ZADD', KEYS[4], ARGV[2], KEYS[1])\n"
+    "redis.call('SET', KEYS[6], '1')\n"
     "if ARGV[4] ~= '' then\n"
     "  redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[1])\n"
     "end\n"
@@ -344,6 +351,13 @@ struct cache {
 	char *k_next; /* <prefix>index:next */
 	char *k_this; /* <prefix>index:this */
 	char *k_breakers; /* <aux>breakers: responders by breaker expiry */
+	char *k_present; /* <aux>present: written with every entry */
+	int track; /* invalidations wanted (the memory tier) */
+	redisContext *tctx; /* subscribed to __redis__:invalidate */
+	int tracking; /* tctx gets every invalidation under the prefix */
+	int tracknew; /* tracking began since the last cache_track_poll() */
+	int trackwarned; /* a tracking failure was logged */
+	time_t track_retry_at; /* no new try before */
 	struct script scripts[S_COUNT];
 	struct view vhit, vpeek, vfull; /* the reads, from fields[] */
 };
@@ -427,8 +441,10 @@ cache_new(const struct config *cf)
 	if (asprintf(&c->k_stats, "%sstats", c->aux) == -1 ||
 	    asprintf(&c->k_next, "%sindex:next", c->aux) == -1 ||
 	    asprintf(&c->k_this, "%sindex:this", c->aux) == -1 ||
-	    asprintf(&c->k_breakers, "%sbreakers", c->aux) == -1) {
+	    asprintf(&c->k_breakers, "%sbreakers", c->aux) == -1 ||
+	    asprintf(&c->k_present, "%spresent", c->aux) == -1) {
 		c->k_stats = c->k_next = c->k_this = c->k_breakers = NULL;
+		c->k_present = NULL;
 		log_warn("cache: asprintf");
 		goto fail;
 	}
@@ -468,6 +484,9 @@ cache_free(struct cache *c)
 	free(c->k_next);
 	free(c->k_this);
 	free(c->k_breakers);
+	free(c->k_present);
+	if (c->tctx != NULL)
+		redisFree(c->tctx);
 	free(c);
 }
 
@@ -489,6 +508,11 @@ cache_broken(struct cache *c, const char *what, const char *reason)
 		redisFree(c->ctx);
 		c->ctx = NULL;
 	}
+	if (c->tctx != NULL) {
+		redisFree(c->tctx);
+		c->tctx = NULL;
+	}
+	c->tracking = 0;
 	c->retry_at = time(NULL) + 1;
 	if (c->down)
 		return;
@@ -498,12 +522,18 @@ cache_broken(struct cache *c, const char *what, const char *reason)
 	    c->addr, what, why);
 }
 
-/* AUTH and SELECT on a new connection: 0, or -1 as an outage. */
+/* A step of a new connection that failed, and why. */
+struct failure {
+	const char *what;
+	char why[200];
+};
+
+/* AUTH and SELECT on a new connection: 0, or -1 with f set. */
 static int
-cache_hello(struct cache *c, redisContext *ctx)
+cache_hello(struct cache *c, redisContext *ctx, struct failure *f)
 {
 	const char *argv[2];
-	char db[32], why[160];
+	char db[32];
 	redisReply *r;
 	int i;
 
@@ -517,11 +547,11 @@ cache_hello(struct cache *c, redisContext *ctx)
 		argv[1] = i == 0 ? c->password : db;
 		r = redisCommandArgv(ctx, 2, argv, NULL);
 		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-			snprintf(why, sizeof(why), "%s",
+			f->what = argv[0];
+			snprintf(f->why, sizeof(f->why), "%s",
 			    r != NULL ? r->str : ctx->errstr);
 			if (r != NULL)
 				freeReplyObject(r);
-			cache_broken(c, argv[0], why);
 			return -1;
 		}
 		freeReplyObject(r);
@@ -529,18 +559,18 @@ cache_hello(struct cache *c, redisContext *ctx)
 	return 0;
 }
 
+/*
+ * A new connection to Redis, with its timeouts, AUTH and SELECT done.
+ * NULL with f set (nothing logged).
+ */
 static redisContext *
-cache_conn(struct cache *c)
+cache_connect(struct cache *c, struct failure *f)
 {
 	struct timeval tv;
 	redisContext *ctx;
 	char *host = NULL, *colon;
 	long port;
 
-	if (c->ctx != NULL)
-		return c->ctx;
-	if (c->down && time(NULL) < c->retry_at)
-		return NULL;
 	tv.tv_sec = c->timeout_ms / 1000;
 	tv.tv_usec = (c->timeout_ms % 1000) * 1000;
 	if (strncmp(c->addr, "unix:", 5) == 0)
@@ -549,7 +579,9 @@ cache_conn(struct cache *c)
 		if ((host = strdup(c->addr)) == NULL ||
 		    (colon = strrchr(host, ':')) == NULL) {
 			free(host);
-			cache_broken(c, "connect", "address is not host:port");
+			f->what = "connect";
+			snprintf(f->why, sizeof(f->why),
+			    "address is not host:port");
 			return NULL;
 		}
 		*colon = '\0';
@@ -558,18 +590,40 @@ cache_conn(struct cache *c)
 		free(host);
 	}
 	if (ctx == NULL || ctx->err) {
-		cache_broken(c, "connect", ctx ? ctx->errstr : "out of memory");
+		f->what = "connect";
+		snprintf(f->why, sizeof(f->why), "%s",
+		    ctx ? ctx->errstr : "out of memory");
 		if (ctx != NULL)
 			redisFree(ctx);
 		return NULL;
 	}
 	if (redisSetTimeout(ctx, tv) != REDIS_OK) {
-		cache_broken(c, "set timeout", ctx->errstr);
+		f->what = "set timeout";
+		snprintf(f->why, sizeof(f->why), "%s", ctx->errstr);
 		redisFree(ctx);
 		return NULL;
 	}
-	if (cache_hello(c, ctx) == -1) {
+	if (cache_hello(c, ctx, f) == -1) {
 		redisFree(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+static void cache_track_start(struct cache *);
+
+static redisContext *
+cache_conn(struct cache *c)
+{
+	redisContext *ctx;
+	struct failure f;
+
+	if (c->ctx != NULL)
+		return c->ctx;
+	if (c->down && time(NULL) < c->retry_at)
+		return NULL;
+	if ((ctx = cache_connect(c, &f)) == NULL) {
+		cache_broken(c, f.what, f.why);
 		return NULL;
 	}
 	c->ctx = ctx;
@@ -577,7 +631,9 @@ cache_conn(struct cache *c)
 		c->down = 0;
 		log_info("redis %s: reachable again", c->addr);
 	}
-	return ctx;
+	if (c->track)
+		cache_track_start(c);
+	return c->ctx;
 }
 
 /* Commands formatted one after the other, to be sent at once. */
@@ -999,7 +1055,8 @@ cache_put(struct cache *c, const char *key, const struct cache_record *rec)
 {
 	char ttl[32], thisupd[32], nextupd[32], num[F_COUNT][32];
 	char learn[OCSP_KEYLEN + 32], lock[OCSP_KEYLEN + 16];
-	const char *keys[5] = {key, learn, c->k_next, c->k_this, lock};
+	const char *keys[6] = {key, learn, c->k_next, c->k_this, lock,
+	    c->k_present};
 	const char *a[6 + 2 * F_COUNT];
 	size_t l[6 + 2 * F_COUNT], i;
 	struct cache_entry w;
@@ -1046,7 +1103,7 @@ cache_put(struct cache *c, const char *key, const struct cache_record *rec)
 		a[n] = field_put(&fields[i], &w, num[i], &l[n]);
 		n++;
 	}
-	return cache_eval_int(c, S_PUT, 5, keys, n, a, l);
+	return cache_eval_int(c, S_PUT, 6, keys, n, a, l);
 }
 
 int
@@ -1531,4 +1588,166 @@ cache_clean_index(struct cache *c, long *gone)
 		freeReplyObject(r);
 	} while (strcmp(cur, "0") != 0);
 	return 0;
+}
+
+void
+cache_track(struct cache *c)
+{
+	c->track = 1;
+}
+
+/* Tracking fails: logged once until it works again. */
+static void
+cache_track_fail(struct cache *c, const char *what, const char *why)
+{
+	if (c->tctx != NULL) {
+		redisFree(c->tctx);
+		c->tctx = NULL;
+	}
+	c->tracking = 0;
+	c->track_retry_at = time(NULL) + 1;
+	if (c->trackwarned)
+		return;
+	c->trackwarned = 1;
+	log_warnx("redis %s: invalidations: %s failed: %s (memory answers "
+		  "only while Redis is unreachable; logged once)",
+	    c->addr, what, why);
+}
+
+/* A command on ctx whose reply must be of type: 0, or -1 with f set. */
+static int
+track_cmd(redisContext *ctx, int argc, const char **argv, int type,
+    long long *integer, struct failure *f)
+{
+	redisReply *r = redisCommandArgv(ctx, argc, argv, NULL);
+
+	f->what = argv[0];
+	if (r == NULL || r->type != type) {
+		snprintf(f->why, sizeof(f->why), "%s",
+		    r == NULL			       ? ctx->errstr
+			: r->type == REDIS_REPLY_ERROR ? r->str
+						       : "unexpected reply");
+		if (r != NULL)
+			freeReplyObject(r);
+		return -1;
+	}
+	if (integer != NULL)
+		*integer = r->integer;
+	freeReplyObject(r);
+	return 0;
+}
+
+/*
+ * A second connection subscribed to __redis__:invalidate, and tracking
+ * of every key under the prefix redirected to it (BCAST; NOLOOP: our own
+ * writes we know of).
+ */
+static void
+cache_track_start(struct cache *c)
+{
+	struct failure f;
+	char id[32];
+	long long n;
+	const char *cid[2] = {"CLIENT", "ID"};
+	const char *sub[2] = {"SUBSCRIBE", "__redis__:invalidate"};
+	const char *off[3] = {"CLIENT", "TRACKING", "off"};
+	const char *on[9] = {"CLIENT", "TRACKING", "on", "REDIRECT", id,
+	    "BCAST", "PREFIX", c->prefix, "NOLOOP"};
+
+	if (c->tctx != NULL)
+		redisFree(c->tctx);
+	c->tracking = 0;
+	if ((c->tctx = cache_connect(c, &f)) == NULL) {
+		cache_track_fail(c, f.what, f.why);
+		return;
+	}
+	if (track_cmd(c->tctx, 2, cid, REDIS_REPLY_INTEGER, &n, &f) == -1 ||
+	    track_cmd(c->tctx, 2, sub, REDIS_REPLY_ARRAY, NULL, &f) == -1) {
+		cache_track_fail(c, f.what, f.why);
+		return;
+	}
+	snprintf(id, sizeof(id), "%lld", n);
+	if (track_cmd(c->ctx, 3, off, REDIS_REPLY_STATUS, NULL, &f) == -1 ||
+	    track_cmd(c->ctx, 9, on, REDIS_REPLY_STATUS, NULL, &f) == -1) {
+		cache_track_fail(c, "CLIENT TRACKING", f.why);
+		return;
+	}
+	c->tracking = c->tracknew = 1;
+	if (c->trackwarned) {
+		c->trackwarned = 0;
+		log_info("redis %s: invalidations flow again", c->addr);
+	}
+}
+
+/* One message of the invalidation channel: fn for each key it names. */
+static void
+track_message(const redisReply *r, void (*fn)(void *, const char *), void *arg)
+{
+	const redisReply *p;
+	size_t i;
+
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+	    r->element[0]->type != REDIS_REPLY_STRING ||
+	    strcmp(r->element[0]->str, "message") != 0)
+		return;
+	p = r->element[2];
+	if (p->type == REDIS_REPLY_NIL) /* FLUSHALL, FLUSHDB */
+		fn(arg, NULL);
+	else if (p->type == REDIS_REPLY_STRING)
+		fn(arg, p->str);
+	else if (p->type == REDIS_REPLY_ARRAY)
+		for (i = 0; i < p->elements; i++)
+			if (p->element[i]->type == REDIS_REPLY_STRING)
+				fn(arg, p->element[i]->str);
+}
+
+int
+cache_track_poll(struct cache *c, void (*fn)(void *, const char *), void *arg)
+{
+	struct pollfd pfd;
+	void *r;
+
+	if (!c->tracking && c->ctx != NULL && time(NULL) >= c->track_retry_at)
+		cache_track_start(c);
+	if (!c->tracking)
+		return CACHE_TRACK_NONE;
+	pfd.fd = c->tctx->fd;
+	pfd.events = POLLIN;
+	for (;;) {
+		if (redisGetReplyFromReader(c->tctx, &r) != REDIS_OK) {
+			cache_track_fail(c, "read", c->tctx->errstr);
+			return CACHE_TRACK_NONE;
+		}
+		if (r != NULL) {
+			track_message(r, fn, arg);
+			freeReplyObject(r);
+			continue;
+		}
+		if (poll(&pfd, 1, 0) != 1)
+			break;
+		if (redisBufferRead(c->tctx) != REDIS_OK) {
+			cache_track_fail(c, "read",
+			    c->tctx->err ? c->tctx->errstr : "closed");
+			return CACHE_TRACK_NONE;
+		}
+	}
+	if (c->tracknew) {
+		c->tracknew = 0;
+		return CACHE_TRACK_NEW;
+	}
+	return CACHE_TRACK_OK;
+}
+
+int
+cache_emptied(struct cache *c)
+{
+	const char *argv[2] = {"EXISTS", c->k_present};
+	redisReply *r;
+	int ret;
+
+	if ((r = cache_cmd(c, c->k_present, 2, argv, NULL)) == NULL)
+		return -1;
+	ret = r->type == REDIS_REPLY_INTEGER && r->integer == 0;
+	freeReplyObject(r);
+	return ret;
 }

@@ -203,4 +203,32 @@ int cache_clean_index(struct cache *, long *gone);
  */
 int cache_is_entry_key(const char *prefix, const char *key);
 
+/*
+ * Server-assisted client-side caching (Redis 6+, RESP2), for the memory
+ * tier: from the next connection on, a second connection subscribes to
+ * __redis__:invalidate and the cache's connection tracks every key under
+ * the prefix for it (BCAST; NOLOOP: not our own writes).
+ */
+void cache_track(struct cache *);
+
+enum cache_track_state {
+	CACHE_TRACK_NONE, /* no invalidations flow (Redis unreachable, or
+			   * tracking failed: logged once) */
+	CACHE_TRACK_NEW, /* they flow since the last poll, not before: what
+			  * was kept may have changed unseen */
+	CACHE_TRACK_OK /* every write since the last poll was told */
+};
+/*
+ * Reads the invalidations that arrived, without blocking: fn(arg, key)
+ * for each key named, fn(arg, NULL) for a flush of everything. Returns
+ * an enum cache_track_state.
+ */
+int cache_track_poll(struct cache *, void (*fn)(void *, const char *),
+    void *arg);
+/*
+ * 1 when Redis lost its data (restarted empty, a failover to an empty
+ * replica): the mark written with every entry is gone; 0, -1.
+ */
+int cache_emptied(struct cache *);
+
 #endif

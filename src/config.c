@@ -63,6 +63,8 @@ static const struct ckey ckeys[] = {
     {"entry_ttl", C_LONG, O(entry_ttl), 0, 60, 315360000, "2592000"},
     {"require_verified", C_BOOL, O(require_verified), 0, 0, 1, "no"},
     {"upstream_max_waiting", C_LONG, O(upstream_max_waiting), 0, 0, 1024, "2"},
+    {"memory_cache_bytes", C_LONG, O(memory_cache_bytes), 0, 0, 1073741824,
+	"4194304"},
     {"runtime_dir", C_STR, O(runtime_dir), 0, 1, 1024, "/run/ocspxy-fcgi"},
     {"refresh_per_responder", C_LONG, O(refresh_per_responder), 0, 1, 1024,
 	"4"},

@@ -49,6 +49,7 @@ struct config {
 	long upstream_max_waiting; /* processes of a host waiting upstream;
 				    * 0: no limit */
 	char *runtime_dir; /* the slot files of upstream_max_waiting */
+	long memory_cache_bytes; /* each process's memory tier; 0: none */
 	long refresh_per_responder; /* refresh fetches in flight, per
 				     * responder and worker */
 

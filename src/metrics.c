@@ -16,7 +16,19 @@
 
 const struct metric_def metrics[M_COUNT] = {
     [M_HITS] = {"hits", "ocspxy_hits_total", NULL, METRIC_COUNTER,
-	"Requests answered from the cache."},
+	"Requests answered from the cache (memory and Redis)."},
+    [M_MEMORY_HITS] = {"memory_hits", "ocspxy_memory_hits_total", NULL,
+	METRIC_COUNTER,
+	"Requests answered from a process's memory, without Redis."},
+    [M_REDIS_HITS] = {"redis_hits", "ocspxy_redis_hits_total", NULL,
+	METRIC_COUNTER, "Requests answered from Redis."},
+    [M_INVALIDATIONS] = {"invalidations", "ocspxy_invalidations_total", NULL,
+	METRIC_COUNTER,
+	"Entries dropped from a process's memory because Redis said they "
+	"changed."},
+    [M_WRITEBACKS] = {"writebacks", "ocspxy_writebacks_total", NULL,
+	METRIC_COUNTER,
+	"Entries written back from memory to a Redis that lost its data."},
     [M_MISSES] = {"misses", "ocspxy_misses_total", NULL, METRIC_COUNTER,
 	"Requests that found no valid cached response."},
     [M_FETCHES] = {"fetches", "ocspxy_upstream_fetches_total", NULL,

@@ -15,6 +15,10 @@ struct cache_stats;
 
 enum metric {
 	M_HITS,
+	M_MEMORY_HITS,
+	M_REDIS_HITS,
+	M_INVALIDATIONS,
+	M_WRITEBACKS,
 	M_MISSES,
 	M_FETCHES,
 	M_FALLBACKS,

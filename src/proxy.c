@@ -11,6 +11,7 @@
 #include "gate.h"
 #include "http.h"
 #include "log.h"
+#include "mem.h"
 #include "metrics.h"
 #include "ocsp.h"
 #include "proxy.h"
@@ -26,6 +27,8 @@ struct proxy {
 	struct ocsp_memo *memo; /* cache keys of known requests */
 	struct breaker *breaker; /* responders held off */
 	struct gate *gate; /* upstream_max_waiting; NULL: no limit */
+	struct mem *mem; /* the memory tier; NULL: none */
+	int tracked; /* the last cache_track_poll() */
 };
 
 /* What the cache holds for a request's key, as last read. */
@@ -156,6 +159,15 @@ proxy_new(const struct config *cf)
 	}
 	if (cf->upstream_max_waiting > 0)
 		p->gate = gate_new(cf->runtime_dir, cf->upstream_max_waiting);
+	if (cf->memory_cache_bytes > 0) {
+		if ((p->mem = mem_new((size_t)cf->memory_cache_bytes)) ==
+		    NULL) {
+			log_warn("proxy: memory tier");
+			proxy_free(p);
+			return NULL;
+		}
+		cache_track(p->cache);
+	}
 	return p;
 }
 
@@ -169,6 +181,7 @@ proxy_free(struct proxy *p)
 	ocsp_memo_free(p->memo);
 	breaker_free(p->breaker);
 	gate_free(p->gate);
+	mem_free(p->mem);
 	free(p);
 }
 
@@ -180,22 +193,48 @@ proxy_servable(const struct cache_entry *e, time_t now)
 	    e->nextupd > now;
 }
 
-/* Answers with the entry read into x->e, counted as m. */
+/* Keeps a response in memory: what Redis holds (confirmed), or not. */
+static void
+proxy_remember(struct exchange *x, const struct cache_entry *e, int confirmed)
+{
+	struct mem_entry m;
+
+	if (x->p->mem == NULL)
+		return;
+	memset(&m, 0, sizeof(m));
+	m.response = (const unsigned char *)e->response;
+	m.response_len = e->response_len;
+	m.request = (const unsigned char *)e->request;
+	m.request_len = e->request_len;
+	m.responder = e->responder;
+	m.status = e->status;
+	m.etag = e->etag;
+	m.thisupd = e->thisupd;
+	m.nextupd = e->nextupd;
+	m.confirmed = confirmed;
+	if (mem_put(x->p->mem, x->key, &m) == -1)
+		mem_del(x->p->mem, x->key);
+}
+
+/* Answers with the entry read from Redis into x->e, counted as m. */
 static enum step
 proxy_reply_entry(struct exchange *x, enum metric m)
 {
 	char etag[STORE_ETAGLEN];
-	const char *tag = x->e.etag;
 
 	/* Entries of the Perl tool have no ETag. */
-	if (tag == NULL || strlen(tag) >= sizeof(etag)) {
+	if (x->e.etag == NULL || strlen(x->e.etag) >= sizeof(etag)) {
 		store_etag((const unsigned char *)x->e.response,
 		    x->e.response_len, etag);
-		tag = etag;
+		x->e.etag = etag;
 	}
+	proxy_remember(x, &x->e, 1);
 	http_reply_ocsp(x->conn, (const unsigned char *)x->e.response,
-	    x->e.response_len, x->e.thisupd, x->e.nextupd, tag, time(NULL));
+	    x->e.response_len, x->e.thisupd, x->e.nextupd, x->e.etag,
+	    time(NULL));
+	x->e.etag = NULL; /* not to outlive etag */
 	x->t.v[m]++;
+	x->t.v[M_REDIS_HITS] += m == M_HITS;
 	x->t.v[M_SERVED_BYTES] += (long long)x->e.response_len;
 	return STEP_ANSWERED;
 }
@@ -288,6 +327,8 @@ step_prune(struct exchange *x)
 		http_reply_error(x->conn, 403, "prune not allowed from here");
 		return STEP_ANSWERED;
 	}
+	if (x->p->mem != NULL)
+		mem_del(x->p->mem, x->key);
 	switch (cache_del(x->p->cache, x->key)) {
 	case -1:
 		http_reply_error(x->conn, 503, "cache unavailable");
@@ -302,13 +343,155 @@ step_prune(struct exchange *x)
 	return STEP_ANSWERED;
 }
 
-/* The hit path: one read; a miss reads the whole entry for later. */
+/* Keeps a fetched response in memory (confirmed: Redis holds it). */
+static void
+proxy_remember_fetched(struct exchange *x, const unsigned char *resp,
+    size_t len, const struct store_result *res, int confirmed)
+{
+	struct cache_entry e;
+	const unsigned char *der;
+
+	memset(&e, 0, sizeof(e));
+	e.response = (const char *)resp;
+	e.response_len = len;
+	der = ocsp_req_get0_der(x->r.ocsp, &e.request_len);
+	e.request = ocsp_req_has_nonce(x->r.ocsp) ? NULL : (const char *)der;
+	e.responder = x->responder;
+	e.status = ocsp_status_name(res->st.status);
+	e.etag = res->etag;
+	e.thisupd = res->st.thisupd;
+	e.nextupd = res->st.nextupd;
+	proxy_remember(x, &e, confirmed);
+}
+
+/* An invalidation: the key changed in Redis, or everything (NULL). */
+static void
+proxy_invalidated(void *arg, const char *key)
+{
+	struct proxy *p = arg;
+
+	if (key == NULL)
+		mem_clear(p->mem);
+	else if (!mem_del(p->mem, key))
+		return;
+	p->pending.v[M_INVALIDATIONS]++;
+}
+
+/* Writes an entry held in memory back to a Redis that lost it. */
+static void
+proxy_write_back(void *arg, const char *key, const struct mem_entry *m)
+{
+	struct proxy *p = arg;
+	struct cache_record rec;
+
+	if (m->request == NULL || m->responder == NULL || m->status == NULL ||
+	    m->etag == NULL)
+		return;
+	memset(&rec, 0, sizeof(rec));
+	rec.responder = m->responder;
+	rec.request = m->request;
+	rec.request_len = m->request_len;
+	rec.response = m->response;
+	rec.response_len = m->response_len;
+	rec.status = m->status;
+	rec.etag = m->etag;
+	rec.thisupd = m->thisupd;
+	rec.nextupd = m->nextupd;
+	rec.now = time(NULL);
+	if (cache_put(p->cache, key, &rec) == 1)
+		p->pending.v[M_WRITEBACKS]++;
+}
+
+/*
+ * Invalidations flow again after a time without: what memory holds is
+ * unconfirmed, and written back when Redis lost its data.
+ */
+static void
+proxy_tracking_back(struct proxy *p)
+{
+	long long before = p->pending.v[M_WRITEBACKS];
+
+	mem_unconfirm(p->mem);
+	if (mem_count(p->mem) == 0 || cache_emptied(p->cache) != 1)
+		return;
+	mem_walk(p->mem, proxy_write_back, p);
+	log_warnx("redis %s lost its data: %lld of %zu responses in memory "
+		  "written back",
+	    p->cf->redis, p->pending.v[M_WRITEBACKS] - before,
+	    mem_count(p->mem));
+}
+
+/* Answers with a response held in memory, counted as a hit (from
+ * memory) or as what.*/
+static enum step
+proxy_reply_mem(struct exchange *x, const struct mem_entry *m, enum metric what)
+{
+	http_reply_ocsp(x->conn, m->response, m->response_len, m->thisupd,
+	    m->nextupd, m->etag, time(NULL));
+	x->t.v[what]++;
+	x->t.v[M_MEMORY_HITS] += what == M_HITS;
+	x->t.v[M_SERVED_BYTES] += (long long)m->response_len;
+	return STEP_ANSWERED;
+}
+
+/* The valid response memory holds for the key, or NULL. */
+static const struct mem_entry *
+proxy_mem_valid(struct exchange *x)
+{
+	const struct mem_entry *m;
+
+	if (x->p->mem == NULL || (m = mem_get(x->p->mem, x->key)) == NULL ||
+	    m->nextupd <= time(NULL))
+		return NULL;
+	return m;
+}
+
+/*
+ * The memory tier: the invalidations that arrived are applied, then a
+ * valid response is answered when Redis agrees with it (invalidations
+ * flow and it was confirmed since they began), or when Redis cannot be
+ * reached. Otherwise Redis is read (step_cache()).
+ */
+static enum step
+step_memory(struct exchange *x)
+{
+	struct proxy *p = x->p;
+	const struct mem_entry *m;
+
+	if (p->mem == NULL)
+		return STEP_NEXT;
+	p->tracked = cache_track_poll(p->cache, proxy_invalidated, p);
+	if (p->tracked == CACHE_TRACK_NEW)
+		proxy_tracking_back(p);
+	if ((m = proxy_mem_valid(x)) == NULL)
+		return STEP_NEXT;
+	if (p->tracked != CACHE_TRACK_NONE ? m->confirmed : !cache_up(p->cache))
+		return proxy_reply_mem(x, m, M_HITS);
+	return STEP_NEXT;
+}
+
+/*
+ * The hit path: one read; a miss reads the whole entry for later. What
+ * Redis answers is what memory keeps; when Redis fails, memory answers.
+ */
 static enum step
 step_cache(struct exchange *x)
 {
-	if (cache_hit(x->p->cache, x->key, &x->e) == 1 &&
-	    proxy_servable(&x->e, x->now))
+	const struct mem_entry *m;
+
+	switch (cache_hit(x->p->cache, x->key, &x->e)) {
+	case 1:
+		if (!proxy_servable(&x->e, x->now))
+			break;
 		return proxy_reply_entry(x, M_HITS);
+	case 0:
+		if (x->p->mem != NULL)
+			mem_del(x->p->mem, x->key);
+		break;
+	default: /* Redis failed just now */
+		if ((m = proxy_mem_valid(x)) != NULL)
+			return proxy_reply_mem(x, m, M_HITS);
+	}
 	proxy_read(x, 1);
 	return STEP_NEXT;
 }
@@ -591,6 +774,11 @@ step_fetch(struct exchange *x)
 		: o == STORE_UNCHANGED ? "unchanged"
 				       : "not stored: ",
 	    o == STORE_PASSED ? x->err : "");
+	if (o == STORE_STORED || o == STORE_UNCHANGED)
+		proxy_remember_fetched(x, resp, rlen, &res, 1);
+	else if (!cache_up(x->p->cache) && res.st.nextupd != 0 &&
+	    !res.st.nonce) /* Redis down: memory keeps it for the outage */
+		proxy_remember_fetched(x, resp, rlen, &res, 0);
 	http_reply_ocsp(x->conn, resp, rlen, res.st.thisupd, res.st.nextupd,
 	    res.etag, x->now);
 	x->t.v[M_SERVED_BYTES] += (long long)rlen;
@@ -602,6 +790,8 @@ step_fetch(struct exchange *x)
 static void
 step_fallback(struct exchange *x)
 {
+	const struct mem_entry *m;
+
 	if (ocsp_req_count(x->r.ocsp) > 1) { /* no entry answers it */
 		http_reply_unavailable(x->conn, "OCSP responder unavailable",
 		    x->retry);
@@ -609,6 +799,11 @@ step_fallback(struct exchange *x)
 	}
 	if (x->held == HELD_UNREAD)
 		proxy_read(x, 0);
+	if (x->held == HELD_UNKNOWN && (m = proxy_mem_valid(x)) != NULL) {
+		log_info("%s: served from memory, %s", x->key, x->failure);
+		proxy_reply_mem(x, m, M_FALLBACKS);
+		return;
+	}
 	if (x->held == HELD_ENTRY && proxy_servable(&x->e, x->now)) {
 		log_info("%s: served from the cache, %s", x->key, x->failure);
 		proxy_reply_entry(x, M_FALLBACKS);
@@ -636,6 +831,8 @@ proxy_serve(struct proxy *p, struct http_conn *conn)
 	s = step_read(&x);
 	if (s == STEP_NEXT && x.r.prune)
 		s = step_prune(&x);
+	if (s == STEP_NEXT && !x.fresh)
+		s = step_memory(&x);
 	if (s == STEP_NEXT && !x.fresh)
 		s = step_cache(&x);
 	if (s == STEP_NEXT)
