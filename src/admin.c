@@ -10,8 +10,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include "admin.h"
@@ -142,43 +140,19 @@ targets_add(struct targets *t, const char *name)
 {
 	struct target *v;
 
-	if ((v = reallocarray(t->v, t->n + 1, sizeof(*v))) == NULL)
+	if ((v = reallocarray(t->v, t->n + 1, sizeof(*v))) == NULL) {
+		log_warn("%s", name);
 		return NULL;
+	}
 	t->v = v;
 	v = &t->v[t->n];
 	memset(v, 0, sizeof(*v));
-	if ((v->name = strdup(name)) == NULL)
+	if ((v->name = strdup(name)) == NULL) {
+		log_warn("%s", name);
 		return NULL;
+	}
 	t->n++;
 	return v;
-}
-
-/* Every PEM certificate of a file, in order; NULL when there is none. */
-static STACK_OF(X509) * load_certs(const char *path)
-{
-	STACK_OF(X509) * sk;
-	FILE *fp;
-	X509 *x;
-
-	if ((fp = fopen(path, "r")) == NULL) {
-		fprintf(stderr, "ocspxy: %s: %s\n", path, strerror(errno));
-		return NULL;
-	}
-	if ((sk = sk_X509_new_null()) == NULL) {
-		fclose(fp);
-		return NULL;
-	}
-	while ((x = PEM_read_X509(fp, NULL, NULL, NULL)) != NULL)
-		if (!sk_X509_push(sk, x))
-			X509_free(x);
-	ERR_clear_error();
-	fclose(fp);
-	if (sk_X509_num(sk) == 0) {
-		fprintf(stderr, "ocspxy: %s: no PEM certificate\n", path);
-		sk_X509_free(sk);
-		return NULL;
-	}
-	return sk;
 }
 
 /* The issuer of leaf: next in its own file, else anywhere in pool. */
@@ -198,59 +172,83 @@ find_issuer(X509 *leaf, STACK_OF(X509) * own, STACK_OF(X509) * pool)
 	return NULL;
 }
 
+/* Appends a copy of path to the files. */
+static int
+files_add(char ***files, size_t *nfiles, const char *path)
+{
+	char **f;
+
+	if ((f = reallocarray(*files, *nfiles + 1, sizeof(*f))) == NULL) {
+		log_warn("%s", path);
+		return -1;
+	}
+	*files = f;
+	if ((f[*nfiles] = strdup(path)) == NULL) {
+		log_warn("%s", path);
+		return -1;
+	}
+	(*nfiles)++;
+	return 0;
+}
+
+static int
+cert_entry(const struct dirent *de)
+{
+	return config_is_cert_file(de->d_name);
+}
+
+/* Appends the certificate files of a directory, in name order. */
+static int
+collect_dir(const char *dir, char ***files, size_t *nfiles)
+{
+	struct dirent **de = NULL;
+	char path[4096];
+	int i, n, ret = -1;
+
+	if ((n = scandir(dir, &de, cert_entry, alphasort)) < 0) {
+		log_warn("%s", dir);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
+			de[i]->d_name) >= sizeof(path)) {
+			log_warnx("path too long: %s/%s", dir, de[i]->d_name);
+			goto done;
+		}
+		if (files_add(files, nfiles, path) == -1)
+			goto done;
+	}
+	ret = 0;
+done:
+	for (i = 0; i < n; i++)
+		free(de[i]);
+	free(de);
+	return ret;
+}
+
 /* Files named directly or found in directories, and keys. */
 static int
 collect(const char *prefix, int argc, char **argv, char ***files,
     size_t *nfiles, struct targets *keys)
 {
 	struct stat sb;
-	struct dirent **de = NULL;
-	char path[4096], **f, *ext;
-	int i, j, n;
+	struct target *k;
+	int i;
 
 	for (i = 0; i < argc; i++) {
 		if (stat(argv[i], &sb) == 0 && S_ISDIR(sb.st_mode)) {
-			if ((n = scandir(argv[i], &de, NULL, alphasort)) < 0) {
-				fprintf(stderr, "ocspxy: %s: %s\n", argv[i],
-				    strerror(errno));
+			if (collect_dir(argv[i], files, nfiles) == -1)
 				return -1;
-			}
-			for (j = 0; j < n; j++) {
-				ext = strrchr(de[j]->d_name, '.');
-				if (ext != NULL &&
-				    (strcmp(ext, ".pem") == 0 ||
-					strcmp(ext, ".crt") == 0 ||
-					strcmp(ext, ".cer") == 0)) {
-					snprintf(path, sizeof(path), "%s/%s",
-					    argv[i], de[j]->d_name);
-					if ((f = reallocarray(*files,
-						 *nfiles + 1, sizeof(*f))) ==
-					    NULL)
-						return -1;
-					*files = f;
-					if ((f[(*nfiles)++] = strdup(path)) ==
-					    NULL)
-						return -1;
-				}
-				free(de[j]);
-			}
-			free(de);
 		} else if (stat(argv[i], &sb) == 0) {
-			if ((f = reallocarray(*files, *nfiles + 1,
-				 sizeof(*f))) == NULL)
-				return -1;
-			*files = f;
-			if ((f[(*nfiles)++] = strdup(argv[i])) == NULL)
+			if (files_add(files, nfiles, argv[i]) == -1)
 				return -1;
 		} else if (cache_is_entry_key(prefix, argv[i])) {
-			if (targets_add(keys, argv[i]) == NULL)
+			if ((k = targets_add(keys, argv[i])) == NULL)
 				return -1;
-			snprintf(keys->v[keys->n - 1].key, OCSP_KEYLEN, "%s",
-			    argv[i]);
+			snprintf(k->key, OCSP_KEYLEN, "%s", argv[i]);
 		} else {
-			fprintf(stderr,
-			    "ocspxy: %s: neither a file, a "
-			    "directory nor a cache key (%s...)\n",
+			log_warnx("%s: neither a file, a directory nor a "
+				  "cache key (%s...)",
 			    argv[i], prefix);
 			return -1;
 		}
@@ -281,8 +279,10 @@ targets_load(const struct config *cf, int argc, char **argv, struct targets *t)
 	    (certs = calloc(nfiles + 1, sizeof(*certs))) == NULL)
 		goto done;
 	for (i = 0; i < nfiles; i++) {
-		if ((certs[i] = load_certs(files[i])) == NULL)
+		if (config_read_certs(&certs[i], files[i], err) == -1) {
+			log_warnx("%s: %s", files[i], err);
 			goto done;
+		}
 		for (j = 0; j < sk_X509_num(certs[i]); j++)
 			if (!sk_X509_push(pool, sk_X509_value(certs[i], j)))
 				goto done;
@@ -292,9 +292,8 @@ targets_load(const struct config *cf, int argc, char **argv, struct targets *t)
 		if (X509_check_ca(leaf) != 0 && nfiles > 1)
 			continue; /* an issuer given beside its leaves */
 		if ((issuer = find_issuer(leaf, certs[i], pool)) == NULL) {
-			fprintf(stderr,
-			    "ocspxy: %s: no issuer certificate "
-			    "(give it as the next file or append it)\n",
+			log_warnx("%s: no issuer certificate (give it as the "
+				  "next file or append it)",
 			    files[i]);
 			goto done;
 		}
@@ -306,7 +305,7 @@ targets_load(const struct config *cf, int argc, char **argv, struct targets *t)
 		tg->issuer = issuer;
 		if ((tg->req = ocsp_req_for_cert(leaf, issuer, err)) == NULL ||
 		    ocsp_req_key(tg->req, cf->prefix, tg->key, err) == -1) {
-			fprintf(stderr, "ocspxy: %s: %s\n", files[i], err);
+			log_warnx("%s: %s", files[i], err);
 			goto done;
 		}
 	}
@@ -431,15 +430,13 @@ aia_responder(const struct target *t)
 	char *url, *s;
 
 	if ((url = ocsp_cert_responder(t->leaf)) == NULL) {
-		fprintf(stderr,
-		    "ocspxy: %s: no OCSP responder in its "
-		    "Authority Information Access\n",
+		log_warnx("%s: no OCSP responder in its Authority "
+			  "Information Access",
 		    t->name);
 		return NULL;
 	}
 	if (strncmp(url, "http://", 7) != 0) {
-		fprintf(stderr, "ocspxy: %s: responder %s is not http://\n",
-		    t->name, url);
+		log_warnx("%s: responder %s is not http://", t->name, url);
 		free(url);
 		return NULL;
 	}
@@ -487,15 +484,13 @@ admin_warm(struct config *cf, const struct admin_opts *o, int argc, char **argv)
 	if (admin_begin(&a, &t, cf, o, 1, argc, argv) != 0)
 		return 2;
 	if (t.n == 0) {
-		fprintf(stderr, "ocspxy: warm: no certificate\n");
+		log_warnx("warm: no certificate");
 		admin_end(&a, &t);
 		return 2;
 	}
 	for (i = 0; i < t.n && !*o->stop; i++) {
 		if (t.v[i].leaf == NULL) {
-			fprintf(stderr,
-			    "ocspxy: %s: warm needs a certificate, "
-			    "not a key\n",
+			log_warnx("%s: warm needs a certificate, not a key",
 			    t.v[i].name);
 			status = 1;
 		} else if (warm_one(&a, &t.v[i]) == -1)
@@ -733,13 +728,13 @@ admin_status(struct config *cf, const struct admin_opts *o, int argc,
 			failed = 1;
 	}
 	if (argc > 0 && w.rows == 0) {
-		fprintf(stderr, "ocspxy: status: not cached\n");
+		log_warnx("status: not cached");
 		w.bad = 1;
 	}
 	status_lastpass(&a, w.now);
 	admin_end(&a, &t);
 	if (failed) {
-		fprintf(stderr, "ocspxy: status: cache unavailable\n");
+		log_warnx("status: cache unavailable");
 		return 2;
 	}
 	return w.bad ? 1 : 0;
@@ -769,12 +764,12 @@ write_atomic(const char *dir, const char *name, const char *data, size_t len)
 	}
 	snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, name);
 	if ((fd = mkstemp(tmp)) == -1) {
-		fprintf(stderr, "ocspxy: %s: %s\n", tmp, strerror(errno));
+		log_warn("%s", tmp);
 		return -1;
 	}
 	if (write(fd, data, len) != (ssize_t)len || fchmod(fd, 0644) == -1 ||
 	    fsync(fd) == -1 || close(fd) == -1 || rename(tmp, path) == -1) {
-		fprintf(stderr, "ocspxy: %s: %s\n", path, strerror(errno));
+		log_warn("%s", path);
 		unlink(tmp);
 		return -1;
 	}
@@ -846,7 +841,7 @@ admin_export(struct config *cf, const struct admin_opts *o, int argc,
 	int status = 0;
 
 	if (argc < 1) {
-		fprintf(stderr, "ocspxy: export: no directory\n");
+		log_warnx("export: no directory");
 		return 2;
 	}
 	if (admin_begin(&a, &t, cf, o, 0, argc - 1, argv + 1) != 0)

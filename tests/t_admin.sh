@@ -312,6 +312,23 @@ check "prune again: not cached, exit 0" \
     test "$RC:$(cut -f3 "$T/p3.out")" = "0:not cached"
 ox p4 prune "ocspxy_nonsense"
 check "prune of a word that is no file and no key: exit 2" test "$RC" = 2
+check "prune of such a word: one stderr line from the log, naming it" \
+    bash -c '[ "$(wc -l <"$1")" = 1 ] &&
+	grep -qE "^ocspxy\[[0-9]+\]: error: ocspxy_nonsense: neither a file" "$1"' \
+    _ "$T/run-p4.err"
+ox p5 warm "$T/certdir/README.txt"
+check "warm of a file without a PEM certificate: exit 2, the log says so" \
+    bash -c '[ "$1" = 2 ] &&
+	grep -qE "^ocspxy\[[0-9]+\]: error: .*README.txt: no PEM certificate" "$2"' \
+    _ "$RC" "$T/run-p5.err"
+# a certificate file whose path in its directory is longer than PATH_MAX
+long=$T/long
+for ((i = 0; i < 16; i++)); do long=$long/$(printf 'd%.0s' {1..240}); done
+mkdir -p "$long" &&
+    (cd "$long" && cp "$CA1/good1.crt" "$(printf 'c%.0s' {1..240}).crt")
+ox p6 warm "$long"
+check "warm DIR whose file's path is too long: exit 2, the log says so" \
+    bash -c '[ "$1" = 2 ] && grep -q "path too long" "$2"' _ "$RC" "$T/run-p6.err"
 
 TU1=$(hget "$K1" thisupd)
 TU2=$(hget "$K2" thisupd)
