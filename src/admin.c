@@ -368,21 +368,69 @@ human_span(long long s, char *buf)
 		    s % 86400 / 3600);
 }
 
+/* Writes s as a JSON string. */
+static void
+json_str(const char *s)
+{
+	putchar('"');
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", (unsigned char)*s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+/* A member of a JSON object: a string, or a number when str is NULL. */
+struct json_field {
+	const char *name;
+	const char *str;
+	long long num;
+};
+
+/* Writes the n fields as one JSON object on a line of its own. */
+static void
+json_line(const struct json_field *f, size_t n)
+{
+	size_t i;
+
+	putchar('{');
+	for (i = 0; i < n; i++) {
+		printf("%s\"%s\":", i > 0 ? "," : "", f[i].name);
+		if (f[i].str != NULL)
+			json_str(f[i].str);
+		else
+			printf("%lld", f[i].num);
+	}
+	printf("}\n");
+}
+
+#define NFIELDS(f) (sizeof(f) / sizeof((f)[0]))
+
 /* Prints one line of outcome for a fetch. */
 static void
 report(const struct admin *a, const char *name, const char *key,
     const char *status, time_t nextupd, const char *what)
 {
+	const struct json_field f[] = {
+	    {"name", name, 0},
+	    {"key", key, 0},
+	    {"status", status != NULL ? status : "", 0},
+	    {"nextupd", NULL, (long long)nextupd},
+	    {"result", what, 0},
+	};
 	char next[32];
 
+	if (a->o->format == ADMIN_JSON) {
+		json_line(f, NFIELDS(f));
+		return;
+	}
 	iso_time(nextupd, next);
-	if (a->o->format == ADMIN_JSON)
-		printf("{\"name\":\"%s\",\"key\":\"%s\",\"status\":\"%s\","
-		       "\"nextupd\":%lld,\"result\":\"%s\"}\n",
-		    name, key, status ? status : "", (long long)nextupd, what);
-	else
-		printf("%s\t%s\t%s\t%s\t%s\n", name, key, status ? status : "-",
-		    next, what);
+	printf("%s\t%s\t%s\t%s\t%s\n", name, key, status ? status : "-", next,
+	    what);
 }
 
 /*
@@ -569,22 +617,6 @@ admin_refresh(struct config *cf, const struct admin_opts *o, int argc,
 	return status;
 }
 
-/* Writes s as a JSON string. */
-static void
-json_str(const char *s)
-{
-	putchar('"');
-	for (; s != NULL && *s != '\0'; s++) {
-		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", (unsigned char)*s);
-		else
-			putchar(*s);
-	}
-	putchar('"');
-}
-
 struct status_walk {
 	struct admin *a;
 	time_t now;
@@ -605,6 +637,25 @@ status_header(const struct admin *a)
 }
 
 static void
+status_json(const char *key, const struct cache_entry *e, const char *status,
+    const char *result, long long left)
+{
+	const struct json_field f[] = {
+	    {"key", key, 0},
+	    {"status", status, 0},
+	    {"thisupd", NULL, (long long)e->thisupd},
+	    {"nextupd", NULL, (long long)e->nextupd},
+	    {"left", NULL, left},
+	    {"lastchecked", NULL, (long long)e->lastchecked},
+	    {"result", result, 0},
+	    {"failures", NULL, e->failures},
+	    {"responder", e->responder != NULL ? e->responder : "", 0},
+	};
+
+	json_line(f, NFIELDS(f));
+}
+
+static void
 status_row(struct status_walk *w, const char *key, const struct cache_entry *e)
 {
 	const struct admin_opts *o = w->a->o;
@@ -619,18 +670,7 @@ status_row(struct status_walk *w, const char *key, const struct cache_entry *e)
 		w->bad = 1;
 	w->rows++;
 	if (o->format == ADMIN_JSON) {
-		printf("{\"key\":");
-		json_str(key);
-		printf(",\"status\":");
-		json_str(status);
-		printf(",\"thisupd\":%lld,\"nextupd\":%lld,\"left\":%lld,"
-		       "\"lastchecked\":%lld,\"result\":",
-		    (long long)e->thisupd, (long long)e->nextupd, l,
-		    (long long)e->lastchecked);
-		json_str(result);
-		printf(",\"failures\":%ld,\"responder\":", e->failures);
-		json_str(e->responder);
-		printf("}\n");
+		status_json(key, e, status, result, l);
 		return;
 	}
 	iso_time(e->thisupd, tu);

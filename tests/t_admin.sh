@@ -120,6 +120,20 @@ else
 	fail "good1: openssl -resp_text gives no times"
 fi
 
+# --json escapes what it writes: a file name with a quote, a backslash, a tab
+QN=$T/$'q"uo\\te\tx.crt'
+cp "$CA1/good1.crt" "$QN"
+ox wj warm --json "$QN" "$CA1/ca.crt"
+check "warm --json of a file named with \", \\ and a tab: exit 0, one line of valid JSON naming the file" \
+    python3 -c 'import json, sys
+o = [json.loads(l) for l in open(sys.argv[1])]
+assert len(o) == 1, o
+o = o[0]
+assert o["name"] == sys.argv[2] and o["key"] == sys.argv[3], o
+assert o["status"] == "good" and o["result"] == "stored, verified", o
+assert sorted(o) == ["key", "name", "nextupd", "result", "status"], o
+assert sys.argv[4] == "0", sys.argv[4]' "$T/wj.out" "$QN" "$K1" "$RC"
+
 cat "$CA2/good2.crt" "$CA2/ca.crt" >"$T/good2-chain.pem"
 ox w2 warm "$T/good2-chain.pem"
 check "warm good2-chain.pem (leaf + issuer in one file, delegated signer): exit 0" \
