@@ -507,12 +507,17 @@ learn_issuer(struct config *cf, X509 *issuer)
 		X509_up_ref(issuer);
 }
 
+/* Fetches a certificate's response from the responder of its AIA. */
 static int
 warm_one(struct admin *a, struct target *t)
 {
 	char *responder;
 	int r;
 
+	if (t->leaf == NULL) {
+		log_warnx("%s: warm needs a certificate, not a key", t->name);
+		return -1;
+	}
 	if ((responder = aia_responder(t)) == NULL)
 		return -1;
 	learn_issuer(a->cf, t->issuer);
@@ -521,100 +526,110 @@ warm_one(struct admin *a, struct target *t)
 	return r;
 }
 
-int
-admin_warm(struct config *cf, const struct admin_opts *o, int argc, char **argv)
+static int
+prune_one(struct admin *a, struct target *t)
+{
+	int r;
+
+	r = cache_del(a->cache, t->key);
+	printf("%s\t%s\t%s\n", t->name, t->key,
+	    r == 1	 ? "pruned"
+		: r == 0 ? "not cached"
+			 : "failed");
+	return r == -1 ? -1 : 0;
+}
+
+/* Fetches the entry again as the daemon would, from its stored request;
+ * a certificate not cached yet as warm would. */
+static int
+refresh_one(struct admin *a, struct target *t)
+{
+	struct cache_entry e;
+	struct ocsp_req *req = NULL;
+	char err[ERRLEN];
+	int r, ret = -1;
+
+	r = cache_get(a->cache, t->key, 0, &e);
+	if (r == 1 && e.request != NULL && e.responder != NULL) {
+		if ((req = ocsp_req_parse((const unsigned char *)e.request,
+			 e.request_len, err)) == NULL)
+			report(a, t->name, t->key, NULL, 0, err);
+		else
+			ret = admin_fetch(a, t->name, t->key, req, e.responder,
+			    0);
+	} else if (r != -1 && t->leaf != NULL)
+		ret = warm_one(a, t);
+	else
+		report(a, t->name, t->key, NULL, 0,
+		    r == -1 ? "failed: cache unavailable" : "not cached");
+	ocsp_req_free(req);
+	cache_entry_clear(&e);
+	return ret;
+}
+
+/* A command that acts on each of its targets in turn. */
+struct admin_action {
+	const char *name;
+	int fetch; /* asks responders */
+	int need; /* no target at all is a usage error */
+	int (*one)(struct admin *, struct target *); /* 0, or -1 (said) */
+};
+
+/*
+ * Resolves the arguments, connects and does act to each target in turn,
+ * until a signal, with progress. Returns the exit status: 2 when the
+ * arguments or the connection fail, else 1 when act failed on any target.
+ */
+static int
+admin_each(const struct admin_action *act, struct config *cf,
+    const struct admin_opts *o, int argc, char **argv)
 {
 	struct admin a;
 	struct targets t;
 	size_t i;
 	int status = 0;
 
-	if (admin_begin(&a, &t, cf, o, 1, argc, argv) != 0)
+	if (admin_begin(&a, &t, cf, o, act->fetch, argc, argv) != 0)
 		return 2;
-	if (t.n == 0) {
-		log_warnx("warm: no certificate");
+	if (act->need && t.n == 0) {
+		log_warnx("%s: no certificate", act->name);
 		admin_end(&a, &t);
 		return 2;
 	}
 	for (i = 0; i < t.n && !*o->stop; i++) {
-		if (t.v[i].leaf == NULL) {
-			log_warnx("%s: warm needs a certificate, not a key",
-			    t.v[i].name);
-			status = 1;
-		} else if (warm_one(&a, &t.v[i]) == -1)
+		if (act->one(&a, &t.v[i]) == -1)
 			status = 1;
 		progress(&a, i + 1, t.n);
 	}
 	admin_end(&a, &t);
 	return status;
+}
+
+int
+admin_warm(struct config *cf, const struct admin_opts *o, int argc, char **argv)
+{
+	static const struct admin_action warm = {"warm", 1, 1, warm_one};
+
+	return admin_each(&warm, cf, o, argc, argv);
 }
 
 int
 admin_prune(struct config *cf, const struct admin_opts *o, int argc,
     char **argv)
 {
-	struct admin a;
-	struct targets t;
-	size_t i;
-	int status = 0, r;
+	static const struct admin_action prune = {"prune", 0, 0, prune_one};
 
-	if (admin_begin(&a, &t, cf, o, 0, argc, argv) != 0)
-		return 2;
-	for (i = 0; i < t.n; i++) {
-		r = cache_del(a.cache, t.v[i].key);
-		printf("%s\t%s\t%s\n", t.v[i].name, t.v[i].key,
-		    r == 1	 ? "pruned"
-			: r == 0 ? "not cached"
-				 : "failed");
-		if (r == -1)
-			status = 1;
-	}
-	admin_end(&a, &t);
-	return status;
+	return admin_each(&prune, cf, o, argc, argv);
 }
 
 int
 admin_refresh(struct config *cf, const struct admin_opts *o, int argc,
     char **argv)
 {
-	struct cache_entry e;
-	struct admin a;
-	struct targets t;
-	struct ocsp_req *req;
-	char err[ERRLEN];
-	size_t i;
-	int status = 0, r;
+	static const struct admin_action refresh = {"refresh", 1, 0,
+	    refresh_one};
 
-	if (admin_begin(&a, &t, cf, o, 1, argc, argv) != 0)
-		return 2;
-	for (i = 0; i < t.n && !*o->stop; i++) {
-		r = cache_get(a.cache, t.v[i].key, 0, &e);
-		if (r == 1 && e.request != NULL && e.responder != NULL) {
-			/* As the daemon would, from the stored request. */
-			if ((req = ocsp_req_parse(
-				 (const unsigned char *)e.request,
-				 e.request_len, err)) == NULL) {
-				report(&a, t.v[i].name, t.v[i].key, NULL, 0,
-				    err);
-				status = 1;
-			} else if (admin_fetch(&a, t.v[i].name, t.v[i].key, req,
-				       e.responder, 0) == -1)
-				status = 1;
-			ocsp_req_free(req);
-		} else if (r != -1 && t.v[i].leaf != NULL) {
-			if (warm_one(&a, &t.v[i]) == -1)
-				status = 1;
-		} else {
-			report(&a, t.v[i].name, t.v[i].key, NULL, 0,
-			    r == -1 ? "failed: cache unavailable"
-				    : "not cached");
-			status = 1;
-		}
-		cache_entry_clear(&e);
-		progress(&a, i + 1, t.n);
-	}
-	admin_end(&a, &t);
-	return status;
+	return admin_each(&refresh, cf, o, argc, argv);
 }
 
 struct status_walk {
