@@ -12,13 +12,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <fastcgi.h>
 #include <fcgiapp.h>
 
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "prog.h"
 #include "proxy.h"
 
 static volatile sig_atomic_t stop;
@@ -66,37 +66,17 @@ usage(void)
 int
 main(int argc, char *argv[])
 {
+	struct prog pg = {.name = "ocspxy-fcgi"};
 	struct config *cf;
 	struct proxy *p;
 	struct http_conn conn;
-	struct sigaction sa;
 	const struct timeval none = {0, 0};
 	FCGX_Request rq;
-	const char *file = NULL;
-	int ch, rc, verbose = 0, tcp = 0, ret = 0;
+	int rc, tcp = 0, ret = 0;
 
-	log_init("ocspxy-fcgi", 0);
-	while ((ch = getopt(argc, argv, "c:v")) != -1) {
-		switch (ch) {
-		case 'c':
-			file = optarg;
-			break;
-		case 'v':
-			verbose = 1;
-			break;
-		default:
-			usage();
-		}
-	}
-	if (optind != argc)
+	if (prog_options(&pg, argc, argv) == -1)
 		usage();
-	log_setverbose(verbose);
-	if ((cf = config_load(file)) == NULL)
-		exit(2);
-	/* A client that goes away must not kill the process. */
-	signal(SIGPIPE, SIG_IGN);
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		fatalx("libcurl initialisation failed");
+	cf = prog_setup(&pg);
 	if ((p = proxy_new(cf)) == NULL)
 		fatalx("cannot set up the proxy");
 	memset(&conn, 0, sizeof(conn));
@@ -108,11 +88,7 @@ main(int argc, char *argv[])
 		    FCGX_InitRequest(&rq, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
 			fatalx("libfcgi initialisation failed");
 		/* No SA_RESTART: a signal ends a blocked accept(). */
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = on_term;
-		sigemptyset(&sa.sa_mask);
-		sigaction(SIGTERM, &sa, NULL);
-		sigaction(SIGINT, &sa, NULL);
+		prog_signals(on_term, 0);
 		tcp = idle_timeout();
 		conn.fcgx = &rq;
 		while (!stop) {
@@ -142,7 +118,6 @@ main(int argc, char *argv[])
 		proxy_flush(p);
 	}
 	proxy_free(p);
-	config_free(cf);
-	curl_global_cleanup();
+	prog_end(cf);
 	return ret;
 }
