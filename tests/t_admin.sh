@@ -98,6 +98,30 @@ KR2=$(t_kleaf revoked2)
 KD=$(t_kleaf dead1)
 KT=$(t_key "$CA1/ca.crt" "$CA1/tls.crt")
 
+# ---------------------------------------------------------------- 0 command line
+t_note "0: command line"
+ox c1 bogus
+check "an unknown command: exit 2, the usage lists every command" \
+    bash -c '[ "$1" = 2 ] && grep -q "^usage: ocspxy" "$2" &&
+	for c in warm status prune refresh export; do
+		grep -q "^  $c " "$2" || exit 1; done' _ "$RC" "$T/run-c1.err"
+ox c2 status -v
+check "-v after the command: exit 2, the log says it goes before" \
+    bash -c '[ "$1" = 2 ] && grep -q "error: -v goes before the command" "$2"' \
+    _ "$RC" "$T/run-c2.err"
+ox c3 --json status
+check "--json before the command: exit 2, the log says it goes after" \
+    bash -c '[ "$1" = 2 ] && grep -q "error: the command.s options go after it" "$2"' \
+    _ "$RC" "$T/run-c3.err"
+ox c4 status -- --json
+check "status -- --json: --json is an argument after --, neither a file nor a key: exit 2" \
+    bash -c '[ "$1" = 2 ] && grep -q "error: --json: neither a file" "$2"' \
+    _ "$RC" "$T/run-c4.err"
+timeout 10 "$OX" -c "$T/none.conf" status >/dev/null 2>"$T/run-c5.err" </dev/null
+check "-c of a missing file: exit 2, one log line naming it" \
+    bash -c '[ "$1" = 2 ] && [ "$(wc -l <"$2")" = 1 ] && grep -qF "$3" "$2"' \
+    _ "$?" "$T/run-c5.err" "$T/none.conf"
+
 # ---------------------------------------------------------------- 1 warm
 t_note "1: warm"
 ox usage warm
@@ -293,6 +317,10 @@ ox s_wd status "$CA1/good1.crt" "$CA1/ca.crt"
 check "status good1, default warn 1d (nextUpdate in 1 h): exit 1" test "$RC" = 1
 ox s_wbad status --warn 3x
 check "status --warn 3x: exit 2 (not a duration)" test "$RC" = 2
+check "status --warn 3x: the log says it is not a duration" \
+    grep -qE '^ocspxy\[[0-9]+\]: error: --warn 3x: not a duration' "$T/run-s_wbad.err"
+ox s_ibad export --interval 0 "$T"
+check "export --interval 0: exit 2 (not a duration of 1 s or more)" test "$RC" = 2
 
 # an expired entry: status reads nextupd from the entry's hash
 NU_S1=$(hget "$KS1" nextupd)
