@@ -85,8 +85,9 @@ duration(const char *name, const char *s, long min, long def)
 	return v;
 }
 
+/* What the command is told, from its options; exits 2 on a bad one. */
 static void
-admin_options(struct admin_opts *o, const struct cmdopts *co)
+command_opts(struct admin_opts *o, const struct cmdopts *co)
 {
 	memset(o, 0, sizeof(*o));
 	o->format = co->format;
@@ -159,7 +160,7 @@ main(int argc, char *argv[])
 	if (prog_options(&pg, argc, argv) == -1 ||
 	    (c = command(pg.cmd)) == NULL)
 		usage();
-	admin_options(&o, &co);
+	command_opts(&o, &co);
 	args = pg.argv;
 	nargs = pg.argc;
 	if (co.list != NULL)
