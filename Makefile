@@ -15,7 +15,8 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS = $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Isrc -MMD -MP
 
-MODULES	 = log config ocsp cache upstream store gate breaker mem http proxy refresh metrics admin
+MODULES	 = log config prog ocsp cache upstream store gate breaker mem http \
+	   proxy refresh metrics admin
 OBJS	 = $(MODULES:%=$(BUILD)/%.o)
 LIB	 = $(BUILD)/libocspxy.a
 PROGS	 = $(BUILD)/ocspxy-fcgi $(BUILD)/ocspxy-refresh $(BUILD)/ocspxy

@@ -10,14 +10,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include "admin.h"
 #include "cache.h"
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "ocsp.h"
 #include "store.h"
 #include "upstream.h"
@@ -141,43 +140,19 @@ targets_add(struct targets *t, const char *name)
 {
 	struct target *v;
 
-	if ((v = reallocarray(t->v, t->n + 1, sizeof(*v))) == NULL)
+	if ((v = reallocarray(t->v, t->n + 1, sizeof(*v))) == NULL) {
+		log_warn("%s", name);
 		return NULL;
+	}
 	t->v = v;
 	v = &t->v[t->n];
 	memset(v, 0, sizeof(*v));
-	if ((v->name = strdup(name)) == NULL)
+	if ((v->name = strdup(name)) == NULL) {
+		log_warn("%s", name);
 		return NULL;
+	}
 	t->n++;
 	return v;
-}
-
-/* Every PEM certificate of a file, in order; NULL when there is none. */
-static STACK_OF(X509) * load_certs(const char *path)
-{
-	STACK_OF(X509) * sk;
-	FILE *fp;
-	X509 *x;
-
-	if ((fp = fopen(path, "r")) == NULL) {
-		fprintf(stderr, "ocspxy: %s: %s\n", path, strerror(errno));
-		return NULL;
-	}
-	if ((sk = sk_X509_new_null()) == NULL) {
-		fclose(fp);
-		return NULL;
-	}
-	while ((x = PEM_read_X509(fp, NULL, NULL, NULL)) != NULL)
-		if (!sk_X509_push(sk, x))
-			X509_free(x);
-	ERR_clear_error();
-	fclose(fp);
-	if (sk_X509_num(sk) == 0) {
-		fprintf(stderr, "ocspxy: %s: no PEM certificate\n", path);
-		sk_X509_free(sk);
-		return NULL;
-	}
-	return sk;
 }
 
 /* The issuer of leaf: next in its own file, else anywhere in pool. */
@@ -197,59 +172,83 @@ find_issuer(X509 *leaf, STACK_OF(X509) * own, STACK_OF(X509) * pool)
 	return NULL;
 }
 
+/* Appends a copy of path to the files. */
+static int
+files_add(char ***files, size_t *nfiles, const char *path)
+{
+	char **f;
+
+	if ((f = reallocarray(*files, *nfiles + 1, sizeof(*f))) == NULL) {
+		log_warn("%s", path);
+		return -1;
+	}
+	*files = f;
+	if ((f[*nfiles] = strdup(path)) == NULL) {
+		log_warn("%s", path);
+		return -1;
+	}
+	(*nfiles)++;
+	return 0;
+}
+
+static int
+cert_entry(const struct dirent *de)
+{
+	return config_is_cert_file(de->d_name);
+}
+
+/* Appends the certificate files of a directory, in name order. */
+static int
+collect_dir(const char *dir, char ***files, size_t *nfiles)
+{
+	struct dirent **de = NULL;
+	char path[4096];
+	int i, n, ret = -1;
+
+	if ((n = scandir(dir, &de, cert_entry, alphasort)) < 0) {
+		log_warn("%s", dir);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
+			de[i]->d_name) >= sizeof(path)) {
+			log_warnx("path too long: %s/%s", dir, de[i]->d_name);
+			goto done;
+		}
+		if (files_add(files, nfiles, path) == -1)
+			goto done;
+	}
+	ret = 0;
+done:
+	for (i = 0; i < n; i++)
+		free(de[i]);
+	free(de);
+	return ret;
+}
+
 /* Files named directly or found in directories, and keys. */
 static int
 collect(const char *prefix, int argc, char **argv, char ***files,
     size_t *nfiles, struct targets *keys)
 {
 	struct stat sb;
-	struct dirent **de = NULL;
-	char path[4096], **f, *ext;
-	int i, j, n;
+	struct target *k;
+	int i;
 
 	for (i = 0; i < argc; i++) {
 		if (stat(argv[i], &sb) == 0 && S_ISDIR(sb.st_mode)) {
-			if ((n = scandir(argv[i], &de, NULL, alphasort)) < 0) {
-				fprintf(stderr, "ocspxy: %s: %s\n", argv[i],
-				    strerror(errno));
+			if (collect_dir(argv[i], files, nfiles) == -1)
 				return -1;
-			}
-			for (j = 0; j < n; j++) {
-				ext = strrchr(de[j]->d_name, '.');
-				if (ext != NULL &&
-				    (strcmp(ext, ".pem") == 0 ||
-					strcmp(ext, ".crt") == 0 ||
-					strcmp(ext, ".cer") == 0)) {
-					snprintf(path, sizeof(path), "%s/%s",
-					    argv[i], de[j]->d_name);
-					if ((f = reallocarray(*files,
-						 *nfiles + 1, sizeof(*f))) ==
-					    NULL)
-						return -1;
-					*files = f;
-					if ((f[(*nfiles)++] = strdup(path)) ==
-					    NULL)
-						return -1;
-				}
-				free(de[j]);
-			}
-			free(de);
 		} else if (stat(argv[i], &sb) == 0) {
-			if ((f = reallocarray(*files, *nfiles + 1,
-				 sizeof(*f))) == NULL)
-				return -1;
-			*files = f;
-			if ((f[(*nfiles)++] = strdup(argv[i])) == NULL)
+			if (files_add(files, nfiles, argv[i]) == -1)
 				return -1;
 		} else if (cache_is_entry_key(prefix, argv[i])) {
-			if (targets_add(keys, argv[i]) == NULL)
+			if ((k = targets_add(keys, argv[i])) == NULL)
 				return -1;
-			snprintf(keys->v[keys->n - 1].key, OCSP_KEYLEN, "%s",
-			    argv[i]);
+			snprintf(k->key, OCSP_KEYLEN, "%s", argv[i]);
 		} else {
-			fprintf(stderr,
-			    "ocspxy: %s: neither a file, a "
-			    "directory nor a cache key (%s...)\n",
+			log_warnx("%s: neither a file, a directory nor a "
+				  "cache key (%s...)",
 			    argv[i], prefix);
 			return -1;
 		}
@@ -280,8 +279,10 @@ targets_load(const struct config *cf, int argc, char **argv, struct targets *t)
 	    (certs = calloc(nfiles + 1, sizeof(*certs))) == NULL)
 		goto done;
 	for (i = 0; i < nfiles; i++) {
-		if ((certs[i] = load_certs(files[i])) == NULL)
+		if (config_read_certs(&certs[i], files[i], err) == -1) {
+			log_warnx("%s: %s", files[i], err);
 			goto done;
+		}
 		for (j = 0; j < sk_X509_num(certs[i]); j++)
 			if (!sk_X509_push(pool, sk_X509_value(certs[i], j)))
 				goto done;
@@ -291,9 +292,8 @@ targets_load(const struct config *cf, int argc, char **argv, struct targets *t)
 		if (X509_check_ca(leaf) != 0 && nfiles > 1)
 			continue; /* an issuer given beside its leaves */
 		if ((issuer = find_issuer(leaf, certs[i], pool)) == NULL) {
-			fprintf(stderr,
-			    "ocspxy: %s: no issuer certificate "
-			    "(give it as the next file or append it)\n",
+			log_warnx("%s: no issuer certificate (give it as the "
+				  "next file or append it)",
 			    files[i]);
 			goto done;
 		}
@@ -305,7 +305,7 @@ targets_load(const struct config *cf, int argc, char **argv, struct targets *t)
 		tg->issuer = issuer;
 		if ((tg->req = ocsp_req_for_cert(leaf, issuer, err)) == NULL ||
 		    ocsp_req_key(tg->req, cf->prefix, tg->key, err) == -1) {
-			fprintf(stderr, "ocspxy: %s: %s\n", files[i], err);
+			log_warnx("%s: %s", files[i], err);
 			goto done;
 		}
 	}
@@ -368,21 +368,69 @@ human_span(long long s, char *buf)
 		    s % 86400 / 3600);
 }
 
+/* Writes s as a JSON string. */
+static void
+json_str(const char *s)
+{
+	putchar('"');
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", (unsigned char)*s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+/* A member of a JSON object: a string, or a number when str is NULL. */
+struct json_field {
+	const char *name;
+	const char *str;
+	long long num;
+};
+
+/* Writes the n fields as one JSON object on a line of its own. */
+static void
+json_line(const struct json_field *f, size_t n)
+{
+	size_t i;
+
+	putchar('{');
+	for (i = 0; i < n; i++) {
+		printf("%s\"%s\":", i > 0 ? "," : "", f[i].name);
+		if (f[i].str != NULL)
+			json_str(f[i].str);
+		else
+			printf("%lld", f[i].num);
+	}
+	printf("}\n");
+}
+
+#define NFIELDS(f) (sizeof(f) / sizeof((f)[0]))
+
 /* Prints one line of outcome for a fetch. */
 static void
 report(const struct admin *a, const char *name, const char *key,
     const char *status, time_t nextupd, const char *what)
 {
+	const struct json_field f[] = {
+	    {"name", name, 0},
+	    {"key", key, 0},
+	    {"status", status != NULL ? status : "", 0},
+	    {"nextupd", NULL, (long long)nextupd},
+	    {"result", what, 0},
+	};
 	char next[32];
 
+	if (a->o->format == ADMIN_JSON) {
+		json_line(f, NFIELDS(f));
+		return;
+	}
 	iso_time(nextupd, next);
-	if (a->o->format == ADMIN_JSON)
-		printf("{\"name\":\"%s\",\"key\":\"%s\",\"status\":\"%s\","
-		       "\"nextupd\":%lld,\"result\":\"%s\"}\n",
-		    name, key, status ? status : "", (long long)nextupd, what);
-	else
-		printf("%s\t%s\t%s\t%s\t%s\n", name, key, status ? status : "-",
-		    next, what);
+	printf("%s\t%s\t%s\t%s\t%s\n", name, key, status ? status : "-", next,
+	    what);
 }
 
 /*
@@ -437,15 +485,13 @@ aia_responder(const struct target *t)
 	char *url, *s;
 
 	if ((url = ocsp_cert_responder(t->leaf)) == NULL) {
-		fprintf(stderr,
-		    "ocspxy: %s: no OCSP responder in its "
-		    "Authority Information Access\n",
+		log_warnx("%s: no OCSP responder in its Authority "
+			  "Information Access",
 		    t->name);
 		return NULL;
 	}
 	if (strncmp(url, "http://", 7) != 0) {
-		fprintf(stderr, "ocspxy: %s: responder %s is not http://\n",
-		    t->name, url);
+		log_warnx("%s: responder %s is not http://", t->name, url);
 		free(url);
 		return NULL;
 	}
@@ -468,12 +514,17 @@ learn_issuer(struct config *cf, X509 *issuer)
 		X509_up_ref(issuer);
 }
 
+/* Fetches a certificate's response from the responder of its AIA. */
 static int
 warm_one(struct admin *a, struct target *t)
 {
 	char *responder;
 	int r;
 
+	if (t->leaf == NULL) {
+		log_warnx("%s: warm needs a certificate, not a key", t->name);
+		return -1;
+	}
 	if ((responder = aia_responder(t)) == NULL)
 		return -1;
 	learn_issuer(a->cf, t->issuer);
@@ -482,118 +533,110 @@ warm_one(struct admin *a, struct target *t)
 	return r;
 }
 
-int
-admin_warm(struct config *cf, const struct admin_opts *o, int argc, char **argv)
+static int
+prune_one(struct admin *a, struct target *t)
+{
+	int r;
+
+	r = cache_del(a->cache, t->key);
+	printf("%s\t%s\t%s\n", t->name, t->key,
+	    r == 1	 ? "pruned"
+		: r == 0 ? "not cached"
+			 : "failed");
+	return r == -1 ? -1 : 0;
+}
+
+/* Fetches the entry again as the daemon would, from its stored request;
+ * a certificate not cached yet as warm would. */
+static int
+refresh_one(struct admin *a, struct target *t)
+{
+	struct cache_entry e;
+	struct ocsp_req *req = NULL;
+	char err[ERRLEN];
+	int r, ret = -1;
+
+	r = cache_get(a->cache, t->key, 0, &e);
+	if (r == 1 && e.request != NULL && e.responder != NULL) {
+		if ((req = ocsp_req_parse((const unsigned char *)e.request,
+			 e.request_len, err)) == NULL)
+			report(a, t->name, t->key, NULL, 0, err);
+		else
+			ret = admin_fetch(a, t->name, t->key, req, e.responder,
+			    0);
+	} else if (r != -1 && t->leaf != NULL)
+		ret = warm_one(a, t);
+	else
+		report(a, t->name, t->key, NULL, 0,
+		    r == -1 ? "failed: cache unavailable" : "not cached");
+	ocsp_req_free(req);
+	cache_entry_clear(&e);
+	return ret;
+}
+
+/* A command that acts on each of its targets in turn. */
+struct admin_action {
+	const char *name;
+	int fetch; /* asks responders */
+	int need; /* no target at all is a usage error */
+	int (*one)(struct admin *, struct target *); /* 0, or -1 (said) */
+};
+
+/*
+ * Resolves the arguments, connects and does act to each target in turn,
+ * until a signal, with progress. Returns the exit status: 2 when the
+ * arguments or the connection fail, else 1 when act failed on any target.
+ */
+static int
+admin_each(const struct admin_action *act, struct config *cf,
+    const struct admin_opts *o, int argc, char **argv)
 {
 	struct admin a;
 	struct targets t;
 	size_t i;
 	int status = 0;
 
-	if (admin_begin(&a, &t, cf, o, 1, argc, argv) != 0)
+	if (admin_begin(&a, &t, cf, o, act->fetch, argc, argv) != 0)
 		return 2;
-	if (t.n == 0) {
-		fprintf(stderr, "ocspxy: warm: no certificate\n");
+	if (act->need && t.n == 0) {
+		log_warnx("%s: no certificate", act->name);
 		admin_end(&a, &t);
 		return 2;
 	}
 	for (i = 0; i < t.n && !*o->stop; i++) {
-		if (t.v[i].leaf == NULL) {
-			fprintf(stderr,
-			    "ocspxy: %s: warm needs a certificate, "
-			    "not a key\n",
-			    t.v[i].name);
-			status = 1;
-		} else if (warm_one(&a, &t.v[i]) == -1)
+		if (act->one(&a, &t.v[i]) == -1)
 			status = 1;
 		progress(&a, i + 1, t.n);
 	}
 	admin_end(&a, &t);
 	return status;
+}
+
+int
+admin_warm(struct config *cf, const struct admin_opts *o, int argc, char **argv)
+{
+	static const struct admin_action warm = {"warm", 1, 1, warm_one};
+
+	return admin_each(&warm, cf, o, argc, argv);
 }
 
 int
 admin_prune(struct config *cf, const struct admin_opts *o, int argc,
     char **argv)
 {
-	struct admin a;
-	struct targets t;
-	size_t i;
-	int status = 0, r;
+	static const struct admin_action prune = {"prune", 0, 0, prune_one};
 
-	if (admin_begin(&a, &t, cf, o, 0, argc, argv) != 0)
-		return 2;
-	for (i = 0; i < t.n; i++) {
-		r = cache_del(a.cache, t.v[i].key);
-		printf("%s\t%s\t%s\n", t.v[i].name, t.v[i].key,
-		    r == 1	 ? "pruned"
-			: r == 0 ? "not cached"
-				 : "failed");
-		if (r == -1)
-			status = 1;
-	}
-	admin_end(&a, &t);
-	return status;
+	return admin_each(&prune, cf, o, argc, argv);
 }
 
 int
 admin_refresh(struct config *cf, const struct admin_opts *o, int argc,
     char **argv)
 {
-	struct cache_entry e;
-	struct admin a;
-	struct targets t;
-	struct ocsp_req *req;
-	char err[ERRLEN];
-	size_t i;
-	int status = 0, r;
+	static const struct admin_action refresh = {"refresh", 1, 0,
+	    refresh_one};
 
-	if (admin_begin(&a, &t, cf, o, 1, argc, argv) != 0)
-		return 2;
-	for (i = 0; i < t.n && !*o->stop; i++) {
-		r = cache_get(a.cache, t.v[i].key, 0, &e);
-		if (r == 1 && e.request != NULL && e.responder != NULL) {
-			/* As the daemon would, from the stored request. */
-			if ((req = ocsp_req_parse(
-				 (const unsigned char *)e.request,
-				 e.request_len, err)) == NULL) {
-				report(&a, t.v[i].name, t.v[i].key, NULL, 0,
-				    err);
-				status = 1;
-			} else if (admin_fetch(&a, t.v[i].name, t.v[i].key, req,
-				       e.responder, 0) == -1)
-				status = 1;
-			ocsp_req_free(req);
-		} else if (r != -1 && t.v[i].leaf != NULL) {
-			if (warm_one(&a, &t.v[i]) == -1)
-				status = 1;
-		} else {
-			report(&a, t.v[i].name, t.v[i].key, NULL, 0,
-			    r == -1 ? "failed: cache unavailable"
-				    : "not cached");
-			status = 1;
-		}
-		cache_entry_clear(&e);
-		progress(&a, i + 1, t.n);
-	}
-	admin_end(&a, &t);
-	return status;
-}
-
-/* Writes s as a JSON string. */
-static void
-json_str(const char *s)
-{
-	putchar('"');
-	for (; s != NULL && *s != '\0'; s++) {
-		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", (unsigned char)*s);
-		else
-			putchar(*s);
-	}
-	putchar('"');
+	return admin_each(&refresh, cf, o, argc, argv);
 }
 
 struct status_walk {
@@ -616,6 +659,25 @@ status_header(const struct admin *a)
 }
 
 static void
+status_json(const char *key, const struct cache_entry *e, const char *status,
+    const char *result, long long left)
+{
+	const struct json_field f[] = {
+	    {"key", key, 0},
+	    {"status", status, 0},
+	    {"thisupd", NULL, (long long)e->thisupd},
+	    {"nextupd", NULL, (long long)e->nextupd},
+	    {"left", NULL, left},
+	    {"lastchecked", NULL, (long long)e->lastchecked},
+	    {"result", result, 0},
+	    {"failures", NULL, e->failures},
+	    {"responder", e->responder != NULL ? e->responder : "", 0},
+	};
+
+	json_line(f, NFIELDS(f));
+}
+
+static void
 status_row(struct status_walk *w, const char *key, const struct cache_entry *e)
 {
 	const struct admin_opts *o = w->a->o;
@@ -630,18 +692,7 @@ status_row(struct status_walk *w, const char *key, const struct cache_entry *e)
 		w->bad = 1;
 	w->rows++;
 	if (o->format == ADMIN_JSON) {
-		printf("{\"key\":");
-		json_str(key);
-		printf(",\"status\":");
-		json_str(status);
-		printf(",\"thisupd\":%lld,\"nextupd\":%lld,\"left\":%lld,"
-		       "\"lastchecked\":%lld,\"result\":",
-		    (long long)e->thisupd, (long long)e->nextupd, l,
-		    (long long)e->lastchecked);
-		json_str(result);
-		printf(",\"failures\":%ld,\"responder\":", e->failures);
-		json_str(e->responder);
-		printf("}\n");
+		status_json(key, e, status, result, l);
 		return;
 	}
 	iso_time(e->thisupd, tu);
@@ -686,8 +737,27 @@ status_key(void *arg, const char *key)
 	return 0;
 }
 
+/* One line of `ocspxy status` for a responder held off. */
 static void
-status_lastpass(struct admin *a, time_t now)
+status_breaker(void *arg, const char *host, long long until_ms)
+{
+	time_t now = *(const time_t *)arg, until = (time_t)(until_ms / 1000);
+	char when[32], left[32];
+
+	iso_time(until, when);
+	if (until > now) {
+		human_span(until - now, left);
+		printf("responder %s held off (circuit open) until %s, %s "
+		       "from now\n",
+		    host, when, left);
+	} else
+		printf("responder %s held off until a trial fetch answers "
+		       "(since %s)\n",
+		    host, when);
+}
+
+static void
+status_summary(struct admin *a, time_t now)
 {
 	struct cache_stats st;
 	char ago[32];
@@ -696,16 +766,17 @@ status_lastpass(struct admin *a, time_t now)
 	if (a->o->format != ADMIN_HUMAN ||
 	    cache_stats(a->cache, now, &st) == -1)
 		return;
-	if ((t = cache_stat(&st, "refresh_last_time")) > 0) {
+	if ((t = cache_stat(&st, metrics[M_LAST_TIME].field)) > 0) {
 		human_span(now - t, ago);
 		printf("last refresh pass %s ago: %lld due, %lld refreshed, "
 		       "%lld failed\n",
-		    ago, cache_stat(&st, "refresh_last_due"),
-		    cache_stat(&st, "refresh_last_refreshed"),
-		    cache_stat(&st, "refresh_last_failed"));
+		    ago, cache_stat(&st, metrics[M_LAST_DUE].field),
+		    cache_stat(&st, metrics[M_LAST_REFRESHED].field),
+		    cache_stat(&st, metrics[M_LAST_FAILED].field));
 	} else
 		printf("no refresh pass recorded\n");
 	cache_stats_clear(&st);
+	cache_breakers(a->cache, (long long)now * 1000, status_breaker, &now);
 }
 
 int
@@ -739,13 +810,13 @@ admin_status(struct config *cf, const struct admin_opts *o, int argc,
 			failed = 1;
 	}
 	if (argc > 0 && w.rows == 0) {
-		fprintf(stderr, "ocspxy: status: not cached\n");
+		log_warnx("status: not cached");
 		w.bad = 1;
 	}
-	status_lastpass(&a, w.now);
+	status_summary(&a, w.now);
 	admin_end(&a, &t);
 	if (failed) {
-		fprintf(stderr, "ocspxy: status: cache unavailable\n");
+		log_warnx("status: cache unavailable");
 		return 2;
 	}
 	return w.bad ? 1 : 0;
@@ -775,12 +846,12 @@ write_atomic(const char *dir, const char *name, const char *data, size_t len)
 	}
 	snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, name);
 	if ((fd = mkstemp(tmp)) == -1) {
-		fprintf(stderr, "ocspxy: %s: %s\n", tmp, strerror(errno));
+		log_warn("%s", tmp);
 		return -1;
 	}
 	if (write(fd, data, len) != (ssize_t)len || fchmod(fd, 0644) == -1 ||
 	    fsync(fd) == -1 || close(fd) == -1 || rename(tmp, path) == -1) {
-		fprintf(stderr, "ocspxy: %s: %s\n", path, strerror(errno));
+		log_warn("%s", path);
 		unlink(tmp);
 		return -1;
 	}
@@ -852,7 +923,7 @@ admin_export(struct config *cf, const struct admin_opts *o, int argc,
 	int status = 0;
 
 	if (argc < 1) {
-		fprintf(stderr, "ocspxy: export: no directory\n");
+		log_warnx("export: no directory");
 		return 2;
 	}
 	if (admin_begin(&a, &t, cf, o, 0, argc - 1, argv + 1) != 0)

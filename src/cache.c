@@ -277,6 +277,23 @@ static const char brkopen_lua[] =
     "if b[1] then return {0, u} end\n"
     "return {1, u}\n";
 
+/*
+ * The breakers not yet expired: {responder, until ms, ...}. KEYS: the
+ * index; ARGV: now (ms), the breakers' key prefix.
+ */
+static const char brklist_lua[] =
+    "local hs = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1],"
+    " '+inf')\n"
+    "local out = {}\n"
+    "for i, h in ipairs(hs) do\n"
+    "  local u = redis.call('HGET', ARGV[2] .. h, 'until')\n"
+    "  if u then\n"
+    "    table.insert(out, h)\n"
+    "    table.insert(out, u)\n"
+    "  end\n"
+    "end\n"
+    "return out\n";
+
 /* Closes a breaker. KEYS: its hash, the index; ARGV: the responder. */
 static const char brkclose_lua[] = "redis.call('ZREM', KEYS[2], ARGV[1])\n"
 				   "return redis.call('DEL', KEYS[1])\n";
@@ -307,6 +324,7 @@ enum {
 	S_BRKCHECK,
 	S_BRKOPEN,
 	S_BRKCLOSE,
+	S_BRKLIST,
 	S_COUNT
 };
 static const char *const script_body[S_COUNT] = {
@@ -324,6 +342,7 @@ static const char *const script_body[S_COUNT] = {
     [S_BRKCHECK] = brkcheck_lua,
     [S_BRKOPEN] = brkopen_lua,
     [S_BRKCLOSE] = brkclose_lua,
+    [S_BRKLIST] = brklist_lua,
 };
 
 /* HMGET commands of the hit path, formatted once per key. */
@@ -1269,6 +1288,34 @@ cache_breaker_open(struct cache *c, const char *host, long long now_ms,
 	if ((r = cache_eval(c, S_BRKOPEN, 2, keys, 5, args, NULL)) == NULL)
 		return -1;
 	return breaker_reply(c, host, r, until_ms);
+}
+
+int
+cache_breakers(struct cache *c, long long now_ms,
+    void (*fn)(void *, const char *host, long long until_ms), void *arg)
+{
+	char now[32], pfx[256];
+	const char *keys[1] = {c->k_breakers};
+	const char *args[2] = {now, pfx};
+	redisReply *r;
+	size_t i;
+
+	snprintf(now, sizeof(now), "%lld", now_ms);
+	snprintf(pfx, sizeof(pfx), "%sbreaker:", c->aux);
+	if ((r = cache_eval(c, S_BRKLIST, 1, keys, 2, args, NULL)) == NULL)
+		return -1;
+	if (r->type != REDIS_REPLY_ARRAY) {
+		log_warnx("redis %s: breakers: unexpected reply", c->addr);
+		freeReplyObject(r);
+		return -1;
+	}
+	for (i = 0; i + 1 < r->elements; i += 2)
+		if (r->element[i]->type == REDIS_REPLY_STRING &&
+		    r->element[i + 1]->type == REDIS_REPLY_STRING)
+			fn(arg, r->element[i]->str,
+			    strtoll(r->element[i + 1]->str, NULL, 10));
+	freeReplyObject(r);
+	return 0;
 }
 
 int

@@ -149,6 +149,9 @@ int cache_breaker_open(struct cache *, const char *host, long long now_ms,
     long min_ms, long max_ms, long jitter, long long *until_ms);
 /* 1 closed, 0 none was open, -1. */
 int cache_breaker_close(struct cache *, const char *host);
+/* Calls fn for each breaker not closed yet (until_ms past: on trial). */
+int cache_breakers(struct cache *, long long now_ms,
+    void (*fn)(void *, const char *host, long long until_ms), void *arg);
 /*
  * Takes the lock for key and reads the entry in one round trip. Returns
  * 1 (locked, e filled: free with cache_entry_clear()), 2 (locked, no

@@ -177,29 +177,53 @@ config_net(const char *w, struct netmatch *m, int patterns)
 	return NULL;
 }
 
-/* Appends every certificate of a PEM file to issuers. */
+/* Appends every certificate of a PEM file to *certs, made when NULL. */
 static const char *
-config_certs(STACK_OF(X509) * *issuers, const char *file, int *count)
+config_certs(STACK_OF(X509) * *certs, const char *file)
 {
 	FILE *fp;
 	X509 *x;
+	int count = 0;
 
-	if (*issuers == NULL && (*issuers = sk_X509_new_null()) == NULL)
+	if (*certs == NULL && (*certs = sk_X509_new_null()) == NULL)
 		return "out of memory";
 	if ((fp = fopen(file, "r")) == NULL)
 		return strerror(errno);
-	*count = 0;
 	while ((x = PEM_read_X509(fp, NULL, NULL, NULL)) != NULL) {
-		if (!sk_X509_push(*issuers, x)) {
+		if (!sk_X509_push(*certs, x)) {
 			X509_free(x);
 			fclose(fp);
 			return "out of memory";
 		}
-		(*count)++;
+		count++;
 	}
 	ERR_clear_error();
 	fclose(fp);
-	return *count > 0 ? NULL : "no PEM certificate in the file";
+	return count > 0 ? NULL : "no PEM certificate in the file";
+}
+
+int
+config_read_certs(STACK_OF(X509) * *certs, const char *file, char *err)
+{
+	const char *why;
+
+	if ((why = config_certs(certs, file)) == NULL)
+		return 0;
+	errfmt(err, "%s", why);
+	return -1;
+}
+
+int
+config_is_cert_file(const char *name)
+{
+	static const char *const exts[] = {".pem", ".crt", ".cer"};
+	const char *ext = strrchr(name, '.');
+	size_t i;
+
+	for (i = 0; ext != NULL && i < sizeof(exts) / sizeof(exts[0]); i++)
+		if (strcmp(ext, exts[i]) == 0)
+			return 1;
+	return 0;
 }
 
 static const char *
@@ -207,20 +231,16 @@ config_issuer_dir(STACK_OF(X509) * *issuers, const char *dir)
 {
 	char path[4096];
 	struct dirent *de;
-	const char *why = NULL, *ext;
+	const char *why = NULL;
 	DIR *d;
-	int n;
 
 	if ((d = opendir(dir)) == NULL)
 		return strerror(errno);
 	while (why == NULL && (de = readdir(d)) != NULL) {
-		ext = strrchr(de->d_name, '.');
-		if (ext == NULL ||
-		    (strcmp(ext, ".pem") != 0 && strcmp(ext, ".crt") != 0 &&
-			strcmp(ext, ".cer") != 0))
+		if (!config_is_cert_file(de->d_name))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		why = config_certs(issuers, path, &n);
+		why = config_certs(issuers, path);
 	}
 	closedir(d);
 	return why;
@@ -242,7 +262,6 @@ config_responder(struct config *c, const struct ckey *k, char *val)
 	STACK_OF(X509) *one = NULL;
 	char *url;
 	const char *why;
-	int n;
 
 	url = val + strcspn(val, " \t");
 	if (*url == '\0')
@@ -255,7 +274,7 @@ config_responder(struct config *c, const struct ckey *k, char *val)
 		return "only http:// responders";
 	if (*url == '\0' || strcspn(url, " \t") != strlen(url))
 		return "expected: responder <issuer certificate> <url>";
-	if ((why = config_certs(&one, val, &n)) != NULL) {
+	if ((why = config_certs(&one, val)) != NULL) {
 		sk_X509_pop_free(one, X509_free);
 		return why;
 	}
@@ -288,7 +307,6 @@ config_set(struct config *c, const struct ckey *k, char *val)
 	const char *why;
 	void *e;
 	size_t *np = (size_t *)((char *)c + k->noff);
-	int n;
 
 	switch (k->type) {
 	case C_STR:
@@ -316,7 +334,7 @@ config_set(struct config *c, const struct ckey *k, char *val)
 		return config_responder(c, k, val);
 	case C_ISSUER:
 		return config_certs((STACK_OF(X509) **)((char *)c + k->off),
-		    val, &n);
+		    val);
 	case C_ISSUER_DIR:
 		return config_issuer_dir(
 		    (STACK_OF(X509) **)((char *)c + k->off), val);

@@ -72,6 +72,19 @@ struct config {
  */
 void config_strip_root(char *hostpath);
 
+/*
+ * Appends every PEM certificate of file, in order, to *certs (a new stack
+ * when *certs is NULL; the caller frees it with sk_X509_pop_free() and
+ * X509_free, also after a failure). Returns 0, or -1 with the reason in
+ * err (ERRLEN bytes): the file cannot be read or holds no certificate.
+ * The same reader as the config's issuer, issuer_dir and responder keys.
+ */
+int config_read_certs(STACK_OF(X509) * *certs, const char *file, char *err);
+
+/* 1 when a file name ends in .pem, .crt or .cer: what a directory of
+ * certificates (issuer_dir, an argument of ocspxy) is read for. */
+int config_is_cert_file(const char *name);
+
 /* 1 when the address (REMOTE_ADDR text, or a sockaddr's bytes) or host
  * name matches one of the entries; with exact, only a pattern without
  * wildcards matches a host. */

@@ -8,11 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "prog.h"
 #include "proxy.h"
 
 /* SIGTERM: finish the request at hand, then leave the accept loop. */
@@ -51,35 +50,15 @@ serve(struct proxy *p, struct http_conn *conn)
 int
 main(int argc, char *argv[])
 {
+	struct prog pg = {.name = "ocspxy-fcgi"};
 	struct config *cf;
 	struct proxy *p;
 	struct http_conn *conn;
-	struct sigaction sa;
-	const char *file = NULL;
-	int ch, verbose = 0, ret = 0;
+	int ret = 0;
 
-	log_init("ocspxy-fcgi", 0);
-	while ((ch = getopt(argc, argv, "c:v")) != -1) {
-		switch (ch) {
-		case 'c':
-			file = optarg;
-			break;
-		case 'v':
-			verbose = 1;
-			break;
-		default:
-			usage();
-		}
-	}
-	if (optind != argc)
+	if (prog_options(&pg, argc, argv) == -1)
 		usage();
-	log_setverbose(verbose);
-	if ((cf = config_load(file)) == NULL)
-		exit(2);
-	/* A client that goes away must not kill the process. */
-	signal(SIGPIPE, SIG_IGN);
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		fatalx("libcurl initialisation failed");
+	cf = prog_setup(&pg);
 	if ((p = proxy_new(cf)) == NULL)
 		fatalx("cannot set up the proxy");
 	if ((conn = http_conn_new()) == NULL)
@@ -88,16 +67,11 @@ main(int argc, char *argv[])
 		proxy_serve(p, conn);
 	else {
 		/* No SA_RESTART: a signal ends a blocked accept(). */
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = on_term;
-		sigemptyset(&sa.sa_mask);
-		sigaction(SIGTERM, &sa, NULL);
-		sigaction(SIGINT, &sa, NULL);
+		prog_signals(on_term, 0);
 		ret = serve(p, conn);
 	}
 	http_conn_free(conn);
 	proxy_free(p);
-	config_free(cf);
-	curl_global_cleanup();
+	prog_end(cf);
 	return ret;
 }

@@ -3,18 +3,14 @@
  * foreground (systemd style), a pass every refresh_interval seconds, or
  * one pass with --once.
  */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <time.h>
-#include <unistd.h>
-
-#include <curl/curl.h>
 
 #include "config.h"
 #include "log.h"
+#include "prog.h"
 #include "refresh.h"
 
 static volatile sig_atomic_t stop, reload;
@@ -46,73 +42,66 @@ nap(long secs)
 		nanosleep(&ts, NULL);
 }
 
-int
-main(int argc, char *argv[])
+/* Reads the config file again; keeps *cf when the file is refused. */
+static void
+reread(struct config **cf, const char *file)
 {
-	static const struct option opts[] = {
-	    {"once", no_argument, NULL, 'o'},
-	    {"config", required_argument, NULL, 'c'},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {NULL, 0, NULL, 0},
-	};
-	struct sigaction sa;
-	struct refresh_stats st;
-	struct config *cf, *ncf;
-	const char *file = NULL;
-	int ch, once = 0, verbose = 0, r = 0;
+	struct config *ncf;
 
-	log_init("ocspxy-refresh", 0);
-	while ((ch = getopt_long(argc, argv, "c:v", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			file = optarg;
-			break;
-		case 'o':
-			once = 1;
-			break;
-		case 'v':
-			verbose = 1;
-			break;
-		default:
-			usage();
-		}
-	}
-	if (optind != argc)
-		usage();
-	log_setverbose(verbose);
-	if ((cf = config_load(file)) == NULL)
-		exit(2);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		fatalx("libcurl initialisation failed");
+	if ((ncf = config_load(file)) == NULL)
+		return;
+	config_free(*cf);
+	*cf = ncf;
+	log_info("config %s re-read", file ? file : "(defaults)");
+}
+
+/* Passes until a signal, or one with once; returns the last one's result. */
+static int
+run(struct config **cf, const char *file, int once)
+{
+	struct refresh_stats st;
+	int r = 0;
+
 	if (!once)
-		log_info("started: a pass every %ld s", cf->refresh_interval);
+		log_info("started: a pass every %ld s",
+		    (*cf)->refresh_interval);
 	while (!stop) {
 		if (reload) {
 			reload = 0;
-			if ((ncf = config_load(file)) != NULL) {
-				config_free(cf);
-				cf = ncf;
-				log_info("config %s re-read",
-				    file ? file : "(defaults)");
-			}
+			reread(cf, file);
 		}
-		r = refresh_pass(cf, &stop, &st);
+		r = refresh_pass(*cf, &stop, &st);
 		if (once)
 			break;
 		/* Redis away: try again soon rather than in a full interval. */
-		nap(r == -1 && cf->refresh_interval > 10
+		nap(r == -1 && (*cf)->refresh_interval > 10
 			? 10
-			: cf->refresh_interval);
+			: (*cf)->refresh_interval);
 	}
-	config_free(cf);
-	curl_global_cleanup();
+	return r;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct prog pg = {.name = "ocspxy-refresh"};
+	int once = 0;
+	const struct prog_opt opts[] = {
+	    {"once", 0, NULL, &once, 1},
+	    {"config", 0, &pg.file, NULL, 0},
+	    {"verbose", 0, NULL, &pg.verbose, 1},
+	    {NULL, 0, NULL, NULL, 0},
+	};
+	struct config *cf;
+	int r;
+
+	pg.opts = opts;
+	if (prog_options(&pg, argc, argv) == -1)
+		usage();
+	cf = prog_setup(&pg);
+	prog_signals(on_signal, 1);
+	r = run(&cf, pg.file, once);
+	prog_end(cf);
 	if (once)
 		return r == 0 ? 0 : 1;
 	log_info("stopped");

@@ -2,20 +2,40 @@
  * ocspxy: the operator's command: warm, status, prune, refresh and
  * export the cache through the same code as ocspxy-fcgi.
  */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "admin.h"
-#include "config.h"
 #include "log.h"
+#include "prog.h"
 
 static volatile sig_atomic_t stop;
+
+static const struct command {
+	const char *name;
+	int (*run)(struct config *, const struct admin_opts *, int, char **);
+	int minargs; /* words it needs, from the command line or -l */
+	const char *usage;
+} commands[] = {
+    {"warm", admin_warm, 1, "[-l list] CERT.pem [ISSUER.pem] | DIR ..."},
+    {"status", admin_status, 0,
+	"[--tsv | --json] [--warn DURATION] [CERT.pem | KEY ...]"},
+    {"prune", admin_prune, 1, "CERT.pem | KEY ..."},
+    {"refresh", admin_refresh, 1, "CERT.pem | KEY ..."},
+    {"export", admin_export, 1,
+	"[--watch] [--interval SECONDS] DIR [CERT.pem ...]"},
+};
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+/* The commands' options, as given. */
+struct cmdopts {
+	int format; /* enum admin_format */
+	int watch;
+	const char *warn, *interval, *list;
+};
 
 static void
 on_signal(int sig)
@@ -27,17 +47,61 @@ on_signal(int sig)
 static void
 usage(void)
 {
+	size_t i;
+
 	fprintf(stderr,
-	    "usage: ocspxy [-v] [-c file] command [options] [args]\n"
-	    "  warm [-l list] CERT.pem [ISSUER.pem] | DIR ...\n"
-	    "  status [--tsv | --json] [--warn DURATION] [CERT.pem | KEY ...]\n"
-	    "  prune CERT.pem | KEY ...\n"
-	    "  refresh CERT.pem | KEY ...\n"
-	    "  export [--watch] [--interval SECONDS] DIR [CERT.pem ...]\n");
+	    "usage: ocspxy [-v] [-c file] command [options] [args]\n");
+	for (i = 0; i < NCOMMANDS; i++)
+		fprintf(stderr, "  %s %s\n", commands[i].name,
+		    commands[i].usage);
 	exit(2);
 }
 
-/* Appends the lines of a list file to the arguments. */
+static const struct command *
+command(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NCOMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+/* The seconds of --name DURATION, at least min; def when it is not given.
+ * Exits 2 when it is not a duration. */
+static long
+duration(const char *name, const char *s, long min, long def)
+{
+	long v;
+
+	if (s == NULL)
+		return def;
+	if ((v = admin_duration(s)) < min) {
+		log_warnx("--%s %s: not a duration like 90m, 12h or 2d", name,
+		    s);
+		exit(2);
+	}
+	return v;
+}
+
+/* What the command is told, from its options; exits 2 on a bad one. */
+static void
+command_opts(struct admin_opts *o, const struct cmdopts *co)
+{
+	memset(o, 0, sizeof(*o));
+	o->format = co->format;
+	o->watch = co->watch;
+	o->warn = duration("warn", co->warn, 0, 86400);
+	o->interval = duration("interval", co->interval, 1, 60);
+	o->color = o->format == ADMIN_HUMAN && isatty(STDOUT_FILENO) &&
+	    getenv("NO_COLOR") == NULL;
+	o->progress = isatty(STDERR_FILENO);
+	o->stop = &stop;
+}
+
+/* Appends the lines of a list file to the arguments, into a new array
+ * whose entries past *argc are new strings too. */
 static char **
 read_list(const char *path, int *argc, char **argv)
 {
@@ -48,11 +112,11 @@ read_list(const char *path, int *argc, char **argv)
 	int i;
 
 	if ((fp = fopen(path, "r")) == NULL) {
-		perror(path);
+		log_warn("%s", path);
 		exit(2);
 	}
 	if ((v = calloc((size_t)*argc + 1, sizeof(*v))) == NULL)
-		exit(2);
+		fatalx("%s: out of memory", path);
 	for (i = 0; i < *argc; i++)
 		v[i] = argv[i];
 	n = (size_t)*argc;
@@ -64,7 +128,7 @@ read_list(const char *path, int *argc, char **argv)
 			continue;
 		if ((v = reallocarray(v, n + 2, sizeof(*v))) == NULL ||
 		    (v[n++] = strdup(line)) == NULL)
-			exit(2);
+			fatalx("%s: out of memory", path);
 		v[n] = NULL;
 	}
 	free(line);
@@ -76,119 +140,41 @@ read_list(const char *path, int *argc, char **argv)
 int
 main(int argc, char *argv[])
 {
-	static const struct option opts[] = {
-	    {"tsv", no_argument, NULL, 't'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"warn", required_argument, NULL, 'w'},
-	    {"watch", no_argument, NULL, 'W'},
-	    {"interval", required_argument, NULL, 'i'},
-	    {"list", required_argument, NULL, 'l'},
-	    {NULL, 0, NULL, 0},
+	struct cmdopts co = {ADMIN_HUMAN, 0, NULL, NULL, NULL};
+	const struct prog_opt opts[] = {
+	    {"tsv", 0, NULL, &co.format, ADMIN_TSV},
+	    {"json", 0, NULL, &co.format, ADMIN_JSON},
+	    {"warn", 0, &co.warn, NULL, 0},
+	    {"watch", 0, NULL, &co.watch, 1},
+	    {"interval", 0, &co.interval, NULL, 0},
+	    {"list", 'l', &co.list, NULL, 0},
+	    {NULL, 0, NULL, NULL, 0},
 	};
+	struct prog pg = {.name = "ocspxy", .opts = opts, .command = 1};
+	const struct command *c;
 	struct admin_opts o;
-	struct sigaction sa;
 	struct config *cf;
-	const char *file = NULL, *cmd, *list = NULL;
 	char **args;
-	int ch, nargs, nbase, status;
+	int nargs, status;
 
-	log_init("ocspxy", 0);
-	memset(&o, 0, sizeof(o));
-	o.warn = 86400;
-	o.interval = 60;
-	o.stop = &stop;
-	/* Options before the command, then the command's own. */
-	while ((ch = getopt(argc, argv, "+c:v")) != -1) {
-		switch (ch) {
-		case 'c':
-			file = optarg;
-			break;
-		case 'v':
-			log_setverbose(1);
-			break;
-		default:
-			usage();
-		}
-	}
-	if (optind >= argc)
+	if (prog_options(&pg, argc, argv) == -1 ||
+	    (c = command(pg.cmd)) == NULL)
 		usage();
-	cmd = argv[optind];
-	argc -= optind;
-	argv += optind;
-	/* 0: glibc starts afresh, without the "+" of the first scan, so
-	 * that options may follow the arguments. */
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "l:", opts, NULL)) != -1) {
-		switch (ch) {
-		case 't':
-			o.format = ADMIN_TSV;
-			break;
-		case 'j':
-			o.format = ADMIN_JSON;
-			break;
-		case 'w':
-			if ((o.warn = admin_duration(optarg)) < 0) {
-				fprintf(stderr,
-				    "ocspxy: --warn %s: not a "
-				    "duration like 90m, 12h or 2d\n",
-				    optarg);
-				exit(2);
-			}
-			break;
-		case 'W':
-			o.watch = 1;
-			break;
-		case 'i':
-			if ((o.interval = admin_duration(optarg)) < 1) {
-				fprintf(stderr,
-				    "ocspxy: --interval %s: not a "
-				    "duration\n",
-				    optarg);
-				exit(2);
-			}
-			break;
-		case 'l':
-			list = optarg;
-			break;
-		default:
-			usage();
-		}
-	}
-	nbase = nargs = argc - optind;
-	args = argv + optind;
-	if (list != NULL)
-		args = read_list(list, &nargs, args);
-	o.color = o.format == ADMIN_HUMAN && isatty(STDOUT_FILENO) &&
-	    getenv("NO_COLOR") == NULL;
-	o.progress = isatty(STDERR_FILENO);
-	if ((cf = config_load(file)) == NULL)
-		exit(2);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		fatalx("libcurl initialisation failed");
-	if (strcmp(cmd, "warm") == 0 && nargs > 0)
-		status = admin_warm(cf, &o, nargs, args);
-	else if (strcmp(cmd, "status") == 0)
-		status = admin_status(cf, &o, nargs, args);
-	else if (strcmp(cmd, "prune") == 0 && nargs > 0)
-		status = admin_prune(cf, &o, nargs, args);
-	else if (strcmp(cmd, "refresh") == 0 && nargs > 0)
-		status = admin_refresh(cf, &o, nargs, args);
-	else if (strcmp(cmd, "export") == 0 && nargs > 0)
-		status = admin_export(cf, &o, nargs, args);
-	else
+	command_opts(&o, &co);
+	args = pg.argv;
+	nargs = pg.argc;
+	if (co.list != NULL)
+		args = read_list(co.list, &nargs, args);
+	if (nargs < c->minargs)
 		usage();
-	if (list != NULL) {
-		while (nargs > nbase)
+	cf = prog_setup(&pg);
+	prog_signals(on_signal, 0);
+	status = c->run(cf, &o, nargs, args);
+	if (co.list != NULL) {
+		while (nargs > pg.argc)
 			free(args[--nargs]);
 		free(args);
 	}
-	config_free(cf);
-	curl_global_cleanup();
+	prog_end(cf);
 	return status;
 }

@@ -98,6 +98,30 @@ KR2=$(t_kleaf revoked2)
 KD=$(t_kleaf dead1)
 KT=$(t_key "$CA1/ca.crt" "$CA1/tls.crt")
 
+# ---------------------------------------------------------------- 0 command line
+t_note "0: command line"
+ox c1 bogus
+check "an unknown command: exit 2, the usage lists every command" \
+    bash -c '[ "$1" = 2 ] && grep -q "^usage: ocspxy" "$2" &&
+	for c in warm status prune refresh export; do
+		grep -q "^  $c " "$2" || exit 1; done' _ "$RC" "$T/run-c1.err"
+ox c2 status -v
+check "-v after the command: exit 2, the log says it goes before" \
+    bash -c '[ "$1" = 2 ] && grep -q "error: -v goes before the command" "$2"' \
+    _ "$RC" "$T/run-c2.err"
+ox c3 --json status
+check "--json before the command: exit 2, the log says it goes after" \
+    bash -c '[ "$1" = 2 ] && grep -q "error: the command.s options go after it" "$2"' \
+    _ "$RC" "$T/run-c3.err"
+ox c4 status -- --json
+check "status -- --json: --json is an argument after --, neither a file nor a key: exit 2" \
+    bash -c '[ "$1" = 2 ] && grep -q "error: --json: neither a file" "$2"' \
+    _ "$RC" "$T/run-c4.err"
+timeout 10 "$OX" -c "$T/none.conf" status >/dev/null 2>"$T/run-c5.err" </dev/null
+check "-c of a missing file: exit 2, one log line naming it" \
+    bash -c '[ "$1" = 2 ] && [ "$(wc -l <"$2")" = 1 ] && grep -qF "$3" "$2"' \
+    _ "$?" "$T/run-c5.err" "$T/none.conf"
+
 # ---------------------------------------------------------------- 1 warm
 t_note "1: warm"
 ox usage warm
@@ -119,6 +143,20 @@ if respinfo "$T/good1.stored.der"; then
 else
 	fail "good1: openssl -resp_text gives no times"
 fi
+
+# --json escapes what it writes: a file name with a quote, a backslash, a tab
+QN=$T/$'q"uo\\te\tx.crt'
+cp "$CA1/good1.crt" "$QN"
+ox wj warm --json "$QN" "$CA1/ca.crt"
+check "warm --json of a file named with \", \\ and a tab: exit 0, one line of valid JSON naming the file" \
+    python3 -c 'import json, sys
+o = [json.loads(l) for l in open(sys.argv[1])]
+assert len(o) == 1, o
+o = o[0]
+assert o["name"] == sys.argv[2] and o["key"] == sys.argv[3], o
+assert o["status"] == "good" and o["result"] == "stored, verified", o
+assert sorted(o) == ["key", "name", "nextupd", "result", "status"], o
+assert sys.argv[4] == "0", sys.argv[4]' "$T/wj.out" "$QN" "$K1" "$RC"
 
 cat "$CA2/good2.crt" "$CA2/ca.crt" >"$T/good2-chain.pem"
 ox w2 warm "$T/good2-chain.pem"
@@ -279,6 +317,10 @@ ox s_wd status "$CA1/good1.crt" "$CA1/ca.crt"
 check "status good1, default warn 1d (nextUpdate in 1 h): exit 1" test "$RC" = 1
 ox s_wbad status --warn 3x
 check "status --warn 3x: exit 2 (not a duration)" test "$RC" = 2
+check "status --warn 3x: the log says it is not a duration" \
+    grep -qE '^ocspxy\[[0-9]+\]: error: --warn 3x: not a duration' "$T/run-s_wbad.err"
+ox s_ibad export --interval 0 "$T"
+check "export --interval 0: exit 2 (not a duration of 1 s or more)" test "$RC" = 2
 
 # an expired entry: status reads nextupd from the entry's hash
 NU_S1=$(hget "$KS1" nextupd)
@@ -312,6 +354,23 @@ check "prune again: not cached, exit 0" \
     test "$RC:$(cut -f3 "$T/p3.out")" = "0:not cached"
 ox p4 prune "ocspxy_nonsense"
 check "prune of a word that is no file and no key: exit 2" test "$RC" = 2
+check "prune of such a word: one stderr line from the log, naming it" \
+    bash -c '[ "$(wc -l <"$1")" = 1 ] &&
+	grep -qE "^ocspxy\[[0-9]+\]: error: ocspxy_nonsense: neither a file" "$1"' \
+    _ "$T/run-p4.err"
+ox p5 warm "$T/certdir/README.txt"
+check "warm of a file without a PEM certificate: exit 2, the log says so" \
+    bash -c '[ "$1" = 2 ] &&
+	grep -qE "^ocspxy\[[0-9]+\]: error: .*README.txt: no PEM certificate" "$2"' \
+    _ "$RC" "$T/run-p5.err"
+# a certificate file whose path in its directory is longer than PATH_MAX
+long=$T/long
+for ((i = 0; i < 16; i++)); do long=$long/$(printf 'd%.0s' {1..240}); done
+mkdir -p "$long" &&
+    (cd "$long" && cp "$CA1/good1.crt" "$(printf 'c%.0s' {1..240}).crt")
+ox p6 warm "$long"
+check "warm DIR whose file's path is too long: exit 2, the log says so" \
+    bash -c '[ "$1" = 2 ] && grep -q "path too long" "$2"' _ "$RC" "$T/run-p6.err"
 
 TU1=$(hget "$K1" thisupd)
 TU2=$(hget "$K2" thisupd)

@@ -77,6 +77,31 @@ check "missing config file: one stderr line naming the file" \
     bash -c '[ "$(wc -l <"$1")" = 1 ] && grep -qF "$2" "$1"' _ \
     "$T/missing.err" "$T/does-not-exist.conf"
 
+# the other programs read -c the same way; a word after the options or an
+# unknown option is a usage error (exit 2) for each
+for b in ocspxy-refresh ocspxy-fcgi; do
+	timeout 10 "$OCSPXY_BUILD/$b" -c "$T/does-not-exist.conf" </dev/null \
+	    >/dev/null 2>"$T/missing-$b.err"
+	rc=$?
+	check "$b -c missing: exit 2, one stderr line naming the file" \
+	    bash -c '[ "$1" = 2 ] && [ "$(wc -l <"$2")" = 1 ] && grep -qF "$3" "$2"' \
+	    _ "$rc" "$T/missing-$b.err" "$T/does-not-exist.conf"
+	for args in "word" "-x" "-c"; do
+		timeout 10 "$OCSPXY_BUILD/$b" $args </dev/null >/dev/null \
+		    2>"$T/usage-$b.err"
+		rc=$?
+		check "$b $args: exit 2 with its usage" \
+		    bash -c '[ "$1" = 2 ] && grep -q "^usage: $2 \[-v\]" "$3"' \
+		    _ "$rc" "$b" "$T/usage-$b.err"
+	done
+done
+timeout 10 "$OCSPXY_BUILD/ocspxy-refresh" --config "$T/does-not-exist.conf" \
+    --verbose </dev/null >/dev/null 2>"$T/missing-long.err"
+rc=$?
+check "ocspxy-refresh --config missing --verbose (long forms): exit 2, naming the file" \
+    bash -c '[ "$1" = 2 ] && grep -qF "$2" "$3"' _ "$rc" \
+    "$T/does-not-exist.conf" "$T/missing-long.err"
+
 # ---------------------------------------------------------------- CGI mode
 t_note "CGI mode"
 t_pki || { fail "test PKI"; t_done; }
