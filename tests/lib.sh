@@ -154,6 +154,9 @@ check()
 # t_note TEXT: a comment line in the output, not a result.
 t_note() { echo "# $*"; }
 
+# t_now: the time in unix seconds.
+t_now() { date +%s; }
+
 # t_done: last line of a test script.
 t_done()
 {
@@ -280,6 +283,12 @@ t_redis_start()
 }
 
 rcli() { redis-cli -s "$T/redis.sock" "$@"; }
+
+# t_hget KEY FIELD: the field's value (redis-cli --raw: one line).
+t_hget() { rcli --raw hget "$1" "$2"; }
+
+# t_exists KEY: the key is in Redis.
+t_exists() { [ "$(rcli exists "$1")" = 1 ]; }
 
 t_redis_stop()
 {
@@ -476,6 +485,23 @@ t_ca_of()
 t_crt() { echo "$T/pki/$(t_ca_of "$1")/$1.crt"; }
 t_issuer() { echo "$T/pki/$(t_ca_of "$1")/ca.crt"; }
 
+# t_leaf_host LEAF, t_leaf_path LEAF: the Host and URL path of the leaf's
+# responder (127.0.0.1:$PKI_PORT1 /, or 127.0.0.1:$PKI_PORT2 /ca2/).
+t_leaf_host()
+{
+	case $(t_ca_of "$1") in
+	ca1) echo "127.0.0.1:$PKI_PORT1" ;;
+	ca2) echo "127.0.0.1:$PKI_PORT2" ;;
+	esac
+}
+t_leaf_path()
+{
+	case $(t_ca_of "$1") in
+	ca1) echo / ;;
+	ca2) echo /ca2/ ;;
+	esac
+}
+
 # ---------------------------------------------------------------- responders
 
 # t_responder_start NAME CA PORT [extra openssl ocsp args...]
@@ -659,6 +685,9 @@ t_fcgi_stop()
 	FCGI_PIDS=
 	rm -f "$T/fcgi.sock" "$T/fcgi.pid"
 }
+
+# t_loglines: the lines ocspxy-fcgi has logged so far ($T/fcgi.log).
+t_loglines() { wc -l <"$T/fcgi.log" 2>/dev/null || echo 0; }
 
 # t_fcgi_alive: every ocspxy-fcgi child is still running.
 t_fcgi_alive()
@@ -853,19 +882,15 @@ t_post()
 }
 
 # t_post_leaf PREFIX LEAF [curl args]: POSTs the leaf's request
-# ($T/req-LEAF.der) to the proxy at $PX with its responder's Host (H1 or
-# H2, or PQ_HOST when set) and path (ca2 lives under /ca2/); prints the
-# HTTP status.
+# ($T/req-LEAF.der) to the proxy at $PX with its responder's Host (or
+# PQ_HOST when set) and path (t_leaf_host, t_leaf_path); prints the HTTP
+# status.
 t_post_leaf()
 {
-	local pfx=$1 leaf=$2 host path
+	local pfx=$1 leaf=$2
 	shift 2
-	case $(t_ca_of "$leaf") in
-	ca1) host=$H1 path=/ ;;
-	ca2) host=$H2 path=/ca2/ ;;
-	esac
-	t_post "$pfx" "$PX$path" "$T/req-$leaf.der" \
-	    -H "Host: ${PQ_HOST:-$host}" "$@"
+	t_post "$pfx" "$PX$(t_leaf_path "$leaf")" "$T/req-$leaf.der" \
+	    -H "Host: ${PQ_HOST:-$(t_leaf_host "$leaf")}" "$@"
 }
 
 # t_get_path REQFILE: the RFC 6960 GET path segment (url-encoded base64).

@@ -102,7 +102,7 @@ check "CGI POST: body is a verified good answer for good1" \
     t_vleaf "$T/cgi1.body" good1 good
 check "CGI POST: went upstream" test "$(t_responder_count r1)" -eq $((c0 + 1))
 key=$(t_kleaf good1)
-check "CGI POST: stored in Redis under $key" test "$(rcli exists "$key")" = 1
+check "CGI POST: stored in Redis under $key" t_exists "$key"
 t_redis_field "$key" response "$T/cgi1.stored"
 check "CGI POST: stored response = the answer" cmp -s "$T/cgi1.stored" "$T/cgi1.body"
 
@@ -132,7 +132,7 @@ T_CGI_CONF=$T/prefix.conf t_cgi REQUEST_METHOD=POST \
     CONTENT_TYPE=application/ocsp-request CONTENT_LENGTH="$len" \
     HTTP_HOST="$H1" REQUEST_URI=/ -- "$req" >"$T/cgi5.out"
 check "prefix test_: stored under $(t_kleaf good1 test_)" \
-    test "$(rcli exists "$(t_kleaf good1 test_)")" = 1
+    t_exists "$(t_kleaf good1 test_)"
 
 # issuer_dir: the issuers found in a directory verify what is stored
 # (ocspxy refresh says "verified"); an empty directory verifies nothing.

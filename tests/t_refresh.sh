@@ -45,8 +45,6 @@ KS=$(t_kleaf short1)
 K2=$(t_kleaf good2)
 KP=${K1%0x*}0x # ca1's keys: KP<hex serial>
 
-now() { date +%s; }
-hget() { rcli --raw hget "$1" "$2"; }
 hset() { rcli hset "$@" >/dev/null; }
 
 # between LO X HI: LO <= X <= HI (X a whole number).
@@ -149,8 +147,8 @@ copies()
 	t_redis_field "$K1" request "$T/copy.req" &&
 	    t_redis_field "$K1" response "$T/copy.resp" || return 1
 	python3 "$T/gen.py" copy "$KP" "$1" "$2" "$3" "${4:-$H1}" \
-	    "$T/copy.req" "$T/copy.resp" "$(hget "$K1" thisupd)" \
-	    "$(hget "$K1" nextupd)" "$(now)" >"$T/copy.proto" || return 1
+	    "$T/copy.req" "$T/copy.resp" "$(t_hget "$K1" thisupd)" \
+	    "$(t_hget "$K1" nextupd)" "$(t_now)" >"$T/copy.proto" || return 1
 	rcli --pipe <"$T/copy.proto" >"$T/copy.out" 2>&1
 	grep -q 'errors: 0,' "$T/copy.out"
 }
@@ -167,7 +165,7 @@ for l in good1 revoked1 short1 good2; do
 	cgi "$l" "$T/fill-$l.der"
 	case $l in revoked1) st=revoked ;; *) st=good ;; esac
 	if t_vleaf "$T/fill-$l.der" "$l" "$st" &&
-	    [ "$(rcli exists "$(t_kleaf "$l")")" = 1 ]; then
+	    t_exists "$(t_kleaf "$l")"; then
 		ok "fill $l: CGI answer verified ($st), entry stored"
 	else
 		fail "fill $l: CGI answer or entry missing (see $T/cgi.err)"
@@ -175,15 +173,15 @@ for l in good1 revoked1 short1 good2; do
 	fi
 done
 check "fill: stored entries have a one-day nextUpdate" \
-    test $(($(hget "$K1" nextupd) - $(hget "$K1" thisupd))) -eq 86400
+    test $(($(t_hget "$K1" nextupd) - $(t_hget "$K1" thisupd))) -eq 86400
 sleep 1.1 # thisUpdate has 1 s resolution: a refresh now signs a new one
 
 # ---------------------------------------------------------------- 1
 t_note "1: due entries are refreshed, the others left alone"
-T1=$(hget "$K1" thisupd)
-T2=$(hget "$K2" thisupd)
+T1=$(t_hget "$K1" thisupd)
+T2=$(t_hget "$K2" thisupd)
 t_redis_field "$K1" response "$T/c1-old1.der"
-n=$(now)
+n=$(t_now)
 # good1 past half its validity, last checked two hours ago: due.
 hset "$K1" thisupd $((n - 50000)) nextupd $((n + 36400)) lastchecked $((n - 7200))
 # good2 within refresh_min_age of its nextUpdate, checked just now: due.
@@ -196,7 +194,7 @@ c1=$(t_responder_count r1)
 c2=$(t_responder_count r2)
 refresh c1
 check "1: --once exits 0 (every due entry refreshed)" test "$RC" = 0
-tu=$(hget "$K1" thisupd)
+tu=$(t_hget "$K1" thisupd)
 check "1: good1 thisupd newer than before ($T1 -> $tu)" test "${tu:-0}" -gt "$T1"
 t_redis_field "$K1" response "$T/c1-new1.der"
 check "1: good1 new response stored (bytes differ)" \
@@ -205,10 +203,10 @@ check "1: good1 stored response: Response verify OK, good" \
     t_vleaf "$T/c1-new1.der" good1 good
 read -r rtu rnu <<<"$(t_resp_times "$T/c1-new1.der")"
 check "1: good1 thisupd/nextupd = the new response's ($rtu $rnu)" \
-    test "$tu $(hget "$K1" nextupd)" = "$rtu $rnu"
-check "1: good1 lastchecked ~ now" between $((n - 1)) "$(hget "$K1" lastchecked)" $(($(now) + 1))
-check "1: good1 failures 0" test "$(hget "$K1" failures)" = 0
-tu2=$(hget "$K2" thisupd)
+    test "$tu $(t_hget "$K1" nextupd)" = "$rtu $rnu"
+check "1: good1 lastchecked ~ now" between $((n - 1)) "$(t_hget "$K1" lastchecked)" $(($(t_now) + 1))
+check "1: good1 failures 0" test "$(t_hget "$K1" failures)" = 0
+tu2=$(t_hget "$K2" thisupd)
 t_redis_field "$K2" response "$T/c1-new2.der"
 check "1: good2 (near nextUpdate, delegated signer, /ca2/) refreshed ($T2 -> $tu2)" \
     test "${tu2:-0}" -gt "$T2"
@@ -233,15 +231,15 @@ t_note "2: responder down: the entry is kept and still served"
 hset "$K1" lastchecked 1000
 snap "$K1" "$T/c2.before"
 t_responder_stop r1
-n=$(now)
+n=$(t_now)
 refresh c2
 check "2: --once exits 1 (responder down)" test "$RC" = 1
 snap "$K1" "$T/c2.after"
 check "2: response, request, thisupd, nextupd, responder, status byte-identical" \
     cmp -s "$T/c2.before" "$T/c2.after"
-check "2: failures = 1" test "$(hget "$K1" failures)" = 1
-check "2: lasttry = now" between "$n" "$(hget "$K1" lasttry)" $(($(now) + 1))
-check "2: lasterror set ($(hget "$K1" lasterror))" test -n "$(hget "$K1" lasterror)"
+check "2: failures = 1" test "$(t_hget "$K1" failures)" = 1
+check "2: lasttry = now" between "$n" "$(t_hget "$K1" lasttry)" $(($(t_now) + 1))
+check "2: lasterror set ($(t_hget "$K1" lasterror))" test -n "$(t_hget "$K1" lasterror)"
 check "2: TTL still set ($(rcli ttl "$K1"))" test "$(rcli ttl "$K1")" -gt 0
 check "2: log line names good1 and the failure" logline c2 "$K1" fail
 cgi good1 "$T/c2-cgi.der"
@@ -251,21 +249,21 @@ t_redis_field "$K1" response "$T/c2-stored.der"
 check "2: ... the stored bytes" cmp -s "$T/c2-cgi.der" "$T/c2-stored.der"
 refresh c2b
 check "2: right after the failure, back-off: nothing due, exit 0" test "$RC" = 0
-check "2: ... failures still 1" test "$(hget "$K1" failures)" = 1
+check "2: ... failures still 1" test "$(t_hget "$K1" failures)" = 1
 t_responder_start r1 ca1 "$PKI_PORT1" -ndays 1 || { fail "responder ca1 restart"; t_done; }
 c1=$(t_responder_count r1)
-hset "$K1" lasttry $(($(now) - 100000)) # back-off long passed
-tu=$(hget "$K1" thisupd)
+hset "$K1" lasttry $(($(t_now) - 100000)) # back-off long passed
+tu=$(t_hget "$K1" thisupd)
 sleep 1.1
 refresh c2c
 check "2: responder back, back-off passed: --once exits 0" test "$RC" = 0
 check "2: failures back to 0, lasterror empty" \
-    test "$(hget "$K1" failures)/$(hget "$K1" lasterror)" = 0/
-check "2: good1 refreshed (thisupd $tu -> $(hget "$K1" thisupd))" \
-    test "$(hget "$K1" thisupd)" -gt "$tu"
+    test "$(t_hget "$K1" failures)/$(t_hget "$K1" lasterror)" = 0/
+check "2: good1 refreshed (thisupd $tu -> $(t_hget "$K1" thisupd))" \
+    test "$(t_hget "$K1" thisupd)" -gt "$tu"
 check "2: responder served exactly 1 request" \
     test "$(t_responder_count r1)" -eq $((c1 + 1))
-T1=$(hget "$K1" thisupd)
+T1=$(t_hget "$K1" thisupd)
 t_redis_field "$K1" response "$T/good1.cur"
 
 # ---------------------------------------------------------------- 3
@@ -321,7 +319,7 @@ check "3: fixture forged.der names good1 good and does not verify" \
 # Signatures can only be checked against a known issuer: those two cases
 # run with ca1's certificate in the config.
 conf "$T/issuer.conf" issuer "$T/pki/ca1/ca.crt"
-FAILS=$(hget "$K1" failures)
+FAILS=$(t_hget "$K1" failures)
 for mode in garbage http500 file:$T/other.der file:$T/expired.der \
     file:$T/future.der file:$T/nonce.der file:$T/nonext.der \
     file:$T/broken.der file:$T/forged.der; do
@@ -340,22 +338,22 @@ for mode in garbage http500 file:$T/other.der file:$T/expired.der \
 	snap "$K1" "$T/c3-$name.before"
 	refresh "c3-$name" "$cf"
 	snap "$K1" "$T/c3-$name.after"
-	f=$(hget "$K1" failures)
+	f=$(t_hget "$K1" failures)
 	d=$(cmp -s "$T/c3-$name.before" "$T/c3-$name.after" && echo same || echo CHANGED)
 	check "3: $what: exit 1, fake asked once, stored fields $d, failures $FAILS -> $f" \
 	    test "$RC/$(t_fake_count "$name")/$d/$f" = "1/1/same/$((FAILS + 1))"
-	check "3: $what: lasterror says why ($(hget "$K1" lasterror))" \
-	    test -n "$(hget "$K1" lasterror)"
+	check "3: $what: lasterror says why ($(t_hget "$K1" lasterror))" \
+	    test -n "$(t_hget "$K1" lasterror)"
 	FAILS=$f
 	t_fake_stop "$name"
 done
 t_redis_field "$K1" response "$T/c3.end"
 check "3: good1's response is still the last good one" cmp -s "$T/good1.cur" "$T/c3.end"
-hset "$K1" ocsp_responder "$H1" failures 0 lasterror "" lastchecked "$(now)"
+hset "$K1" ocsp_responder "$H1" failures 0 lasterror "" lastchecked "$(t_now)"
 
 # ---------------------------------------------------------------- 4
 t_note "4: an older response never replaces a newer one"
-future=$(($(now) + 100000))
+future=$(($(t_now) + 100000))
 hset "$K1" thisupd "$future" lastchecked 1000 # nextupd <= thisupd: due
 snap "$K1" "$T/c4.before"
 c1=$(t_responder_count r1)
@@ -366,7 +364,7 @@ check "4: the responder was asked (1 request)" \
 snap "$K1" "$T/c4.after"
 check "4: response and thisupd (in the future) unchanged" cmp -s "$T/c4.before" "$T/c4.after"
 check "4: the log says the stored response is newer" logline c4 "$K1" newer
-hset "$K1" thisupd "$T1" failures 0 lasterror "" lastchecked "$(now)"
+hset "$K1" thisupd "$T1" failures 0 lasterror "" lastchecked "$(t_now)"
 
 # ---------------------------------------------------------------- 7
 t_note "7: SIGTERM during a pass; corrupt entries removed"
@@ -519,7 +517,7 @@ if copies a00000 10000 20; then
 else
 	fail "5: could not make the copies ($(tail -2 "$T/copy.out"))"
 fi
-lc=$(hget "${KP}a00020" lastchecked)
+lc=$(t_hget "${KP}a00020" lastchecked)
 c1=$(t_responder_count r1)
 rcli config resetstat >/dev/null
 # three workers, each its share of the keys: every entry seen once
@@ -538,8 +536,8 @@ check "5: responder served exactly 20 requests ($(($(t_responder_count r1) - c1)
 check "5: summary: 10004 entries, 20 due, 20 refreshed" \
     test "$(summary c5)" = "refresh pass: 10004 entries, 20 due, 20 refreshed, 0 failed, 0 skipped, 0 removed"
 check "5: a due copy was refreshed under its own key" \
-    between "$(($(now) - 60))" "$(hget "${KP}a00000" lastchecked)" "$(now)"
-check "5: a fresh copy was left alone" test "$(hget "${KP}a00020" lastchecked)" = "$lc"
+    between "$(($(t_now) - 60))" "$(t_hget "${KP}a00000" lastchecked)" "$(t_now)"
+check "5: a fresh copy was left alone" test "$(t_hget "${KP}a00020" lastchecked)" = "$lc"
 uncopies a00000 10000
 check "5: copies removed" test "$(rcli --scan --pattern "${KP}a0*" | wc -l)" = 0
 
@@ -570,7 +568,7 @@ check "6: the two passes refreshed 30 in all ($nref)" test "$nref" = 30
 nok=0
 for i in $(seq 0 29); do
 	k=$KP$(printf %x $((0xb00000 + i)))
-	[ "$(hget "$k" lastchecked)" -gt 1000 ] && [ "$(hget "$k" failures)" = 0 ] &&
+	[ "$(t_hget "$k" lastchecked)" -gt 1000 ] && [ "$(t_hget "$k" failures)" = 0 ] &&
 	    nok=$((nok + 1))
 done
 check "6: all 30 entries refreshed ($nok)" test "$nok" = 30
@@ -581,7 +579,7 @@ t_note "8: daemon mode, refresh_interval 1, SIGHUP"
 conf "$T/d.conf" refresh_interval 1
 hset "$K1" lastchecked 1000
 c1=$(t_responder_count r1)
-start=$(now)
+start=$(t_now)
 start8=$start
 "$RB" -c "$T/d.conf" 2>"$T/run-c8.err" </dev/null &
 pd=$!
@@ -591,7 +589,7 @@ refreshed_since()
 {
 	local i
 	for i in $(seq 1 60); do
-		[ "$(hget "$K1" lastchecked)" -ge "$1" ] && return 0
+		[ "$(t_hget "$K1" lastchecked)" -ge "$1" ] && return 0
 		sleep 0.1
 	done
 	return 1
@@ -604,7 +602,7 @@ sleep 1.5
 check "8: SIGHUP with a bad config: still running" _t_alive "$pd"
 check "8: ... the log says the config could not be read" \
     grep -q "d.conf.*refresh_interval" "$T/run-c8.err"
-start=$(now)
+start=$(t_now)
 hset "$K1" lastchecked 1000
 check "8: ... and it keeps refreshing with the old config" refreshed_since "$start"
 conf "$T/d.conf" refresh_interval 2
@@ -626,7 +624,7 @@ else
 	check "8: SIGTERM when idle: exit 0 ($rc)" test "$rc" = 0
 fi
 np=$(grep -c 'refresh pass: 4 entries, ' "$T/run-c8.err")
-el=$(($(now) - start8))
+el=$(($(t_now) - start8))
 check "8: a summary line per pass, about one a second ($np in $el s)" \
     test "$np" -ge $((el / 2)) -a "$np" -le $((el + 2))
 
@@ -656,9 +654,9 @@ KP11=${KP}e00001
 copies e00001 1 1 "127.0.0.1:1" || fail "11: could not make the copy"
 refresh c11
 check "11: --once exits 1" test "$RC" = 1
-check "11: failures 1" test "$(hget "$KP11" failures)" = 1
-check "11: lasterror says the port is refused ($(hget "$KP11" lasterror))" \
-    eval 'hget "$KP11" lasterror | grep -qi port'
+check "11: failures 1" test "$(t_hget "$KP11" failures)" = 1
+check "11: lasterror says the port is refused ($(t_hget "$KP11" lasterror))" \
+    eval 't_hget "$KP11" lasterror | grep -qi port'
 check "11: the pass goes on (not cut short)" ! grep -q 'cut short' "$T/run-c11.err"
 check "11: the lock is let go" test "$(rcli exists "ocspxy:lock:${KP11#ocspxy_}")" = 0
 uncopies e00001 1

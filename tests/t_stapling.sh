@@ -71,7 +71,7 @@ check "1st handshake: stapled OCSP response, successful, good" \
 check "the proxy fetched it once from the real responder (POST http://127.0.0.1:$PKI_PORT1/)" \
     test "$(t_responder_count r1)" = $((n + 1))
 check "the proxy stored $KEY, responder 127.0.0.1:$PKI_PORT1" \
-    test "$(rcli --raw hget "$KEY" ocsp_responder)" = "127.0.0.1:$PKI_PORT1"
+    test "$(t_hget "$KEY" ocsp_responder)" = "127.0.0.1:$PKI_PORT1"
 t_redis_field "$KEY" response "$T/cached.der"
 if check "the staple is cut out of the handshake" tf_staple_der "$T/s1" "$T/staple1.der"; then
 	check "the staple is the proxy's cached response, byte for byte" \

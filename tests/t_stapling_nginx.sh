@@ -59,7 +59,7 @@ staple_checks()
 	check "$tag: nginx staples a good response (after a few handshakes)" \
 	    tf_staple_wait "$TP" "$f.s" || return 1
 	check "$tag: the proxy's entry names the real responder $H1" \
-	    test "$(rcli --raw hget "$KEY" ocsp_responder)" = "$H1"
+	    test "$(t_hget "$KEY" ocsp_responder)" = "$H1"
 	t_redis_field "$KEY" response "$f.cached.der"
 	if tf_staple_der "$f.s" "$f.staple.der"; then
 		check "$tag: the staple is the proxy's cached response, byte for byte" \

@@ -53,7 +53,6 @@ PY="python3 $BENCH_DIR/bench.py"
 
 die() { echo "bench: $*" >&2; exit 1; }
 say() { echo "# $*"; }
-now() { date +%s; }
 
 for b in ocspxy-fcgi ocspxy-refresh; do
 	[ -x "$OCSPXY_BUILD/$b" ] || die "no $OCSPXY_BUILD/$b: run make first"
@@ -63,7 +62,7 @@ for c in wrk redis-server redis-cli nginx spawn-fcgi curl openssl cc \
 	command -v "$c" >/dev/null || die "$c missing: sh tests/deps.sh bench"
 done
 
-START=$(now)
+START=$(t_now)
 t_setup
 R=$T/res
 mkdir -p "$R" "$T/static" "$T/miss" "$T/nginx-tmp" "$T/bin"
@@ -161,7 +160,7 @@ code=$(t_post "$T/warm" "http://127.0.0.1:$PP/" "$T/req-hit.der" -H "Host: $H1")
 [ "$code" = 200 ] || die "warm-up answered $code: $(cat "$T/warm.body")"
 t_vleaf "$T/warm.body" good1 good || die "warm-up answer does not verify"
 HITKEY=$(t_kleaf good1)
-[ "$(rcli exists "$HITKEY")" = 1 ] || die "no cache entry $HITKEY"
+t_exists "$HITKEY" || die "no cache entry $HITKEY"
 n0=$(t_responder_count r1)
 code=$(t_post "$T/hit" "http://127.0.0.1:$PP/" "$T/req-hit.der" -H "Host: $H1")
 [ "$code" = 200 ] && cmp -s "$T/hit.body" "$T/warm.body" ||
@@ -209,7 +208,7 @@ done
 fill()
 {
 	local t
-	t=$(now)
+	t=$(t_now)
 	"$GEN" -i "$CA1" -f "$1" -n "$2" -r "$H1" -B "$T/warm.body" -T "$t" \
 	    -N $((t + 7 * 86400)) -L "$t" -E 2592000 |
 	    rcli --pipe >"$T/pipe.log" 2>&1 || { cat "$T/pipe.log"; return 1; }
@@ -370,7 +369,7 @@ rcli flushall >/dev/null
 # ---------------------------------------------------------------- 5
 say "5. refresh pass: $REFRESH_N due entries, pre-signed responder"
 FP=$(t_port)
-t=$(now)
+t=$(t_now)
 "$GEN" -i "$CA2" -s "$T/pki/ca2/ca2-ocsp.crt" -k "$T/pki/ca2/ca2-ocsp.key" \
     -f $((0x30000000)) -n "$REFRESH_N" -r "127.0.0.1:$FP" -P "$T/pairs.bin" \
     -T $((t - 7200)) -N $((t + 3600)) -L 0 | rcli --pipe >"$T/pipe.log" 2>&1
@@ -406,7 +405,7 @@ rcli flushall >/dev/null
 # the same against openssl ocsp (ca1 signs every answer, RSA): the
 # responder real deployments are closer to
 say "5. refresh pass: $REFRESH_SIGN_N due entries, openssl ocsp"
-t=$(now)
+t=$(t_now)
 "$GEN" -i "$CA1" -f $((0x40000000)) -n "$REFRESH_SIGN_N" -r "$H1" \
     -T $((t - 7200)) -N $((t + 1800)) -L 0 | rcli --pipe >"$T/pipe.log" 2>&1
 grep -q 'errors: 0' "$T/pipe.log" || { cat "$T/pipe.log"; die "refresh fill"; }
@@ -440,7 +439,7 @@ $PY json "$R/refresh-sign.json" "$R/refresh-sign-run.json" \
     entries="$REFRESH_SIGN_N" seen="$1" due="$2" refreshed="$3" failed="$4"
 
 # ---------------------------------------------------------------- report
-$PY json "$R/meta.json" "$R/meta.json" total_s=$(($(now) - START)) \
+$PY json "$R/meta.json" "$R/meta.json" total_s=$(($(t_now) - START)) \
     refresh_memory_entries="$mem_keys"
 $PY report "$R" "$RESULTS"
-echo "# total $(($(now) - START)) s"
+echo "# total $(($(t_now) - START)) s"
