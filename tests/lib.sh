@@ -922,6 +922,25 @@ t_cgi()
 	    -c "${T_CGI_CONF:-$T/ocspxy.conf}" <"$in" 2>>"$T/cgi.err"
 }
 
+# t_cgi_leaf PREFIX LEAF [VAR=value ...]: the leaf's request
+# ($T/req-LEAF.der) POSTed to ocspxy-fcgi run once as a CGI program (t_cgi,
+# config T_CGI_CONF) with its responder's Host (or PQ_HOST) and path; the
+# whole answer in PREFIX.raw, split (t_cgi_split) into PREFIX.hdr and
+# PREFIX.body.  Returns t_cgi's exit status.
+t_cgi_leaf()
+{
+	local pfx=$1 leaf=$2 req=$T/req-$2.der rc
+	shift 2
+	t_cgi REQUEST_METHOD=POST CONTENT_TYPE=application/ocsp-request \
+	    CONTENT_LENGTH="$(stat -c %s "$req")" \
+	    HTTP_HOST="${PQ_HOST:-$(t_leaf_host "$leaf")}" \
+	    REQUEST_URI="$(t_leaf_path "$leaf")" REMOTE_ADDR=127.0.0.1 "$@" \
+	    -- "$req" >"$pfx.raw"
+	rc=$?
+	t_cgi_split "$pfx.raw" "$pfx.hdr" "$pfx.body"
+	return $rc
+}
+
 # t_cgi_split OUT HDRFILE BODYFILE: split a CGI answer at its blank line
 # (CRLF or LF); headers with CR stripped.
 t_cgi_split()

@@ -88,10 +88,8 @@ t_reqout "$(t_crt good1)" "$(t_issuer good1)" "$req"
 len=$(stat -c %s "$req")
 
 c0=$(t_responder_count r1)
-t_cgi REQUEST_METHOD=POST CONTENT_TYPE=application/ocsp-request \
-    CONTENT_LENGTH="$len" HTTP_HOST="$H1" REQUEST_URI=/ -- "$req" >"$T/cgi1.out"
+t_cgi_leaf "$T/cgi1" good1
 check "CGI POST: exit status 0" test $? = 0
-t_cgi_split "$T/cgi1.out" "$T/cgi1.hdr" "$T/cgi1.body"
 check "CGI POST: first line 'Status: 200 ...'" \
     grep -qE '^Status: 200( |$)' <(head -1 "$T/cgi1.hdr")
 check "CGI POST: Content-Type application/ocsp-response" \
@@ -121,16 +119,12 @@ t_cgi REQUEST_METHOD=PUT HTTP_HOST="$H1" REQUEST_URI=/ -- /dev/null >"$T/cgi3.ou
 check "CGI PUT: Status: 405" grep -qE '^Status: 405( |$)' <(head -1 "$T/cgi3.out")
 
 t_conf "$T/small.conf" max_request_bytes 64
-T_CGI_CONF=$T/small.conf t_cgi REQUEST_METHOD=POST \
-    CONTENT_TYPE=application/ocsp-request CONTENT_LENGTH="$len" \
-    HTTP_HOST="$H1" REQUEST_URI=/ -- "$req" >"$T/cgi4.out"
+T_CGI_CONF=$T/small.conf t_cgi_leaf "$T/cgi4" good1
 check "CGI POST of $len bytes with max_request_bytes 64: Status: 413" \
-    grep -qE '^Status: 413( |$)' <(head -1 "$T/cgi4.out")
+    grep -qE '^Status: 413( |$)' <(head -1 "$T/cgi4.raw")
 
 t_conf "$T/prefix.conf" prefix test_
-T_CGI_CONF=$T/prefix.conf t_cgi REQUEST_METHOD=POST \
-    CONTENT_TYPE=application/ocsp-request CONTENT_LENGTH="$len" \
-    HTTP_HOST="$H1" REQUEST_URI=/ -- "$req" >"$T/cgi5.out"
+T_CGI_CONF=$T/prefix.conf t_cgi_leaf "$T/cgi5" good1
 check "prefix test_: stored under $(t_kleaf good1 test_)" \
     t_exists "$(t_kleaf good1 test_)"
 

@@ -14,33 +14,23 @@ check "redis-server asks for a password" \
 H1=127.0.0.1:$PKI_PORT1
 req=$T/req-good1.der
 t_reqout "$(t_crt good1)" "$(t_issuer good1)" "$req"
-len=$(stat -c %s "$req")
 key=$(t_key "$(t_issuer good1)" "$(t_crt good1)")
 
-# cgi CONF OUT: one CGI POST for good1 with CONF.
-cgi()
-{
-	T_CGI_CONF=$1 t_cgi REQUEST_METHOD=POST \
-	    CONTENT_TYPE=application/ocsp-request CONTENT_LENGTH="$len" \
-	    HTTP_HOST="$H1" REQUEST_URI=/ -- "$req" >"$2"
-	t_cgi_split "$2" "$2.hdr" "$2.body"
-}
-
 t_conf "$T/auth.conf" redis_password s3cret redis_db 3
-cgi "$T/auth.conf" "$T/a1"
+T_CGI_CONF=$T/auth.conf t_cgi_leaf "$T/a1" good1
 check "password and db 3: 200" grep -qE '^Status: 200' "$T/a1.hdr"
 check "password and db 3: the answer verifies" t_vleaf "$T/a1.body" good1 good
 check "password and db 3: the entry is in db 3" \
     test "$(rcli -n 3 exists "$key")" = 1
 check "password and db 3: not in db 0" test "$(rcli -n 0 exists "$key")" = 0
 c0=$(t_responder_count r1)
-cgi "$T/auth.conf" "$T/a2"
+T_CGI_CONF=$T/auth.conf t_cgi_leaf "$T/a2" good1
 check "password and db 3: a hit (no upstream request)" \
     test "$(t_responder_count r1)" = "$c0"
 
 : >"$T/cgi.err"
 t_conf "$T/wrong.conf" redis_password wrong redis_db 4
-cgi "$T/wrong.conf" "$T/w1"
+T_CGI_CONF=$T/wrong.conf t_cgi_leaf "$T/w1" good1
 check "wrong password: still answered 200 from upstream" \
     grep -qE '^Status: 200' "$T/w1.hdr"
 check "wrong password: the answer verifies" t_vleaf "$T/w1.body" good1 good
@@ -80,12 +70,12 @@ _t_record $!
 if t_wait_listen "$RTP" 10; then
 	# (t_conf's unix socket line comes first; the later one wins)
 	t_conf "$T/tcp.conf" redis "127.0.0.1:$RTP"
-	cgi "$T/tcp.conf" "$T/tcp1"
+	T_CGI_CONF=$T/tcp.conf t_cgi_leaf "$T/tcp1" good1
 	check "Redis over TCP: 200, the answer verifies" t_vleaf "$T/tcp1.body" good1 good
 	check "Redis over TCP: the entry is in that server" \
 	    test "$(REDISCLI_AUTH= redis-cli -p "$RTP" exists "$key")" = 1
 	c0=$(t_responder_count r1)
-	cgi "$T/tcp.conf" "$T/tcp2"
+	T_CGI_CONF=$T/tcp.conf t_cgi_leaf "$T/tcp2" good1
 	check "Redis over TCP: the next request is a hit (no upstream request)" \
 	    test "$(t_responder_count r1)" = "$c0"
 	check "Redis over TCP: ... with the same bytes" cmp -s "$T/tcp1.body" "$T/tcp2.body"

@@ -67,31 +67,6 @@ summary()
 	grep -o 'refresh pass: .* removed' "$T/run-$1.err" | tail -1
 }
 
-# cgi_body IN OUT: the body of a CGI answer (after the first empty line).
-cgi_body()
-{
-	python3 -c 'import sys
-d = open(sys.argv[1], "rb").read()
-i = d.find(b"\r\n\r\n")
-open(sys.argv[2], "wb").write(d[i + 4:] if i >= 0 else b"")' "$1" "$2"
-}
-
-# cgi LEAF OUT: one request through ocspxy-fcgi in CGI mode, Host and path
-# those of the leaf's responder; the whole CGI answer in OUT.raw, the body
-# in OUT.
-cgi()
-{
-	local leaf=$1 out=$2 req=$T/req-$1.der host path
-	case $(t_ca_of "$leaf") in
-	ca1) host=$H1 path=/ ;;
-	ca2) host=127.0.0.1:$PKI_PORT2 path=/ca2/ ;;
-	esac
-	t_cgi REQUEST_METHOD=POST CONTENT_TYPE=application/ocsp-request \
-	    CONTENT_LENGTH="$(stat -c %s "$req")" HTTP_HOST="$host" \
-	    REQUEST_URI="$path" REMOTE_ADDR=127.0.0.1 -- "$req" >"$out.raw"
-	cgi_body "$out.raw" "$out"
-}
-
 # snap KEY OUT: the fields a failed or skipped refresh must not touch.
 snap()
 {
@@ -162,9 +137,9 @@ uncopies()
 # ---------------------------------------------------------------- fill
 t_note "fill the cache: ocspxy-fcgi as a CGI program, one miss per leaf"
 for l in good1 revoked1 short1 good2; do
-	cgi "$l" "$T/fill-$l.der"
+	t_cgi_leaf "$T/fill-$l" "$l"
 	case $l in revoked1) st=revoked ;; *) st=good ;; esac
-	if t_vleaf "$T/fill-$l.der" "$l" "$st" &&
+	if t_vleaf "$T/fill-$l.body" "$l" "$st" &&
 	    t_exists "$(t_kleaf "$l")"; then
 		ok "fill $l: CGI answer verified ($st), entry stored"
 	else
@@ -242,11 +217,11 @@ check "2: lasttry = now" between "$n" "$(t_hget "$K1" lasttry)" $(($(t_now) + 1)
 check "2: lasterror set ($(t_hget "$K1" lasterror))" test -n "$(t_hget "$K1" lasterror)"
 check "2: TTL still set ($(rcli ttl "$K1"))" test "$(rcli ttl "$K1")" -gt 0
 check "2: log line names good1 and the failure" logline c2 "$K1" fail
-cgi good1 "$T/c2-cgi.der"
+t_cgi_leaf "$T/c2-cgi" good1
 check "2: ocspxy-fcgi (CGI) serves the cached response: verify OK, good" \
-    t_vleaf "$T/c2-cgi.der" good1 good
+    t_vleaf "$T/c2-cgi.body" good1 good
 t_redis_field "$K1" response "$T/c2-stored.der"
-check "2: ... the stored bytes" cmp -s "$T/c2-cgi.der" "$T/c2-stored.der"
+check "2: ... the stored bytes" cmp -s "$T/c2-cgi.body" "$T/c2-stored.der"
 refresh c2b
 check "2: right after the failure, back-off: nothing due, exit 0" test "$RC" = 0
 check "2: ... failures still 1" test "$(t_hget "$K1" failures)" = 1

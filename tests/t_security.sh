@@ -451,12 +451,8 @@ check "control: ... the answer verifies" t_vleaf "$T/rv3.body" good1 good
 FPX=$(t_port)
 t_fake_start envproxy "$FPX" hang || fail "3: fake proxy on $FPX"
 t_conf "$T/envproxy.conf" prefix ocspxyenv_
-T_CGI_CONF=$T/envproxy.conf t_cgi REQUEST_METHOD=POST \
-    CONTENT_TYPE=application/ocsp-request \
-    CONTENT_LENGTH="$(stat -c %s "$T/req-good1.der")" HTTP_HOST="$H1" \
-    REQUEST_URI=/ "http_proxy=http://127.0.0.1:$FPX" \
-    "all_proxy=http://127.0.0.1:$FPX" -- "$T/req-good1.der" >"$T/envpx.raw"
-t_cgi_split "$T/envpx.raw" "$T/envpx.hdr" "$T/envpx.body"
+T_CGI_CONF=$T/envproxy.conf t_cgi_leaf "$T/envpx" good1 \
+    "http_proxy=http://127.0.0.1:$FPX" "all_proxy=http://127.0.0.1:$FPX"
 check "http_proxy set: the answer comes from the responder itself, verified" \
     t_vleaf "$T/envpx.body" good1 good
 check "http_proxy set: the proxy saw no request ($(t_fake_count envproxy))" \
