@@ -578,6 +578,52 @@ t_fake_stop() { _t_stop_pidfile "$T/fake-$1.pid"; }
 # t_fake_count NAME: requests the fake upstream has seen.
 t_fake_count() { _t_count '^REQ ' "$T/fake-$1.log"; }
 
+# t_forged OUT [openssl ocsp args]: good1's response from the look-alike
+# of ca1 (the responder "evil", ca1-evil, on a port of its own with the
+# args given, stopped afterwards): good1's CertID, status good, a
+# signature that does not verify.  Fails when nothing came back.
+t_forged()
+{
+	local out=$1 port
+	shift
+	port=$(t_port)
+	rm -f "$out"
+	t_responder_start evil ca1-evil "$port" "$@" || return 1
+	t_query evil "$(t_crt good1)" "$(t_issuer good1)" \
+	    "http://127.0.0.1:$port/" "$out"
+	t_responder_stop evil
+	[ -s "$out" ]
+}
+
+# t_bad_responses GENUINE DIR [openssl ocsp args]: what a bad upstream
+# answers for good1, made from GENUINE (ca1's response for good1) by
+# tests/ocsp_retime.py and checked (four results):
+#   DIR/expired.der  window over (thisUpdate 2 h ago, nextUpdate 1 h ago)
+#   DIR/future.der   not valid yet (thisUpdate in 2 h, nextUpdate in 3 h)
+#                    (both signed again with ca1's key: genuine signatures)
+#   DIR/badsig.der   its signature broken
+#   DIR/forged.der   t_forged (with the args)
+t_bad_responses()
+{
+	local in=$1 d=$2 k=$T/pki/ca1/ca.key r=$TESTS_DIR/ocsp_retime.py
+	shift 2
+	mkdir -p "$d"
+	python3 "$r" "$in" "$d/expired.der" "$k" \
+	    --this -7200 --next -3600 --produced -7200
+	python3 "$r" "$in" "$d/future.der" "$k" \
+	    --this 7200 --next 10800 --produced 7200
+	python3 "$r" "$in" "$d/badsig.der" "$k" --break-signature
+	t_forged "$d/forged.der" "$@"
+	check "fixture expired.der: genuinely signed by ca1, window over" \
+	    t_vsig "$d/expired.der" good1
+	check "fixture future.der: genuinely signed by ca1, not valid yet" \
+	    t_vsig "$d/future.der" good1
+	check "fixture badsig.der: names good1 good, does not verify" \
+	    t_vforged "$d/badsig.der" good1
+	check "fixture forged.der: names good1 good, does not verify" \
+	    t_vforged "$d/forged.der" good1
+}
+
 # ---------------------------------------------------------------- ocspxy
 
 # t_base: the start of most tests: the programs are built, a Redis and the

@@ -335,25 +335,7 @@ t_note "bad upstreams: nothing stored, a cached entry stays as it was"
 t_query d-good1 "$(t_crt good1)" "$(t_issuer good1)" "http://$H1/" "$T/d-good1.der"
 t_query d-short1 "$(t_crt short1)" "$(t_issuer short1)" "http://$H1/" \
     "$T/other-short1.der"
-python3 "$TESTS_DIR/ocsp_retime.py" "$T/d-good1.der" "$T/expired-good1.der" \
-    "$T/pki/ca1/ca.key" --this -7200 --next -3600 --produced -7200
-python3 "$TESTS_DIR/ocsp_retime.py" "$T/d-good1.der" "$T/future-good1.der" \
-    "$T/pki/ca1/ca.key" --this 7200 --next 10800 --produced 7200
-python3 "$TESTS_DIR/ocsp_retime.py" "$T/d-good1.der" "$T/badsig-good1.der" \
-    "$T/pki/ca1/ca.key" --break-signature
-EP=$(t_port)
-t_responder_start evil ca1-evil "$EP"
-t_query evil "$(t_crt good1)" "$(t_issuer good1)" "http://127.0.0.1:$EP/" \
-    "$T/forged-good1.der"
-t_responder_stop evil
-check "fixture expired-good1.der: genuinely signed by ca1" \
-    t_vsig "$T/expired-good1.der" good1
-check "fixture future-good1.der: genuinely signed by ca1" \
-    t_vsig "$T/future-good1.der" good1
-check "fixture badsig-good1.der: names good1 good, does not verify" \
-    t_vforged "$T/badsig-good1.der" good1
-check "fixture forged-good1.der: names good1 good, does not verify" \
-    t_vforged "$T/forged-good1.der" good1
+t_bad_responses "$T/d-good1.der" "$T/bad"
 
 # bad_upstream LABEL MODE: good1 through a fake upstream.
 bad_upstream()
@@ -395,10 +377,10 @@ bad_upstream()
 bad_upstream garbage garbage
 bad_upstream http500 http500
 bad_upstream other "file:$T/other-short1.der"
-bad_upstream expired "file:$T/expired-good1.der"
-bad_upstream notyet "file:$T/future-good1.der"
-bad_upstream forged "file:$T/forged-good1.der"
-bad_upstream badsig "file:$T/badsig-good1.der"
+bad_upstream expired "file:$T/bad/expired.der"
+bad_upstream notyet "file:$T/bad/future.der"
+bad_upstream forged "file:$T/bad/forged.der"
+bad_upstream badsig "file:$T/bad/badsig.der"
 bad_upstream close close
 bad_upstream hang hang
 

@@ -235,16 +235,8 @@ t_note "1. forged responses: right CertID, not signed by the known issuer"
 #    the request, so it is right); ResponderID by name = ca1's name.
 # b) the same, ResponderID by key (the stranger's key hash).
 # c) a genuine ca1 response re-signed with a stranger key.
-EP=$(t_port)
-t_responder_start evil ca1-evil "$EP" &&
-    t_query evil "$(t_crt good1)" "$CA1" "http://127.0.0.1:$EP/" \
-	"$T/forged-name.der"
-t_responder_stop evil
-EP=$(t_port)
-t_responder_start evilk ca1-evil "$EP" -resp_key_id &&
-    t_query evilk "$(t_crt good1)" "$CA1" "http://127.0.0.1:$EP/" \
-	"$T/forged-keyid.der"
-t_responder_stop evilk
+t_forged "$T/forged-name.der"
+t_forged "$T/forged-keyid.der" -resp_key_id
 t_query gen1 "$(t_crt good1)" "$CA1" "http://$H1/" "$T/genuine-good1.der"
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
     -out "$T/stranger.key" 2>/dev/null
