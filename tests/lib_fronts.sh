@@ -270,6 +270,22 @@ tf_tls_leaf()
 	    "/O=ocspxy test/CN=localhost" >>"$ca/index.txt"
 }
 
+# tf_stapling_begin: where the stapling tests start: t_base, a TLS
+# certificate for localhost (tf_tls_leaf tls) whose OCSP URL is ca1's
+# responder r1, and r1 running; sets CA (ca1's folder), KEY (the TLS
+# certificate's Redis key) and H1 (r1's Host).  The test ends when any of
+# it fails.
+tf_stapling_begin()
+{
+	t_base
+	check "TLS certificate for localhost (ca1), OCSP URL http://127.0.0.1:$PKI_PORT1/" \
+	    tf_tls_leaf tls 0x1010 || t_done
+	t_responder_start r1 ca1 "$PKI_PORT1" || { fail "responder ca1"; t_done; }
+	CA=$T/pki/ca1
+	KEY=$(t_key "$CA/ca.crt" "$CA/tls.crt")
+	H1=127.0.0.1:$PKI_PORT1
+}
+
 # tf_sclient PORT OUT: one TLS 1.2 handshake asking for a staple; the text
 # output in OUT, the handshake messages in OUT.msg. TLS 1.2: the staple is
 # a CertificateStatus message of its own, which tf_staple_der cuts out.

@@ -15,12 +15,7 @@
 . "$(dirname "$0")/lib_fronts.sh"
 t_setup
 
-t_base
-check "TLS certificate for localhost, OCSP URL http://127.0.0.1:$PKI_PORT1/" \
-    tf_tls_leaf tls 0x1010 || t_done
-t_responder_start r1 ca1 "$PKI_PORT1" || { fail "responder ca1"; t_done; }
-CA=$T/pki/ca1
-KEY=$(t_key "$CA/ca.crt" "$CA/tls.crt")
+tf_stapling_begin
 
 t_conf "$T/ocspxy.conf" issuer "$T/pki/roots.pem"
 chmod 0644 "$T/ocspxy.conf"
