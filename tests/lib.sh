@@ -257,28 +257,36 @@ _t_wait_file()
 
 # ---------------------------------------------------------------- redis
 
-# t_redis_start: redis-server on $T/redis.sock (no TCP, no persistence).
-# t_redis_start: redis-server on $T/redis.sock (extra options in
-# T_REDIS_ARGS; REDISCLI_AUTH for a password).
+# t_redis_start [PORT]: redis-server (no persistence) on $T/redis.sock,
+# its pid in REDIS_PID and $T/redis.pid, log $T/redis.log; with PORT,
+# another one on 127.0.0.1:PORT instead (pid in $T/redis-PORT.pid, log
+# $T/redis-PORT.log; _t_stop_pidfile stops it).  Extra options in
+# T_REDIS_ARGS; REDISCLI_AUTH for a password.
 t_redis_start()
 {
-	rm -f "$T/redis.sock"
-	redis-server --port 0 --unixsocket "$T/redis.sock" \
-	    --unixsocketperm 777 --dir "$T" --save '' --appendonly no \
-	    --daemonize no --logfile "$T/redis.log" ${T_REDIS_ARGS:-} </dev/null &
-	REDIS_PID=$!
-	_t_record "$REDIS_PID"
-	echo "$REDIS_PID" >"$T/redis.pid"
-	local i
+	local port=${1:-} name=redis where cli pid i
+	if [ -n "$port" ]; then
+		name=redis-$port
+		where=(--port "$port" --bind 127.0.0.1)
+		cli=(-p "$port")
+	else
+		rm -f "$T/redis.sock"
+		where=(--port 0 --unixsocket "$T/redis.sock" --unixsocketperm 777)
+		cli=(-s "$T/redis.sock")
+	fi
+	redis-server "${where[@]}" --dir "$T" --save '' --appendonly no \
+	    --daemonize no --logfile "$T/$name.log" ${T_REDIS_ARGS:-} </dev/null &
+	pid=$!
+	_t_record "$pid"
+	echo "$pid" >"$T/$name.pid"
+	[ -n "$port" ] || REDIS_PID=$pid
 	for ((i = 0; i < 200; i++)); do
-		if [ -S "$T/redis.sock" ] && [ "$(rcli ping 2>/dev/null)" = PONG ]; then
-			return 0
-		fi
-		_t_alive "$REDIS_PID" || break
+		[ "$(redis-cli "${cli[@]}" ping 2>/dev/null)" = PONG ] && return 0
+		_t_alive "$pid" || break
 		sleep 0.05
 	done
 	echo "# redis-server did not start; log:" >&2
-	cat "$T/redis.log" >&2
+	cat "$T/$name.log" >&2
 	return 1
 }
 

@@ -64,10 +64,7 @@ rcli config set timeout 0 >/dev/null
 # Redis over TCP (redis host:port), a server of its own without a
 # password: stored there, then a hit from there.
 RTP=$(t_port)
-redis-server --port "$RTP" --bind 127.0.0.1 --dir "$T" --save '' \
-    --appendonly no --daemonize no --logfile "$T/redis-tcp.log" </dev/null &
-_t_record $!
-if t_wait_listen "$RTP" 10; then
+if t_redis_start "$RTP"; then
 	# (t_conf's unix socket line comes first; the later one wins)
 	t_conf "$T/tcp.conf" redis "127.0.0.1:$RTP"
 	T_CGI_CONF=$T/tcp.conf t_cgi_leaf "$T/tcp1" good1
