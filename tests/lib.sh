@@ -693,6 +693,16 @@ t_conf()
 	} >"$f"
 }
 
+# t_conf_refused NAME KEY: ocspxy-fcgi refuses the one-line config
+# $T/NAME.conf at start: exit 2, and its stderr ($T/NAME.err) names the
+# file, line 1 and KEY.
+t_conf_refused()
+{
+	"$OCSPXY_BUILD/ocspxy-fcgi" -c "$T/$1.conf" </dev/null >/dev/null \
+	    2>"$T/$1.err"
+	[ $? = 2 ] && grep -q "$1\.conf:1: key .$2." "$T/$1.err"
+}
+
 # t_fcgi_start CONF [children]: ocspxy-fcgi under spawn-fcgi on
 # $T/fcgi.sock.  spawn-fcgi -F sends its children's stderr to /dev/null,
 # so a /bin/sh exec wrapper points it at $T/fcgi.log (same pid).
