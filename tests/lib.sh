@@ -46,23 +46,16 @@ _t_alive()
 	[ -n "$st" ] && [ "$st" != Z ]
 }
 
-# t_kill PID...: TERM, wait up to ~2 s, then KILL.  Forgets the pids.
+# t_kill PID...: TERM, wait up to ~2 s (t_left), then KILL.  Forgets the
+# pids.
 t_kill()
 {
-	local p i left
+	local p
 	[ $# -gt 0 ] || return 0
 	for p in "$@"; do
 		kill -TERM "$p" 2>/dev/null
 	done
-	for i in $(seq 1 40); do
-		left=
-		for p in "$@"; do
-			_t_alive "$p" && left="$left $p"
-		done
-		[ -z "$left" ] && break
-		sleep 0.05
-	done
-	for p in $left; do
+	for p in $(t_left 2 "$@"); do
 		kill -KILL "$p" 2>/dev/null
 	done
 	for p in "$@"; do
@@ -70,6 +63,23 @@ t_kill()
 		_t_forget "$p"
 	done
 	return 0
+}
+
+# t_left SECS PID...: waits up to SECS for the processes to end (a
+# sanitizer build takes a while to exit) and prints those still alive.
+t_left()
+{
+	local n=$(($1 * 20)) i p left
+	shift
+	for ((i = 0; i <= n; i++)); do
+		left=
+		for p in "$@"; do
+			_t_alive "$p" && left="$left $p"
+		done
+		[ -z "$left" ] && break
+		sleep 0.05
+	done
+	echo "$left"
 }
 
 _t_record() { echo "$1" >>"$T/pids"; }
@@ -225,23 +235,6 @@ t_wait_gone()
 		sleep 0.05
 	done
 	return 1
-}
-
-# t_left SECS PID...: waits up to SECS for the processes to end (a
-# sanitizer build takes a while to exit) and prints those still alive.
-t_left()
-{
-	local n=$(($1 * 20)) i p left
-	shift
-	for ((i = 0; i <= n; i++)); do
-		left=
-		for p in "$@"; do
-			_t_alive "$p" && left="$left $p"
-		done
-		[ -z "$left" ] && break
-		sleep 0.05
-	done
-	echo "$left"
 }
 
 # _t_wait_file FILE [secs]: poll until FILE exists (socket or file).
@@ -515,6 +508,7 @@ t_leaf_path()
 # t_responder_start NAME CA PORT [extra openssl ocsp args...]
 # CA: ca1 (self-signing), ca2 (delegated signer ca2-ocsp) or ca1-evil
 # (ca1's index, signed by the evil look-alike root: a forged response).
+# T_RSIGNER and T_RKEY, when set, name another signer certificate and key.
 # Default -nmin 60 unless the extra args carry -nmin or -ndays.
 t_responder_start()
 {
@@ -526,6 +520,8 @@ t_responder_start()
 	ca1-evil) idx=ca1 signer=$T/pki/evil/ca.crt key=$T/pki/evil/ca.key ;;
 	*) echo "t_responder_start: unknown CA $ca" >&2; return 1 ;;
 	esac
+	signer=${T_RSIGNER:-$signer}
+	key=${T_RKEY:-$key}
 	cacert=$T/pki/$idx/ca.crt
 	for a in "$@"; do
 		case $a in -nmin|-ndays) nxt= ;; esac

@@ -69,22 +69,6 @@ miss1()
 	logsince "$n0"
 }
 
-# resp_start NAME PORT SIGNER KEY CA: an `openssl ocsp` responder over CA's
-# index, signing with SIGNER/KEY (t_responder_start knows only the lib's
-# signers); works with t_responder_count and t_responder_stop.
-resp_start()
-{
-	local name=$1 port=$2 signer=$3 key=$4 ca=$5
-	stdbuf -oL -eL openssl ocsp -index "$T/pki/$ca/index.txt" \
-	    -port "$port" -rsigner "$signer" -rkey "$key" \
-	    -CA "$T/pki/$ca/ca.crt" -text -nmin 60 </dev/null \
-	    >"$T/responder-$name.log" 2>&1 &
-	local pid=$!
-	_t_record "$pid"
-	echo "$pid" >"$T/responder-$name.pid"
-	t_wait_listen "$port" 10 || { cat "$T/responder-$name.log" >&2; return 1; }
-}
-
 # mkcert CA NAME SERIAL SUBJECT EXT: an EC certificate issued by CA with
 # the extensions of section EXT of $T/sec-ext.cnf.
 cat >"$T/sec-ext.cnf" <<-'EOF'
@@ -296,7 +280,8 @@ deleg()
 {
 	local name=$1 port code c0 n0
 	port=$(t_port)
-	resp_start "$name" "$port" "$2" "$3" ca2 || { fail "$name: responder"; return; }
+	T_RSIGNER=$2 T_RKEY=$3 t_responder_start "$name" ca2 "$port" ||
+	    { fail "$name: responder"; return; }
 	t_query "$name-direct" "$(t_crt good2)" "$CA2" "http://127.0.0.1:$port/" \
 	    "$T/$name-direct.der"
 	check "fixture $name: answers good2 with status good, openssl refuses it" \
