@@ -380,6 +380,11 @@ t_pki()
 	noCheck = ignored
 	subjectKeyIdentifier = hash
 	authorityKeyIdentifier = keyid, issuer
+	[ noeku ]
+	basicConstraints = critical, CA:FALSE
+	keyUsage = critical, digitalSignature
+	subjectKeyIdentifier = hash
+	authorityKeyIdentifier = keyid, issuer
 	[ leaf ]
 	basicConstraints = critical, CA:FALSE
 	keyUsage = critical, digitalSignature
@@ -392,7 +397,7 @@ t_pki()
 	_t_root ca1 rsa "/O=ocspxy test/CN=ocspxy test CA 1" || return 1
 	_t_root ca2 ec "/O=ocspxy test/CN=ocspxy test CA 2" || return 1
 	_t_root evil rsa "/O=ocspxy test/CN=ocspxy test CA 1" || return 1
-	_t_cert ca2 ca2-ocsp 0x20ff "/O=ocspxy test/CN=ocspxy test CA 2 OCSP" \
+	t_cert ca2 ca2-ocsp 0x20ff "/O=ocspxy test/CN=ocspxy test CA 2 OCSP" \
 	    ocspsigner "" || return 1
 	: >"$P/ca1/index.txt"
 	: >"$P/ca2/index.txt"
@@ -435,8 +440,11 @@ _t_key()
 	esac
 }
 
-# _t_cert CA NAME SERIAL SUBJECT EXTSECTION OCSPURL: a cert issued by CA.
-_t_cert()
+# t_cert CA NAME SERIAL SUBJECT EXTSECTION [OCSPURL]: an EC certificate
+# issued by CA, $T/pki/CA/NAME.crt and .key, with the extensions of
+# section EXTSECTION of $T/pki/ext.cnf: ocspsigner (a delegated OCSP
+# signer), noeku (no extended key usage) or leaf (AIA OCSPURL).
+t_cert()
 {
 	local ca=$T/pki/$1 name=$2
 	_t_key ec "$ca/$name.key" || return 1
@@ -454,7 +462,7 @@ _t_cert()
 _t_leaf()
 {
 	local ca=$T/pki/$1 name=$2 serial exp rev
-	_t_cert "$1" "$name" "$3" "/O=ocspxy test/CN=$name.test" leaf "$4" ||
+	t_cert "$1" "$name" "$3" "/O=ocspxy test/CN=$name.test" leaf "$4" ||
 	    return 1
 	[ "$5" = - ] && return 0
 	serial=$($OPENSSL x509 -in "$ca/$name.crt" -noout -serial) ||

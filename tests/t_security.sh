@@ -69,34 +69,6 @@ miss1()
 	logsince "$n0"
 }
 
-# mkcert CA NAME SERIAL SUBJECT EXT: an EC certificate issued by CA with
-# the extensions of section EXT of $T/sec-ext.cnf.
-cat >"$T/sec-ext.cnf" <<-'EOF'
-[ noeku ]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid, issuer
-[ ocspsigner ]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature
-extendedKeyUsage = OCSPSigning
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid, issuer
-EOF
-mkcert()
-{
-	local d=$T/pki/$1 name=$2
-	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
-	    -out "$d/$name.key" 2>/dev/null &&
-	    openssl req -new -key "$d/$name.key" -subj "$4" \
-		-out "$d/$name.csr" 2>/dev/null &&
-	    openssl x509 -req -in "$d/$name.csr" -CA "$d/ca.crt" \
-		-CAkey "$d/ca.key" -set_serial "$3" -sha256 -days 30 \
-		-extfile "$T/sec-ext.cnf" -extensions "$5" \
-		-out "$d/$name.crt" 2>"$d/$name.err"
-}
-
 # A hostile upstream (stdlib python): logs "CONN <peer>" for every
 # accepted connection (before any request) and "REQ <method> <path>" per
 # request, listens on :: and 127.0.0.1 (dual stack).  Modes:
@@ -266,9 +238,9 @@ done
 
 # ================================================================ 2 delegated
 t_note "2. delegated signers: only an OCSPSigning certificate from the issuer"
-mkcert ca2 ca2-noeku 0x20fe "/O=ocspxy test/CN=ocspxy test CA 2 no EKU" noeku ||
+t_cert ca2 ca2-noeku 0x20fe "/O=ocspxy test/CN=ocspxy test CA 2 no EKU" noeku ||
     fail "fixture: ca2-noeku certificate"
-mkcert ca1 ca1-ocsp 0x10fe "/O=ocspxy test/CN=ocspxy test CA 1 OCSP" ocspsigner ||
+t_cert ca1 ca1-ocsp 0x10fe "/O=ocspxy test/CN=ocspxy test CA 1 OCSP" ocspsigner ||
     fail "fixture: ca1-ocsp certificate"
 check "fixture ca2-noeku: issued by ca2, no extended key usage" \
     bash -c 'openssl verify -CAfile "$1" "$2" >/dev/null 2>&1 &&
