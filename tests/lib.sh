@@ -6,7 +6,9 @@
 # and then starts what it needs: t_redis_start, t_pki, t_responder_start,
 # t_fcgi_start, t_nginx_start.  Everything lives in one mktemp -d folder $T;
 # every process started here is recorded in $T/pids and stopped by pid on
-# exit.  OCSPXY_KEEP=1 keeps $T for a post-mortem.
+# exit.  OCSPXY_KEEP=1 keeps $T for a post-mortem.  lib_nginx.sh, sourced
+# here, writes the nginx.conf (also for the bench and `make run`);
+# lib_fronts.sh has the other web servers and the TLS stapling helpers.
 #
 # Results: ok / fail / check print one line each and append "pass" or "fail"
 # to $OCSPXY_RESULTS (set by tests/run.sh; default $T/results).  A script
@@ -16,6 +18,8 @@
 
 TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRC_DIR=$(cd "$TESTS_DIR/.." && pwd)
+# shellcheck source=tests/lib_nginx.sh
+. "$TESTS_DIR/lib_nginx.sh"
 : "${OCSPXY_BUILD:=$SRC_DIR/build}"
 OPENSSL=${OPENSSL:-openssl}
 
@@ -235,6 +239,29 @@ t_wait_gone()
 		sleep 0.05
 	done
 	return 1
+}
+
+# t_serve VAR PORT OUT [LOG...] -- CMD [ARG...]: CMD, a server, in the
+# background (stdin /dev/null, stdout and stderr into OUT), its pid
+# recorded and in the variable VAR; fails, with OUT and the LOGs on
+# stderr, unless PORT listens within 10 s.
+t_serve()
+{
+	local _var=$1 _port=$2 _out=$3 _logs=() _pid
+	shift 3
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		_logs+=("$1")
+		shift
+	done
+	shift
+	"$@" </dev/null >"$_out" 2>&1 &
+	_pid=$!
+	_t_record "$_pid"
+	printf -v "$_var" %s "$_pid"
+	t_wait_listen "$_port" 10 || {
+		cat "$_out" "${_logs[@]}" >&2
+		return 1
+	}
 }
 
 # _t_wait_file FILE [secs]: poll until FILE exists (socket or file).
@@ -733,17 +760,17 @@ t_fcgi_start()
 	}
 }
 
-# t_fcgi_pids FILE: records the pids of a spawn-fcgi pid file (one a line,
-# no final newline) and lists them in FCGI_PIDS.
+# t_fcgi_pids FILE [VAR]: records the pids of a spawn-fcgi pid file (one a
+# line, no final newline) and lists them in VAR (default FCGI_PIDS).
 t_fcgi_pids()
 {
-	local p
-	FCGI_PIDS=
+	local p list=
 	while read -r p || [ -n "$p" ]; do
 		[ -n "$p" ] || continue
 		_t_record "$p"
-		FCGI_PIDS="$FCGI_PIDS $p"
+		list="$list $p"
 	done <"$1"
+	printf -v "${2:-FCGI_PIDS}" %s "$list"
 }
 
 t_fcgi_stop()
@@ -767,61 +794,32 @@ t_fcgi_alive()
 	done
 }
 
-# t_nginx_start PORT: nginx in front of $T/fcgi.sock, from the shipped
-# server block nginx/ocspxy.conf (listen and socket rewritten), or from
-# $OCSPXY_NGINX_SITE if set (same shape).
+# t_nginx_start PORT [SITE...]: nginx in front of $T/fcgi.sock on
+# 127.0.0.1:PORT with the shipped server block nginx/ocspxy.conf (or
+# $OCSPXY_NGINX_SITE, same shape), and the server blocks of the SITE files
+# if any (lib_nginx.sh writes the nginx.conf); T_NGINX_WORKERS worker
+# processes (1) of T_NGINX_CONNS connections (256), error log
+# $T/nginx-error.log at level T_NGINX_LOG (info).  Sets NGINX_PID, and
+# NGINX_WORKERS to the workers' pids (recorded too).
 t_nginx_start()
 {
-	local port=$1 site=${OCSPXY_NGINX_SITE:-$SRC_DIR/nginx/ocspxy.conf}
-	mkdir -p "$T/nginx-tmp"
-	if [ ! -f "$site" ]; then
-		site=$T/ocspxy-site.conf
-		cat >"$site" <<-'EOF'
-		# stand-in for nginx/ocspxy.conf (not written yet)
-		server {
-			listen 127.0.0.1:8008;
-			location / {
-				include fastcgi_params;
-				fastcgi_pass unix:/run/ocspxy/ocspxy-fcgi.sock;
-			}
-		}
-		EOF
-		t_note "nginx/ocspxy.conf missing: using a stand-in"
-	fi
-	sed -e "s|127\.0\.0\.1:8008|127.0.0.1:$port|g" \
-	    -e "s|unix:/run/ocspxy/ocspxy-fcgi\.sock|unix:$T/fcgi.sock|g" \
-	    -e "s|include[[:space:]]\{1,\}fastcgi_params;|include /etc/nginx/fastcgi_params;|g" \
-	    "$site" >"$T/site.conf"
-	cat >"$T/nginx.conf" <<-EOF
-	user root root;
-	daemon off;
-	master_process on;
-	worker_processes 1;
-	pid $T/nginx.pid;
-	error_log $T/nginx-error.log info;
-	events { worker_connections 256; }
-	http {
-		client_body_temp_path $T/nginx-tmp/body;
-		proxy_temp_path $T/nginx-tmp/proxy;
-		fastcgi_temp_path $T/nginx-tmp/fastcgi;
-		uwsgi_temp_path $T/nginx-tmp/uwsgi;
-		scgi_temp_path $T/nginx-tmp/scgi;
-		access_log $T/nginx-access.log;
-		include "$T/site.conf";
-	}
-	EOF
-	nginx -c "$T/nginx.conf" -p "$T" -e "$T/nginx-error.log" \
-	    </dev/null >>"$T/nginx-out.log" 2>&1 &
-	NGINX_PID=$!
-	_t_record "$NGINX_PID"
-	t_wait_listen "$port" 10 || {
-		cat "$T/nginx-out.log" "$T/nginx-error.log" >&2
-		return 1
-	}
-	# the worker (child of the master) dies with it, but record it too
-	local w
-	for w in $(pgrep -P "$NGINX_PID" 2>/dev/null); do
-		_t_record "$w"
+	local port=$1 site=${OCSPXY_NGINX_SITE:-$SRC_DIR/nginx/ocspxy.conf} i
+	shift
+	t_nginx_site "$site" "$port" "$T/fcgi.sock" >"$T/site.conf" || return 1
+	t_nginx_conf "$T" "${T_NGINX_WORKERS:-1}" "${T_NGINX_CONNS:-256}" \
+	    "$T/nginx-error.log ${T_NGINX_LOG:-info}" "$T/site.conf" "$@" ||
+	    return 1
+	t_serve NGINX_PID "$port" "$T/nginx-out.log" "$T/nginx-error.log" -- \
+	    nginx -c "$T/nginx.conf" -p "$T" -e "$T/nginx-error.log" || return 1
+	# the workers (children of the master) die with it, but record them too
+	for ((i = 0; i < 50; i++)); do
+		NGINX_WORKERS=$(pgrep -P "$NGINX_PID" 2>/dev/null | tr '\n' ' ')
+		[ "$(wc -w <<<"$NGINX_WORKERS")" -ge "${T_NGINX_WORKERS:-1}" ] &&
+		    break
+		sleep 0.05
+	done
+	for i in $NGINX_WORKERS; do
+		_t_record "$i"
 	done
 }
 
@@ -829,6 +827,7 @@ t_nginx_stop()
 {
 	[ -n "$NGINX_PID" ] && t_kill "$NGINX_PID"
 	NGINX_PID=
+	NGINX_WORKERS=
 }
 
 # ---------------------------------------------------------------- clients
