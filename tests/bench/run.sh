@@ -133,13 +133,21 @@ code=$(t_post "$T/warm" "http://127.0.0.1:$PP/" "$T/req-hit.der" -H "Host: $H1")
 t_vleaf "$T/warm.body" good1 good || die "warm-up answer does not verify"
 HITKEY=$(t_kleaf good1)
 t_exists "$HITKEY" || die "no cache entry $HITKEY"
+# same_bytes PORT WHAT: a POST and a GET of the hit request on PORT are
+# answered 200 with the warm-up's bytes; else the bench ends, naming WHAT.
+same_bytes()
+{
+	local code
+	code=$(t_post "$T/cmp" "http://127.0.0.1:$1/" "$T/req-hit.der" \
+	    -H "Host: $H1")
+	[ "$code" = 200 ] && cmp -s "$T/cmp.body" "$T/warm.body" ||
+	    die "$2: POST answered $code, not the proxy's bytes"
+	code=$(t_http "$T/cmp" -H "Host: $H1" "http://127.0.0.1:$1$GETPATH")
+	[ "$code" = 200 ] && cmp -s "$T/cmp.body" "$T/warm.body" ||
+	    die "$2: GET answered $code, not the proxy's bytes"
+}
 n0=$(t_responder_count r1)
-code=$(t_post "$T/hit" "http://127.0.0.1:$PP/" "$T/req-hit.der" -H "Host: $H1")
-[ "$code" = 200 ] && cmp -s "$T/hit.body" "$T/warm.body" ||
-    die "second request is no hit"
-code=$(t_http "$T/hitget" -H "Host: $H1" "http://127.0.0.1:$PP$GETPATH")
-[ "$code" = 200 ] && cmp -s "$T/hitget.body" "$T/warm.body" ||
-    die "GET is no hit"
+same_bytes "$PP" "the proxy, no hit"
 [ "$(t_responder_count r1)" = "$n0" ] || die "a hit went upstream"
 
 cp "$T/warm.body" "$T/static/resp.der"
@@ -161,14 +169,8 @@ NOTHING_PIDS=$(commas $NOTHING_PIDS)
 _t_wait_file "$T/nothing.sock" 5
 
 # the three answer the same body
-for port in $NP $SP; do
-	code=$(t_post "$T/cmp" "http://127.0.0.1:$port/" "$T/req-hit.der" -H "Host: $H1")
-	[ "$code" = 200 ] && cmp -s "$T/cmp.body" "$T/warm.body" ||
-	    die "port $port answers $code, not the proxy's bytes"
-	code=$(t_http "$T/cmp" -H "Host: $H1" "http://127.0.0.1:$port$GETPATH")
-	[ "$code" = 200 ] && cmp -s "$T/cmp.body" "$T/warm.body" ||
-	    die "GET on port $port answers $code, not the proxy's bytes"
-done
+same_bytes "$NP" "bench-nothing"
+same_bytes "$SP" "the static file"
 
 # 999 more entries: 1,000 in Redis
 # fill FIRST COUNT: entries of ca1 for serials FIRST.., shaped as ocspxy
