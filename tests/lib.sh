@@ -6,7 +6,9 @@
 # and then starts what it needs: t_redis_start, t_pki, t_responder_start,
 # t_fcgi_start, t_nginx_start.  Everything lives in one mktemp -d folder $T;
 # every process started here is recorded in $T/pids and stopped by pid on
-# exit.  OCSPXY_KEEP=1 keeps $T for a post-mortem.
+# exit.  OCSPXY_KEEP=1 keeps $T for a post-mortem.  lib_nginx.sh, sourced
+# here, writes the nginx.conf (also for the bench and `make run`);
+# lib_fronts.sh has the other web servers and the TLS stapling helpers.
 #
 # Results: ok / fail / check print one line each and append "pass" or "fail"
 # to $OCSPXY_RESULTS (set by tests/run.sh; default $T/results).  A script
@@ -16,6 +18,8 @@
 
 TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRC_DIR=$(cd "$TESTS_DIR/.." && pwd)
+# shellcheck source=tests/lib_nginx.sh
+. "$TESTS_DIR/lib_nginx.sh"
 : "${OCSPXY_BUILD:=$SRC_DIR/build}"
 OPENSSL=${OPENSSL:-openssl}
 
@@ -46,23 +50,16 @@ _t_alive()
 	[ -n "$st" ] && [ "$st" != Z ]
 }
 
-# t_kill PID...: TERM, wait up to ~2 s, then KILL.  Forgets the pids.
+# t_kill PID...: TERM, wait up to ~2 s (t_left), then KILL.  Forgets the
+# pids.
 t_kill()
 {
-	local p i left
+	local p
 	[ $# -gt 0 ] || return 0
 	for p in "$@"; do
 		kill -TERM "$p" 2>/dev/null
 	done
-	for i in $(seq 1 40); do
-		left=
-		for p in "$@"; do
-			_t_alive "$p" && left="$left $p"
-		done
-		[ -z "$left" ] && break
-		sleep 0.05
-	done
-	for p in $left; do
+	for p in $(t_left 2 "$@"); do
 		kill -KILL "$p" 2>/dev/null
 	done
 	for p in "$@"; do
@@ -70,6 +67,23 @@ t_kill()
 		_t_forget "$p"
 	done
 	return 0
+}
+
+# t_left SECS PID...: waits up to SECS for the processes to end (a
+# sanitizer build takes a while to exit) and prints those still alive.
+t_left()
+{
+	local n=$(($1 * 20)) i p left
+	shift
+	for ((i = 0; i <= n; i++)); do
+		left=
+		for p in "$@"; do
+			_t_alive "$p" && left="$left $p"
+		done
+		[ -z "$left" ] && break
+		sleep 0.05
+	done
+	echo "$left"
 }
 
 _t_record() { echo "$1" >>"$T/pids"; }
@@ -154,6 +168,9 @@ check()
 # t_note TEXT: a comment line in the output, not a result.
 t_note() { echo "# $*"; }
 
+# t_now: the time in unix seconds.
+t_now() { date +%s; }
+
 # t_done: last line of a test script.
 t_done()
 {
@@ -224,21 +241,27 @@ t_wait_gone()
 	return 1
 }
 
-# t_left SECS PID...: waits up to SECS for the processes to end (a
-# sanitizer build takes a while to exit) and prints those still alive.
-t_left()
+# t_serve VAR PORT OUT [LOG...] -- CMD [ARG...]: CMD, a server, in the
+# background (stdin /dev/null, stdout and stderr into OUT), its pid
+# recorded and in the variable VAR; fails, with OUT and the LOGs on
+# stderr, unless PORT listens within 10 s.
+t_serve()
 {
-	local n=$(($1 * 20)) i p left
-	shift
-	for ((i = 0; i <= n; i++)); do
-		left=
-		for p in "$@"; do
-			_t_alive "$p" && left="$left $p"
-		done
-		[ -z "$left" ] && break
-		sleep 0.05
+	local _var=$1 _port=$2 _out=$3 _logs=() _pid
+	shift 3
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		_logs+=("$1")
+		shift
 	done
-	echo "$left"
+	shift
+	"$@" </dev/null >"$_out" 2>&1 &
+	_pid=$!
+	_t_record "$_pid"
+	printf -v "$_var" %s "$_pid"
+	t_wait_listen "$_port" 10 || {
+		cat "$_out" "${_logs[@]}" >&2
+		return 1
+	}
 }
 
 # _t_wait_file FILE [secs]: poll until FILE exists (socket or file).
@@ -254,32 +277,46 @@ _t_wait_file()
 
 # ---------------------------------------------------------------- redis
 
-# t_redis_start: redis-server on $T/redis.sock (no TCP, no persistence).
-# t_redis_start: redis-server on $T/redis.sock (extra options in
-# T_REDIS_ARGS; REDISCLI_AUTH for a password).
+# t_redis_start [PORT]: redis-server (no persistence) on $T/redis.sock,
+# its pid in REDIS_PID and $T/redis.pid, log $T/redis.log; with PORT,
+# another one on 127.0.0.1:PORT instead (pid in $T/redis-PORT.pid, log
+# $T/redis-PORT.log; _t_stop_pidfile stops it).  Extra options in
+# T_REDIS_ARGS; REDISCLI_AUTH for a password.
 t_redis_start()
 {
-	rm -f "$T/redis.sock"
-	redis-server --port 0 --unixsocket "$T/redis.sock" \
-	    --unixsocketperm 777 --dir "$T" --save '' --appendonly no \
-	    --daemonize no --logfile "$T/redis.log" ${T_REDIS_ARGS:-} </dev/null &
-	REDIS_PID=$!
-	_t_record "$REDIS_PID"
-	echo "$REDIS_PID" >"$T/redis.pid"
-	local i
+	local port=${1:-} name=redis where cli pid i
+	if [ -n "$port" ]; then
+		name=redis-$port
+		where=(--port "$port" --bind 127.0.0.1)
+		cli=(-p "$port")
+	else
+		rm -f "$T/redis.sock"
+		where=(--port 0 --unixsocket "$T/redis.sock" --unixsocketperm 777)
+		cli=(-s "$T/redis.sock")
+	fi
+	redis-server "${where[@]}" --dir "$T" --save '' --appendonly no \
+	    --daemonize no --logfile "$T/$name.log" ${T_REDIS_ARGS:-} </dev/null &
+	pid=$!
+	_t_record "$pid"
+	echo "$pid" >"$T/$name.pid"
+	[ -n "$port" ] || REDIS_PID=$pid
 	for ((i = 0; i < 200; i++)); do
-		if [ -S "$T/redis.sock" ] && [ "$(rcli ping 2>/dev/null)" = PONG ]; then
-			return 0
-		fi
-		_t_alive "$REDIS_PID" || break
+		[ "$(redis-cli "${cli[@]}" ping 2>/dev/null)" = PONG ] && return 0
+		_t_alive "$pid" || break
 		sleep 0.05
 	done
 	echo "# redis-server did not start; log:" >&2
-	cat "$T/redis.log" >&2
+	cat "$T/$name.log" >&2
 	return 1
 }
 
 rcli() { redis-cli -s "$T/redis.sock" "$@"; }
+
+# t_hget KEY FIELD: the field's value (redis-cli --raw: one line).
+t_hget() { rcli --raw hget "$1" "$2"; }
+
+# t_exists KEY: the key is in Redis.
+t_exists() { [ "$(rcli exists "$1")" = 1 ]; }
 
 t_redis_stop()
 {
@@ -370,6 +407,11 @@ t_pki()
 	noCheck = ignored
 	subjectKeyIdentifier = hash
 	authorityKeyIdentifier = keyid, issuer
+	[ noeku ]
+	basicConstraints = critical, CA:FALSE
+	keyUsage = critical, digitalSignature
+	subjectKeyIdentifier = hash
+	authorityKeyIdentifier = keyid, issuer
 	[ leaf ]
 	basicConstraints = critical, CA:FALSE
 	keyUsage = critical, digitalSignature
@@ -382,7 +424,7 @@ t_pki()
 	_t_root ca1 rsa "/O=ocspxy test/CN=ocspxy test CA 1" || return 1
 	_t_root ca2 ec "/O=ocspxy test/CN=ocspxy test CA 2" || return 1
 	_t_root evil rsa "/O=ocspxy test/CN=ocspxy test CA 1" || return 1
-	_t_cert ca2 ca2-ocsp 0x20ff "/O=ocspxy test/CN=ocspxy test CA 2 OCSP" \
+	t_cert ca2 ca2-ocsp 0x20ff "/O=ocspxy test/CN=ocspxy test CA 2 OCSP" \
 	    ocspsigner "" || return 1
 	: >"$P/ca1/index.txt"
 	: >"$P/ca2/index.txt"
@@ -425,8 +467,11 @@ _t_key()
 	esac
 }
 
-# _t_cert CA NAME SERIAL SUBJECT EXTSECTION OCSPURL: a cert issued by CA.
-_t_cert()
+# t_cert CA NAME SERIAL SUBJECT EXTSECTION [OCSPURL]: an EC certificate
+# issued by CA, $T/pki/CA/NAME.crt and .key, with the extensions of
+# section EXTSECTION of $T/pki/ext.cnf: ocspsigner (a delegated OCSP
+# signer), noeku (no extended key usage) or leaf (AIA OCSPURL).
+t_cert()
 {
 	local ca=$T/pki/$1 name=$2
 	_t_key ec "$ca/$name.key" || return 1
@@ -444,7 +489,7 @@ _t_cert()
 _t_leaf()
 {
 	local ca=$T/pki/$1 name=$2 serial exp rev
-	_t_cert "$1" "$name" "$3" "/O=ocspxy test/CN=$name.test" leaf "$4" ||
+	t_cert "$1" "$name" "$3" "/O=ocspxy test/CN=$name.test" leaf "$4" ||
 	    return 1
 	[ "$5" = - ] && return 0
 	serial=$($OPENSSL x509 -in "$ca/$name.crt" -noout -serial) ||
@@ -476,11 +521,29 @@ t_ca_of()
 t_crt() { echo "$T/pki/$(t_ca_of "$1")/$1.crt"; }
 t_issuer() { echo "$T/pki/$(t_ca_of "$1")/ca.crt"; }
 
+# t_leaf_host LEAF, t_leaf_path LEAF: the Host and URL path of the leaf's
+# responder (127.0.0.1:$PKI_PORT1 /, or 127.0.0.1:$PKI_PORT2 /ca2/).
+t_leaf_host()
+{
+	case $(t_ca_of "$1") in
+	ca1) echo "127.0.0.1:$PKI_PORT1" ;;
+	ca2) echo "127.0.0.1:$PKI_PORT2" ;;
+	esac
+}
+t_leaf_path()
+{
+	case $(t_ca_of "$1") in
+	ca1) echo / ;;
+	ca2) echo /ca2/ ;;
+	esac
+}
+
 # ---------------------------------------------------------------- responders
 
 # t_responder_start NAME CA PORT [extra openssl ocsp args...]
 # CA: ca1 (self-signing), ca2 (delegated signer ca2-ocsp) or ca1-evil
 # (ca1's index, signed by the evil look-alike root: a forged response).
+# T_RSIGNER and T_RKEY, when set, name another signer certificate and key.
 # Default -nmin 60 unless the extra args carry -nmin or -ndays.
 t_responder_start()
 {
@@ -492,6 +555,8 @@ t_responder_start()
 	ca1-evil) idx=ca1 signer=$T/pki/evil/ca.crt key=$T/pki/evil/ca.key ;;
 	*) echo "t_responder_start: unknown CA $ca" >&2; return 1 ;;
 	esac
+	signer=${T_RSIGNER:-$signer}
+	key=${T_RKEY:-$key}
 	cacert=$T/pki/$idx/ca.crt
 	for a in "$@"; do
 		case $a in -nmin|-ndays) nxt= ;; esac
@@ -551,6 +616,52 @@ t_fake_stop() { _t_stop_pidfile "$T/fake-$1.pid"; }
 
 # t_fake_count NAME: requests the fake upstream has seen.
 t_fake_count() { _t_count '^REQ ' "$T/fake-$1.log"; }
+
+# t_forged OUT [openssl ocsp args]: good1's response from the look-alike
+# of ca1 (the responder "evil", ca1-evil, on a port of its own with the
+# args given, stopped afterwards): good1's CertID, status good, a
+# signature that does not verify.  Fails when nothing came back.
+t_forged()
+{
+	local out=$1 port
+	shift
+	port=$(t_port)
+	rm -f "$out"
+	t_responder_start evil ca1-evil "$port" "$@" || return 1
+	t_query evil "$(t_crt good1)" "$(t_issuer good1)" \
+	    "http://127.0.0.1:$port/" "$out"
+	t_responder_stop evil
+	[ -s "$out" ]
+}
+
+# t_bad_responses GENUINE DIR [openssl ocsp args]: what a bad upstream
+# answers for good1, made from GENUINE (ca1's response for good1) by
+# tests/ocsp_retime.py and checked (four results):
+#   DIR/expired.der  window over (thisUpdate 2 h ago, nextUpdate 1 h ago)
+#   DIR/future.der   not valid yet (thisUpdate in 2 h, nextUpdate in 3 h)
+#                    (both signed again with ca1's key: genuine signatures)
+#   DIR/badsig.der   its signature broken
+#   DIR/forged.der   t_forged (with the args)
+t_bad_responses()
+{
+	local in=$1 d=$2 k=$T/pki/ca1/ca.key r=$TESTS_DIR/ocsp_retime.py
+	shift 2
+	mkdir -p "$d"
+	python3 "$r" "$in" "$d/expired.der" "$k" \
+	    --this -7200 --next -3600 --produced -7200
+	python3 "$r" "$in" "$d/future.der" "$k" \
+	    --this 7200 --next 10800 --produced 7200
+	python3 "$r" "$in" "$d/badsig.der" "$k" --break-signature
+	t_forged "$d/forged.der" "$@"
+	check "fixture expired.der: genuinely signed by ca1, window over" \
+	    t_vsig "$d/expired.der" good1
+	check "fixture future.der: genuinely signed by ca1, not valid yet" \
+	    t_vsig "$d/future.der" good1
+	check "fixture badsig.der: names good1 good, does not verify" \
+	    t_vforged "$d/badsig.der" good1
+	check "fixture forged.der: names good1 good, does not verify" \
+	    t_vforged "$d/forged.der" good1
+}
 
 # ---------------------------------------------------------------- ocspxy
 
@@ -614,6 +725,16 @@ t_conf()
 	} >"$f"
 }
 
+# t_conf_refused NAME KEY: ocspxy-fcgi refuses the one-line config
+# $T/NAME.conf at start: exit 2, and its stderr ($T/NAME.err) names the
+# file, line 1 and KEY.
+t_conf_refused()
+{
+	"$OCSPXY_BUILD/ocspxy-fcgi" -c "$T/$1.conf" </dev/null >/dev/null \
+	    2>"$T/$1.err"
+	[ $? = 2 ] && grep -q "$1\.conf:1: key .$2." "$T/$1.err"
+}
+
 # t_fcgi_start CONF [children]: ocspxy-fcgi under spawn-fcgi on
 # $T/fcgi.sock.  spawn-fcgi -F sends its children's stderr to /dev/null,
 # so a /bin/sh exec wrapper points it at $T/fcgi.log (same pid).
@@ -640,17 +761,17 @@ t_fcgi_start()
 	}
 }
 
-# t_fcgi_pids FILE: records the pids of a spawn-fcgi pid file (one a line,
-# no final newline) and lists them in FCGI_PIDS.
+# t_fcgi_pids FILE [VAR]: records the pids of a spawn-fcgi pid file (one a
+# line, no final newline) and lists them in VAR (default FCGI_PIDS).
 t_fcgi_pids()
 {
-	local p
-	FCGI_PIDS=
+	local p list=
 	while read -r p || [ -n "$p" ]; do
 		[ -n "$p" ] || continue
 		_t_record "$p"
-		FCGI_PIDS="$FCGI_PIDS $p"
+		list="$list $p"
 	done <"$1"
+	printf -v "${2:-FCGI_PIDS}" %s "$list"
 }
 
 t_fcgi_stop()
@@ -660,6 +781,9 @@ t_fcgi_stop()
 	FCGI_PIDS=
 	rm -f "$T/fcgi.sock" "$T/fcgi.pid"
 }
+
+# t_loglines: the lines ocspxy-fcgi has logged so far ($T/fcgi.log).
+t_loglines() { wc -l <"$T/fcgi.log" 2>/dev/null || echo 0; }
 
 # t_fcgi_alive: every ocspxy-fcgi child is still running.
 t_fcgi_alive()
@@ -671,61 +795,32 @@ t_fcgi_alive()
 	done
 }
 
-# t_nginx_start PORT: nginx in front of $T/fcgi.sock, from the shipped
-# server block nginx/ocspxy.conf (listen and socket rewritten), or from
-# $OCSPXY_NGINX_SITE if set (same shape).
+# t_nginx_start PORT [SITE...]: nginx in front of $T/fcgi.sock on
+# 127.0.0.1:PORT with the shipped server block nginx/ocspxy.conf (or
+# $OCSPXY_NGINX_SITE, same shape), and the server blocks of the SITE files
+# if any (lib_nginx.sh writes the nginx.conf); T_NGINX_WORKERS worker
+# processes (1) of T_NGINX_CONNS connections (256), error log
+# $T/nginx-error.log at level T_NGINX_LOG (info).  Sets NGINX_PID, and
+# NGINX_WORKERS to the workers' pids (recorded too).
 t_nginx_start()
 {
-	local port=$1 site=${OCSPXY_NGINX_SITE:-$SRC_DIR/nginx/ocspxy.conf}
-	mkdir -p "$T/nginx-tmp"
-	if [ ! -f "$site" ]; then
-		site=$T/ocspxy-site.conf
-		cat >"$site" <<-'EOF'
-		# stand-in for nginx/ocspxy.conf (not written yet)
-		server {
-			listen 127.0.0.1:8008;
-			location / {
-				include fastcgi_params;
-				fastcgi_pass unix:/run/ocspxy/ocspxy-fcgi.sock;
-			}
-		}
-		EOF
-		t_note "nginx/ocspxy.conf missing: using a stand-in"
-	fi
-	sed -e "s|127\.0\.0\.1:8008|127.0.0.1:$port|g" \
-	    -e "s|unix:/run/ocspxy/ocspxy-fcgi\.sock|unix:$T/fcgi.sock|g" \
-	    -e "s|include[[:space:]]\{1,\}fastcgi_params;|include /etc/nginx/fastcgi_params;|g" \
-	    "$site" >"$T/site.conf"
-	cat >"$T/nginx.conf" <<-EOF
-	user root root;
-	daemon off;
-	master_process on;
-	worker_processes 1;
-	pid $T/nginx.pid;
-	error_log $T/nginx-error.log info;
-	events { worker_connections 256; }
-	http {
-		client_body_temp_path $T/nginx-tmp/body;
-		proxy_temp_path $T/nginx-tmp/proxy;
-		fastcgi_temp_path $T/nginx-tmp/fastcgi;
-		uwsgi_temp_path $T/nginx-tmp/uwsgi;
-		scgi_temp_path $T/nginx-tmp/scgi;
-		access_log $T/nginx-access.log;
-		include "$T/site.conf";
-	}
-	EOF
-	nginx -c "$T/nginx.conf" -p "$T" -e "$T/nginx-error.log" \
-	    </dev/null >>"$T/nginx-out.log" 2>&1 &
-	NGINX_PID=$!
-	_t_record "$NGINX_PID"
-	t_wait_listen "$port" 10 || {
-		cat "$T/nginx-out.log" "$T/nginx-error.log" >&2
-		return 1
-	}
-	# the worker (child of the master) dies with it, but record it too
-	local w
-	for w in $(pgrep -P "$NGINX_PID" 2>/dev/null); do
-		_t_record "$w"
+	local port=$1 site=${OCSPXY_NGINX_SITE:-$SRC_DIR/nginx/ocspxy.conf} i
+	shift
+	t_nginx_site "$site" "$port" "$T/fcgi.sock" >"$T/site.conf" || return 1
+	t_nginx_conf "$T" "${T_NGINX_WORKERS:-1}" "${T_NGINX_CONNS:-256}" \
+	    "$T/nginx-error.log ${T_NGINX_LOG:-info}" "$T/site.conf" "$@" ||
+	    return 1
+	t_serve NGINX_PID "$port" "$T/nginx-out.log" "$T/nginx-error.log" -- \
+	    nginx -c "$T/nginx.conf" -p "$T" -e "$T/nginx-error.log" || return 1
+	# the workers (children of the master) die with it, but record them too
+	for ((i = 0; i < 50; i++)); do
+		NGINX_WORKERS=$(pgrep -P "$NGINX_PID" 2>/dev/null | tr '\n' ' ')
+		[ "$(wc -w <<<"$NGINX_WORKERS")" -ge "${T_NGINX_WORKERS:-1}" ] &&
+		    break
+		sleep 0.05
+	done
+	for i in $NGINX_WORKERS; do
+		_t_record "$i"
 	done
 }
 
@@ -733,6 +828,7 @@ t_nginx_stop()
 {
 	[ -n "$NGINX_PID" ] && t_kill "$NGINX_PID"
 	NGINX_PID=
+	NGINX_WORKERS=
 }
 
 # ---------------------------------------------------------------- clients
@@ -854,19 +950,15 @@ t_post()
 }
 
 # t_post_leaf PREFIX LEAF [curl args]: POSTs the leaf's request
-# ($T/req-LEAF.der) to the proxy at $PX with its responder's Host (H1 or
-# H2, or PQ_HOST when set) and path (ca2 lives under /ca2/); prints the
-# HTTP status.
+# ($T/req-LEAF.der) to the proxy at $PX with its responder's Host (or
+# PQ_HOST when set) and path (t_leaf_host, t_leaf_path); prints the HTTP
+# status.
 t_post_leaf()
 {
-	local pfx=$1 leaf=$2 host path
+	local pfx=$1 leaf=$2
 	shift 2
-	case $(t_ca_of "$leaf") in
-	ca1) host=$H1 path=/ ;;
-	ca2) host=$H2 path=/ca2/ ;;
-	esac
-	t_post "$pfx" "$PX$path" "$T/req-$leaf.der" \
-	    -H "Host: ${PQ_HOST:-$host}" "$@"
+	t_post "$pfx" "$PX$(t_leaf_path "$leaf")" "$T/req-$leaf.der" \
+	    -H "Host: ${PQ_HOST:-$(t_leaf_host "$leaf")}" "$@"
 }
 
 # t_get_path REQFILE: the RFC 6960 GET path segment (url-encoded base64).
@@ -896,6 +988,25 @@ t_cgi()
 	    ${UBSAN_OPTIONS:+UBSAN_OPTIONS=$UBSAN_OPTIONS} \
 	    "${envs[@]}" "$OCSPXY_BUILD/ocspxy-fcgi" \
 	    -c "${T_CGI_CONF:-$T/ocspxy.conf}" <"$in" 2>>"$T/cgi.err"
+}
+
+# t_cgi_leaf PREFIX LEAF [VAR=value ...]: the leaf's request
+# ($T/req-LEAF.der) POSTed to ocspxy-fcgi run once as a CGI program (t_cgi,
+# config T_CGI_CONF) with its responder's Host (or PQ_HOST) and path; the
+# whole answer in PREFIX.raw, split (t_cgi_split) into PREFIX.hdr and
+# PREFIX.body.  Returns t_cgi's exit status.
+t_cgi_leaf()
+{
+	local pfx=$1 leaf=$2 req=$T/req-$2.der rc
+	shift 2
+	t_cgi REQUEST_METHOD=POST CONTENT_TYPE=application/ocsp-request \
+	    CONTENT_LENGTH="$(stat -c %s "$req")" \
+	    HTTP_HOST="${PQ_HOST:-$(t_leaf_host "$leaf")}" \
+	    REQUEST_URI="$(t_leaf_path "$leaf")" REMOTE_ADDR=127.0.0.1 "$@" \
+	    -- "$req" >"$pfx.raw"
+	rc=$?
+	t_cgi_split "$pfx.raw" "$pfx.hdr" "$pfx.body"
+	return $rc
 }
 
 # t_cgi_split OUT HDRFILE BODYFILE: split a CGI answer at its blank line

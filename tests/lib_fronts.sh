@@ -74,13 +74,8 @@ tf_lighttpd_start()
 		cat "$d/configtest.log" >&2
 		return 1
 	}
-	lighttpd -D -f "$d/lighttpd.conf" </dev/null >>"$d/out.log" 2>&1 &
-	LIGHTTPD_PID=$!
-	_t_record "$LIGHTTPD_PID"
-	t_wait_listen "$port" 10 || {
-		cat "$d/out.log" "$d/error.log" >&2
-		return 1
-	}
+	t_serve LIGHTTPD_PID "$port" "$d/out.log" "$d/error.log" -- \
+	    lighttpd -D -f "$d/lighttpd.conf"
 }
 
 # tf_lighttpd_stop: stop lighttpd (it stops the processes it spawned).
@@ -144,27 +139,17 @@ tf_apache_site()
 	    "$SRC_DIR/apache/ocspxy.conf" >"$3"
 }
 
-# tf_apache_start NAME PORT...: configtest, then apache2 -DFOREGROUND;
-# waits until every PORT listens. APACHE_PID_<NAME> holds the pid.
+# tf_apache_start NAME PORT: configtest, then apache2 -DFOREGROUND; waits
+# until PORT listens. APACHE_PID_<NAME> holds the pid.
 tf_apache_start()
 {
-	local name=$1 d=$T/apache-$1 pid p
-	shift
+	local name=$1 port=$2 d=$T/apache-$1
 	apache2 -t -f "$d/httpd.conf" >"$d/configtest.log" 2>&1 || {
 		cat "$d/configtest.log" >&2
 		return 1
 	}
-	apache2 -f "$d/httpd.conf" -DFOREGROUND </dev/null \
-	    >>"$d/log/out.log" 2>&1 &
-	pid=$!
-	_t_record "$pid"
-	printf -v "APACHE_PID_$name" %s "$pid"
-	for p in "$@"; do
-		t_wait_listen "$p" 10 || {
-			cat "$d/log/out.log" "$d/log/error.log" >&2
-			return 1
-		}
-	done
+	t_serve "APACHE_PID_$name" "$port" "$d/log/out.log" "$d/log/error.log" \
+	    -- apache2 -f "$d/httpd.conf" -DFOREGROUND
 }
 
 # tf_apache_stop NAME PORT...: stop by pid (Apache stops its children and
@@ -270,6 +255,22 @@ tf_tls_leaf()
 	    "/O=ocspxy test/CN=localhost" >>"$ca/index.txt"
 }
 
+# tf_stapling_begin: where the stapling tests start: t_base, a TLS
+# certificate for localhost (tf_tls_leaf tls) whose OCSP URL is ca1's
+# responder r1, and r1 running; sets CA (ca1's folder), KEY (the TLS
+# certificate's Redis key) and H1 (r1's Host).  The test ends when any of
+# it fails.
+tf_stapling_begin()
+{
+	t_base
+	check "TLS certificate for localhost (ca1), OCSP URL http://127.0.0.1:$PKI_PORT1/" \
+	    tf_tls_leaf tls 0x1010 || t_done
+	t_responder_start r1 ca1 "$PKI_PORT1" || { fail "responder ca1"; t_done; }
+	CA=$T/pki/ca1
+	KEY=$(t_key "$CA/ca.crt" "$CA/tls.crt")
+	H1=127.0.0.1:$PKI_PORT1
+}
+
 # tf_sclient PORT OUT: one TLS 1.2 handshake asking for a staple; the text
 # output in OUT, the handshake messages in OUT.msg. TLS 1.2: the staple is
 # a CertificateStatus message of its own, which tf_staple_der cuts out.
@@ -325,48 +326,32 @@ tf_staple_wait()
 # localhost, the directives given (e.g. stapling) inside the server block.
 tf_nginx_tls_start()
 {
-	local name=$1 port=$2 chain=$3 key=$4 d=$T/nginx-$1 dir pid
+	local name=$1 port=$2 chain=$3 key=$4 d=$T/nginx-$1 dir
 	shift 4
-	mkdir -p "$d/tmp"
+	mkdir -p "$d"
 	{
 		cat <<-EOF
-		user root root;
-		daemon off;
-		master_process on;
-		worker_processes 1;
-		pid $d/nginx.pid;
-		error_log $d/error.log info;
-		events { worker_connections 64; }
-		http {
-			client_body_temp_path $d/tmp/body;
-			proxy_temp_path $d/tmp/proxy;
-			fastcgi_temp_path $d/tmp/fastcgi;
-			uwsgi_temp_path $d/tmp/uwsgi;
-			scgi_temp_path $d/tmp/scgi;
-			access_log $d/access.log;
-			server {
-				listen 127.0.0.1:$port ssl;
-				server_name localhost;
-				ssl_certificate $chain;
-				ssl_certificate_key $key;
+		server {
+			listen 127.0.0.1:$port ssl;
+			server_name localhost;
+			ssl_certificate $chain;
+			ssl_certificate_key $key;
 		EOF
 		for dir in "$@"; do
-			echo "		$dir"
+			echo "	$dir"
 		done
 		cat <<-EOF
-				location / { return 200 "tls ok\n"; }
-			}
+			location / { return 200 "tls ok\n"; }
 		}
 		EOF
-	} >"$d/nginx.conf"
-	nginx -t -c "$d/nginx.conf" -p "$d" -e "$d/error.log" \
+	} >"$d/site.conf"
+	t_nginx_conf "$d" 1 64 "$d/nginx-error.log info" "$d/site.conf" ||
+	    return 1
+	nginx -t -c "$d/nginx.conf" -p "$d" -e "$d/nginx-error.log" \
 	    >"$d/configtest.log" 2>&1 || { cat "$d/configtest.log" >&2; return 1; }
-	nginx -c "$d/nginx.conf" -p "$d" -e "$d/error.log" </dev/null \
-	    >>"$d/out.log" 2>&1 &
-	pid=$!
-	_t_record "$pid"
-	printf -v "NGINX_PID_$name" %s "$pid"
-	t_wait_listen "$port" 10 || { cat "$d/out.log" "$d/error.log" >&2; return 1; }
+	t_serve "NGINX_PID_$name" "$port" "$d/nginx-out.log" \
+	    "$d/nginx-error.log" -- \
+	    nginx -c "$d/nginx.conf" -p "$d" -e "$d/nginx-error.log"
 }
 
 tf_nginx_tls_stop()

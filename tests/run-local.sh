@@ -54,26 +54,12 @@ spawn-fcgi -s "$run/ocspxy-fcgi.sock" -M 0600 -F "$children" \
     >/dev/null
 pids="$pids $(tr '\n' ' ' < "$run/ocspxy-fcgi.pid")"
 
-sed -e "s|127.0.0.1:8008|127.0.0.1:$port|" \
-    -e "s|/run/ocspxy/ocspxy-fcgi.sock|$run/ocspxy-fcgi.sock|" \
-    -e "s|include fastcgi_params;|include /etc/nginx/fastcgi_params;|" \
-    "$top/nginx/ocspxy.conf" > "$run/nginx/site.conf"
-cat > "$run/nginx/nginx.conf" <<CONF
-user $(id -un) $(id -gn);
-worker_processes 2;
-pid $run/nginx/nginx.pid;
-error_log stderr;
-events {}
-http {
-	client_body_temp_path $run/nginx/body;
-	fastcgi_temp_path $run/nginx/fastcgi;
-	proxy_temp_path $run/nginx/proxy;
-	uwsgi_temp_path $run/nginx/uwsgi;
-	scgi_temp_path $run/nginx/scgi;
-	include $run/nginx/site.conf;
-}
-CONF
-nginx -c "$run/nginx/nginx.conf" -p "$run/nginx" -g 'daemon off;' &
+# shellcheck source=tests/lib_nginx.sh
+. "$top/tests/lib_nginx.sh"
+t_nginx_site "$top/nginx/ocspxy.conf" "$port" "$run/ocspxy-fcgi.sock" \
+    >"$run/nginx/site.conf"
+t_nginx_conf "$run/nginx" 2 512 stderr "$run/nginx/site.conf"
+nginx -c "$run/nginx/nginx.conf" -p "$run/nginx" &
 pids="$pids $!"
 
 if [ -x "$build/ocspxy-refresh" ]; then

@@ -48,9 +48,6 @@ ox()
 	RC=$?
 }
 
-hget() { rcli --raw hget "$1" "$2"; }
-exists() { [ "$(rcli exists "$1")" = 1 ]; }
-now() { date +%s; }
 iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 
 # line FILE NAME: the output line of FILE whose first column is NAME.
@@ -79,7 +76,7 @@ stored_ok()
 {
 	local leaf=$1 key
 	key=$(t_kleaf "$leaf")
-	if ! exists "$key"; then
+	if ! t_exists "$key"; then
 		fail "$leaf: no entry $key in Redis"
 		return 1
 	fi
@@ -87,7 +84,7 @@ stored_ok()
 	check "$leaf: entry $key holds a response that verifies ($2, Response verify OK)" \
 	    t_vleaf "$T/$leaf.stored.der" "$leaf" "$2"
 	check "$leaf: entry names the AIA responder $3" \
-	    test "$(hget "$key" ocsp_responder)" = "$3"
+	    test "$(t_hget "$key" ocsp_responder)" = "$3"
 }
 
 K1=$(t_kleaf good1)
@@ -210,7 +207,7 @@ check "warm of a cert whose responder (AIA 127.0.0.1:$DEAD) is down: exit 1" \
     test "$RC" = 1
 check "warm, responder down: the line says failed" \
     bash -c "awk -F'\t' '\$2 == \"$KD\"' '$T/w5.out' | cut -f5 | grep -q '^failed'"
-check "warm, responder down: nothing stored" ! exists "$KD"
+check "warm, responder down: nothing stored" ! t_exists "$KD"
 ox w6 warm "$CA1/dead1.crt" "$CA1/tls.crt" "$CA1/ca.crt"
 check "warm of a down and an up responder: exit 1, the good one stored anyway" \
     bash -c "[ $RC = 1 ] && [ \"\$(redis-cli -s '$T/redis.sock' exists '$KT')\" = 1 ]"
@@ -227,13 +224,13 @@ for l in good1 good2 revoked1; do
 	t_redis_field "$k" response "$T/st-$l.der"
 	respinfo "$T/st-$l.der" || fail "$l: no times in -resp_text"
 	E_TU[$l]=$RT_TU E_NU[$l]=$RT_NU E_ST[$l]=$RT_ST
-	E_LC[$l]=$(hget "$k" lastchecked)
+	E_LC[$l]=$(t_hget "$k" lastchecked)
 done
 E_RESP[good1]=$H1 E_RESP[good2]=$H2 E_RESP[revoked1]=$H1
 
-t0=$(now)
+t0=$(t_now)
 ox s_tsv status --tsv
-t1=$(now)
+t1=$(t_now)
 check "status --tsv (all): exit 1 (every nextUpdate is within the default warn, 1d)" \
     test "$RC" = 1
 check "status --tsv: header line" test "$(head -1 "$T/s_tsv.out")" = \
@@ -259,9 +256,9 @@ for l in good1 good2 revoked1; do
 	    "$(printf '%s\tok\t0\t%s' "$(iso "${E_LC[$l]}")" "${E_RESP[$l]}")"
 done
 
-t0=$(now)
+t0=$(t_now)
 ox s_json status --json "$CA1/good1.crt" "$CA1/ca.crt" "$K2"
-t1=$(now)
+t1=$(t_now)
 check "status --json good1.crt ca1.crt KEY(good2): two lines" \
     test "$(wc -l <"$T/s_json.out")" = 2
 # jcheck LEAF: the JSON object of LEAF holds the expected values.
@@ -323,8 +320,8 @@ ox s_ibad export --interval 0 "$T"
 check "export --interval 0: exit 2 (not a duration of 1 s or more)" test "$RC" = 2
 
 # an expired entry: status reads nextupd from the entry's hash
-NU_S1=$(hget "$KS1" nextupd)
-rcli hset "$KS1" nextupd $(($(now) - 60)) >/dev/null
+NU_S1=$(t_hget "$KS1" nextupd)
+rcli hset "$KS1" nextupd $(($(t_now) - 60)) >/dev/null
 ox s_exp status --warn 30s "$CA1/short1.crt" "$CA1/ca.crt"
 check "status of an expired entry (nextupd a minute ago), --warn 30s: exit 1" \
     test "$RC" = 1
@@ -342,13 +339,13 @@ t_note "3: prune, refresh"
 ox p1 prune "$CA1/short1.crt" "$CA1/ca.crt"
 check "prune short1.crt ca1.crt: exit 0, prints name key pruned" \
     test "$RC:$(cat "$T/p1.out")" = "0:$(printf '%s\t%s\tpruned' "$CA1/short1.crt" "$KS1")"
-check "prune by file: entry gone" ! exists "$KS1"
+check "prune by file: entry gone" ! t_exists "$KS1"
 check "prune by file: gone from the nextUpdate index too" \
     test -z "$(rcli zscore ocspxy:index:next "$KS1")"
 ox p2 prune "$KR2"
 check "prune KEY (revoked2): exit 0, prints key key pruned" \
     test "$RC:$(cat "$T/p2.out")" = "0:$(printf '%s\t%s\tpruned' "$KR2" "$KR2")"
-check "prune by key: entry gone" ! exists "$KR2"
+check "prune by key: entry gone" ! t_exists "$KR2"
 ox p3 prune "$KR2"
 check "prune again: not cached, exit 0" \
     test "$RC:$(cut -f3 "$T/p3.out")" = "0:not cached"
@@ -372,16 +369,16 @@ ox p6 warm "$long"
 check "warm DIR whose file's path is too long: exit 2, the log says so" \
     bash -c '[ "$1" = 2 ] && grep -q "path too long" "$2"' _ "$RC" "$T/run-p6.err"
 
-TU1=$(hget "$K1" thisupd)
-TU2=$(hget "$K2" thisupd)
+TU1=$(t_hget "$K1" thisupd)
+TU2=$(t_hget "$K2" thisupd)
 c1=$(t_responder_count r1)
 c2=$(t_responder_count r2)
 sleep 1.1 # thisUpdate has 1 s resolution
 ox f1 refresh "$CA1/good1.crt" "$CA1/ca.crt"
 check "refresh good1.crt ca1.crt: exit 0, stored" \
     test "$RC:$(line "$T/f1.out" "$CA1/good1.crt" | col 5 | cut -c1-6)" = "0:stored"
-check "refresh by file: thisupd grew ($TU1 -> $(hget "$K1" thisupd))" \
-    test "$(hget "$K1" thisupd)" -gt "$TU1"
+check "refresh by file: thisupd grew ($TU1 -> $(t_hget "$K1" thisupd))" \
+    test "$(t_hget "$K1" thisupd)" -gt "$TU1"
 check "refresh by file: ca1's responder asked once more" \
     test "$(t_responder_count r1)" = $((c1 + 1))
 t_redis_field "$K1" response "$T/f1.der"
@@ -389,8 +386,8 @@ check "refresh by file: the new response verifies" t_vleaf "$T/f1.der" good1 goo
 ox f2 refresh "$K2"
 check "refresh KEY (good2): exit 0, stored" \
     test "$RC:$(line "$T/f2.out" "$K2" | col 5 | cut -c1-6)" = "0:stored"
-check "refresh by key: thisupd grew ($TU2 -> $(hget "$K2" thisupd))" \
-    test "$(hget "$K2" thisupd)" -gt "$TU2"
+check "refresh by key: thisupd grew ($TU2 -> $(t_hget "$K2" thisupd))" \
+    test "$(t_hget "$K2" thisupd)" -gt "$TU2"
 check "refresh by key: ca2's responder asked once more (under /ca2/)" \
     test "$(t_responder_count r2)" = $((c2 + 1))
 ox f3 refresh "$CA1/short1.crt" "$CA1/ca.crt"
@@ -448,8 +445,8 @@ check "export again: reports 0 written" \
     grep -q '^exported 0 responses' "$T/e3.out"
 
 # an expired entry is not exported
-NU_R1=$(hget "$KR1" nextupd)
-rcli hset "$KR1" nextupd $(($(now) - 60)) >/dev/null
+NU_R1=$(t_hget "$KR1" nextupd)
+rcli hset "$KR1" nextupd $(($(t_now) - 60)) >/dev/null
 mkdir -p "$T/exx"
 ox e5 export "$T/exx"
 check "export skips an expired entry (revoked1, nextupd in the past)" \

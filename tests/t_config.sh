@@ -113,10 +113,8 @@ t_reqout "$(t_crt good1)" "$(t_issuer good1)" "$req"
 len=$(stat -c %s "$req")
 
 c0=$(t_responder_count r1)
-t_cgi REQUEST_METHOD=POST CONTENT_TYPE=application/ocsp-request \
-    CONTENT_LENGTH="$len" HTTP_HOST="$H1" REQUEST_URI=/ -- "$req" >"$T/cgi1.out"
+t_cgi_leaf "$T/cgi1" good1
 check "CGI POST: exit status 0" test $? = 0
-t_cgi_split "$T/cgi1.out" "$T/cgi1.hdr" "$T/cgi1.body"
 check "CGI POST: first line 'Status: 200 ...'" \
     grep -qE '^Status: 200( |$)' <(head -1 "$T/cgi1.hdr")
 check "CGI POST: Content-Type application/ocsp-response" \
@@ -127,7 +125,7 @@ check "CGI POST: body is a verified good answer for good1" \
     t_vleaf "$T/cgi1.body" good1 good
 check "CGI POST: went upstream" test "$(t_responder_count r1)" -eq $((c0 + 1))
 key=$(t_kleaf good1)
-check "CGI POST: stored in Redis under $key" test "$(rcli exists "$key")" = 1
+check "CGI POST: stored in Redis under $key" t_exists "$key"
 t_redis_field "$key" response "$T/cgi1.stored"
 check "CGI POST: stored response = the answer" cmp -s "$T/cgi1.stored" "$T/cgi1.body"
 
@@ -146,18 +144,14 @@ t_cgi REQUEST_METHOD=PUT HTTP_HOST="$H1" REQUEST_URI=/ -- /dev/null >"$T/cgi3.ou
 check "CGI PUT: Status: 405" grep -qE '^Status: 405( |$)' <(head -1 "$T/cgi3.out")
 
 t_conf "$T/small.conf" max_request_bytes 64
-T_CGI_CONF=$T/small.conf t_cgi REQUEST_METHOD=POST \
-    CONTENT_TYPE=application/ocsp-request CONTENT_LENGTH="$len" \
-    HTTP_HOST="$H1" REQUEST_URI=/ -- "$req" >"$T/cgi4.out"
+T_CGI_CONF=$T/small.conf t_cgi_leaf "$T/cgi4" good1
 check "CGI POST of $len bytes with max_request_bytes 64: Status: 413" \
-    grep -qE '^Status: 413( |$)' <(head -1 "$T/cgi4.out")
+    grep -qE '^Status: 413( |$)' <(head -1 "$T/cgi4.raw")
 
 t_conf "$T/prefix.conf" prefix test_
-T_CGI_CONF=$T/prefix.conf t_cgi REQUEST_METHOD=POST \
-    CONTENT_TYPE=application/ocsp-request CONTENT_LENGTH="$len" \
-    HTTP_HOST="$H1" REQUEST_URI=/ -- "$req" >"$T/cgi5.out"
+T_CGI_CONF=$T/prefix.conf t_cgi_leaf "$T/cgi5" good1
 check "prefix test_: stored under $(t_kleaf good1 test_)" \
-    test "$(rcli exists "$(t_kleaf good1 test_)")" = 1
+    t_exists "$(t_kleaf good1 test_)"
 
 # issuer_dir: the issuers found in a directory verify what is stored
 # (ocspxy refresh says "verified"); an empty directory verifies nothing.
@@ -174,10 +168,7 @@ out=$("$OCSPXY_BUILD/ocspxy" -c "$T/nodir.conf" refresh \
 check "issuer_dir without ca1: stored, not verified ($out)" \
     grep -q 'stored$' <<<"$out"
 printf 'issuer_dir %s\n' "$T/missing" >"$T/baddir.conf"
-"$OCSPXY_BUILD/ocspxy-fcgi" -c "$T/baddir.conf" </dev/null >/dev/null \
-    2>"$T/baddir.err"
-rc=$?
 check "issuer_dir that does not exist: exit 2 naming file, line and key" \
-    bash -c "[ $rc = 2 ] && grep -q 'baddir.conf:1: key .issuer_dir.' '$T/baddir.err'"
+    t_conf_refused baddir issuer_dir
 
 t_done

@@ -50,21 +50,13 @@ t_fake_stop hostcheck
 # overrides the Host).  The request sent is saved in $T/NAME.req.
 pq()
 {
-	local name=$1 leaf=$2 out=$3 host path
+	local name=$1 leaf=$2 out=$3
 	shift 3
-	case $(t_ca_of "$leaf") in
-	ca1) host=$H1 path=/ ;;
-	ca2) host=$H2 path=/ca2/ ;;
-	esac
-	t_query "$name" "$(t_crt "$leaf")" "$(t_issuer "$leaf")" "$PX$path" \
-	    "$out" -header "Host=${PQ_HOST:-$host}" -reqout "$T/$name.req" "$@"
+	t_query "$name" "$(t_crt "$leaf")" "$(t_issuer "$leaf")" \
+	    "$PX$(t_leaf_path "$leaf")" "$out" \
+	    -header "Host=${PQ_HOST:-$(t_leaf_host "$leaf")}" \
+	    -reqout "$T/$name.req" "$@"
 }
-
-pp() { t_post_leaf "$@"; }
-
-loglines() { wc -l <"$T/fcgi.log" 2>/dev/null || echo 0; }
-hget() { rcli --raw hget "$1" "$2"; }
-exists() { [ "$(rcli exists "$1")" = 1 ]; }
 
 # entry_ok LEAF RESPFILE REQFILE RESPONDER STATUS: the Redis entry of LEAF
 # holds what the spec says, one result line per field.
@@ -72,13 +64,13 @@ entry_ok()
 {
 	local leaf=$1 resp=$2 req=$3 responder=$4 st=$5 key tu nu lc now
 	key=$(t_kleaf "$leaf")
-	if ! exists "$key"; then
+	if ! t_exists "$key"; then
 		fail "$leaf: no Redis entry $key"
 		return 1
 	fi
 	ok "$leaf: stored under $key"
 	check "$leaf: ocsp_responder = $responder" \
-	    test "$(hget "$key" ocsp_responder)" = "$responder"
+	    test "$(t_hget "$key" ocsp_responder)" = "$responder"
 	t_redis_field "$key" response "$T/$leaf.stored-resp"
 	check "$leaf: stored response byte-identical to the client's" \
 	    cmp -s "$T/$leaf.stored-resp" "$resp"
@@ -87,12 +79,12 @@ entry_ok()
 	    cmp -s "$T/$leaf.stored-req" "$req"
 	read -r tu nu <<<"$(t_resp_times "$resp")"
 	check "$leaf: thisupd = the response's This Update ($tu)" \
-	    test "$(hget "$key" thisupd)" = "$tu"
+	    test "$(t_hget "$key" thisupd)" = "$tu"
 	check "$leaf: nextupd = the response's Next Update ($nu)" \
-	    test "$(hget "$key" nextupd)" = "$nu"
-	check "$leaf: status = $st" test "$(hget "$key" status)" = "$st"
-	check "$leaf: nonce = 0" test "$(hget "$key" nonce)" = 0
-	lc=$(hget "$key" lastchecked)
+	    test "$(t_hget "$key" nextupd)" = "$nu"
+	check "$leaf: status = $st" test "$(t_hget "$key" status)" = "$st"
+	check "$leaf: nonce = 0" test "$(t_hget "$key" nonce)" = 0
+	lc=$(t_hget "$key" lastchecked)
 	now=$(date +%s)
 	check "$leaf: lastchecked ~ now ($lc)" \
 	    test "${lc:-0}" -ge $((now - 30)) -a "${lc:-0}" -le $((now + 2))
@@ -114,9 +106,9 @@ check "two-certificate request: answer verified, good1 good, revoked1 revoked" \
 check "two-certificate request went upstream" \
     test "$(t_responder_count r1)" -eq $((c0 + 1))
 check "two-certificate request: nothing stored for good1" \
-    ! exists "$(t_kleaf good1)"
+    ! t_exists "$(t_kleaf good1)"
 check "two-certificate request: nothing stored for revoked1" \
-    ! exists "$(t_kleaf revoked1)"
+    ! t_exists "$(t_kleaf revoked1)"
 
 c0=$(t_responder_count r1)
 pq good1 good1 "$T/good1.der"
@@ -135,7 +127,7 @@ check "POST hit good1: same bytes as the stored response" \
 
 # headers of a 200 served from the cache
 key1=$(t_kleaf good1)
-code=$(pp "$T/h" good1)
+code=$(t_post_leaf "$T/h" good1)
 check "curl POST good1: 200" test "$code" = 200
 check "curl POST good1: body verified" t_vleaf "$T/h.body" good1 good
 check "200: Content-Type application/ocsp-response" \
@@ -149,15 +141,15 @@ done
 check "200: exactly one Date header" \
     test "$(tr -d '\r' <"$T/h.hdr" | grep -ci '^date:')" = 1
 check "200: Last-Modified = thisUpdate (RFC 5019)" \
-    test "$(date -u -d "$(t_hdr "$T/h.hdr" Last-Modified)" +%s)" = "$(hget "$key1" thisupd)"
+    test "$(date -u -d "$(t_hdr "$T/h.hdr" Last-Modified)" +%s)" = "$(t_hget "$key1" thisupd)"
 check "200: Expires = nextUpdate (RFC 5019)" \
-    test "$(date -u -d "$(t_hdr "$T/h.hdr" Expires)" +%s)" = "$(hget "$key1" nextupd)"
+    test "$(date -u -d "$(t_hdr "$T/h.hdr" Expires)" +%s)" = "$(t_hget "$key1" nextupd)"
 check "200: ETag present" grep -qiE '^etag: *"?[^" ]+' "$T/h.hdr"
 cc=$(t_hdr "$T/h.hdr" Cache-Control)
 check "200: Cache-Control: max-age=N, public, no-transform, must-revalidate ($cc)" \
     bash -c "[[ '$cc' =~ ^max-age=[0-9]+,\ public,\ no-transform,\ must-revalidate$ ]]"
 ma=$(echo "$cc" | sed -n 's/^max-age=\([0-9]*\).*/\1/p')
-left=$(($(hget "$key1" nextupd) - $(date +%s)))
+left=$(($(t_hget "$key1" nextupd) - $(date +%s)))
 check "200: max-age ($ma) = seconds to nextUpdate ($left)" \
     test "${ma:-x}" -ge $((left - 5)) -a "${ma:-x}" -le $((left + 5))
 
@@ -199,7 +191,7 @@ check "nonce request: the answer carries the client's nonce" \
     bash -c "grep -q '^Response verify OK' '$T/query-nonce-u1.log' &&
 	! grep -qi 'nonce' '$T/query-nonce-u1.log'"
 check "nonce request went upstream" test "$(t_responder_count r1)" -eq $((c0 + 1))
-check "nonce request: nothing stored for unknown1" ! exists "$(t_kleaf unknown1)"
+check "nonce request: nothing stored for unknown1" ! t_exists "$(t_kleaf unknown1)"
 
 t_redis_snapshot "$key1" "$T/g1.snap" "${T_CORE_FIELDS[@]}"
 c0=$(t_responder_count r1)
@@ -220,13 +212,13 @@ entry_ok unknown1 "$T/unknown1.der" "$T/unknown1.req" "$H1" unknown
 # ---------------------------------------------------------------- prune, no-cache
 t_note "X-prune-from-cache, Cache-Control: no-cache"
 c0=$(t_responder_count r1)
-code=$(pp "$T/prune" revoked1 -H 'X-prune-from-cache: 1')
+code=$(t_post_leaf "$T/prune" revoked1 -H 'X-prune-from-cache: 1')
 check "X-prune-from-cache: 1 -> 410" test "$code" = 410
-check "pruned key is gone from Redis" ! exists "$(t_kleaf revoked1)"
+check "pruned key is gone from Redis" ! t_exists "$(t_kleaf revoked1)"
 check "prune asks nothing upstream" test "$(t_responder_count r1)" -eq "$c0"
 
 c0=$(t_responder_count r1)
-code=$(pp "$T/nc" good1 -H 'Cache-Control: no-cache')
+code=$(t_post_leaf "$T/nc" good1 -H 'Cache-Control: no-cache')
 check "Cache-Control: no-cache on a cached cert: 200" test "$code" = 200
 check "no-cache: answer verified" t_vleaf "$T/nc.body" good1 good
 check "no-cache: fetched upstream" test "$(t_responder_count r1)" -eq $((c0 + 1))
@@ -267,7 +259,7 @@ T_DIGEST=-sha256 pq s256 good2 "$T/s256.der"
 T_DIGEST=-sha256 check "SHA-256 CertID good2: Response verify OK, good" \
     t_vleaf "$T/s256.der" good2 good
 check "SHA-256 CertID: stored under the SHA-256 issuerKeyHash" \
-    exists "$(t_kleaf good2 "" sha256)"
+    t_exists "$(t_kleaf good2 "" sha256)"
 
 # responder down
 t_responder_stop r2
@@ -275,19 +267,19 @@ t_note "ca2 responder stopped"
 pq down-g2 good2 "$T/down-g2.der"
 check "responder down: cached good2 still answered, verified" \
     t_vleaf "$T/down-g2.der" good2 good
-n0=$(loglines)
-code=$(pp "$T/down-r2" revoked2)
+n0=$(t_loglines)
+code=$(t_post_leaf "$T/down-r2" revoked2)
 check "responder down: uncached revoked2 -> 503" test "$code" = 503
-check "responder down: nothing stored for revoked2" ! exists "$(t_kleaf revoked2)"
+check "responder down: nothing stored for revoked2" ! t_exists "$(t_kleaf revoked2)"
 check "503 logged one line, and one for the breaker that opened" \
-    bash -c "test $(loglines) -eq $((n0 + 2)) &&
+    bash -c "test $(t_loglines) -eq $((n0 + 2)) &&
 	tail -2 '$T/fcgi.log' | grep -q 'responder 127.0.0.1:$PKI_PORT2: circuit open'"
 pq down-n2 good2 "$T/down-n2.der" -nonce
 check "responder down: nonce request answered from the cache, Response verify OK" \
     grep -q '^Response verify OK' "$T/query-down-n2.log"
 check "responder down: nonce answer is the cached good2 response" \
     t_vleaf "$T/down-n2.der" good2 good
-code=$(pp "$T/down-nc" good2 -H 'Cache-Control: no-cache')
+code=$(t_post_leaf "$T/down-nc" good2 -H 'Cache-Control: no-cache')
 check "responder down: no-cache answered from the cache (200)" test "$code" = 200
 check "responder down: no-cache answer verified" t_vleaf "$T/down-nc.body" good2 good
 t_responder_start r2 ca2 "$PKI_PORT2"
@@ -303,10 +295,10 @@ err()
 {
 	local desc=$1 want=$2 n0 code
 	shift 2
-	n0=$(loglines)
+	n0=$(t_loglines)
 	code=$(t_http "$T/err" "$@")
 	check "$desc -> $want" test "$code" = "$want"
-	check "$desc: one log line" test "$(loglines)" -eq $((n0 + 1))
+	check "$desc: one log line" test "$(t_loglines)" -eq $((n0 + 1))
 }
 r=$T/req-good1.der
 err "PUT" 405 -X PUT -H "Host: $H1" -H 'Content-Type: application/ocsp-request' \
@@ -333,13 +325,13 @@ err "POST of 20000 bytes (max_request_bytes 16384)" 413 -H "Host: $H1" \
 ks=$(t_kleaf short1)
 rcli hset "$ks" nextupd $(($(date +%s) - 600)) >/dev/null
 t_redis_snapshot "$ks" "$T/s1.snap" "${T_CORE_FIELDS[@]}"
-n0=$(loglines)
-code=$(PQ_HOST=127.0.0.1:$DEAD pp "$T/dead" short1)
+n0=$(t_loglines)
+code=$(PQ_HOST=127.0.0.1:$DEAD t_post_leaf "$T/dead" short1)
 check "upstream down, cached entry expired: 503" test "$code" = 503
 t_redis_snapshot "$ks" "$T/s1.snap2" "${T_CORE_FIELDS[@]}"
 check "upstream down: the expired entry is untouched" cmp -s "$T/s1.snap" "$T/s1.snap2"
 check "upstream down: one log line, and one for the breaker that opened" \
-    test "$(loglines)" -eq $((n0 + 2))
+    test "$(t_loglines)" -eq $((n0 + 2))
 
 # ---------------------------------------------------------------- bad upstreams
 t_note "bad upstreams: nothing stored, a cached entry stays as it was"
@@ -347,25 +339,7 @@ t_note "bad upstreams: nothing stored, a cached entry stays as it was"
 t_query d-good1 "$(t_crt good1)" "$(t_issuer good1)" "http://$H1/" "$T/d-good1.der"
 t_query d-short1 "$(t_crt short1)" "$(t_issuer short1)" "http://$H1/" \
     "$T/other-short1.der"
-python3 "$TESTS_DIR/ocsp_retime.py" "$T/d-good1.der" "$T/expired-good1.der" \
-    "$T/pki/ca1/ca.key" --this -7200 --next -3600 --produced -7200
-python3 "$TESTS_DIR/ocsp_retime.py" "$T/d-good1.der" "$T/future-good1.der" \
-    "$T/pki/ca1/ca.key" --this 7200 --next 10800 --produced 7200
-python3 "$TESTS_DIR/ocsp_retime.py" "$T/d-good1.der" "$T/badsig-good1.der" \
-    "$T/pki/ca1/ca.key" --break-signature
-EP=$(t_port)
-t_responder_start evil ca1-evil "$EP"
-t_query evil "$(t_crt good1)" "$(t_issuer good1)" "http://127.0.0.1:$EP/" \
-    "$T/forged-good1.der"
-t_responder_stop evil
-check "fixture expired-good1.der: genuinely signed by ca1" \
-    t_vsig "$T/expired-good1.der" good1
-check "fixture future-good1.der: genuinely signed by ca1" \
-    t_vsig "$T/future-good1.der" good1
-check "fixture badsig-good1.der: names good1 good, does not verify" \
-    t_vforged "$T/badsig-good1.der" good1
-check "fixture forged-good1.der: names good1 good, does not verify" \
-    t_vforged "$T/forged-good1.der" good1
+t_bad_responses "$T/d-good1.der" "$T/bad"
 
 # bad_upstream LABEL MODE: good1 through a fake upstream.
 bad_upstream()
@@ -376,12 +350,12 @@ bad_upstream()
 	# a) cached and valid, no-cache forces the fetch: the cache answers
 	rcli del "$key1" >/dev/null # a fresh, genuine entry from r1
 	pq "re-$label" good1 "$T/re-$label.der"
-	if ! t_vleaf "$T/re-$label.der" good1 good || ! exists "$key1"; then
+	if ! t_vleaf "$T/re-$label.der" good1 good || ! t_exists "$key1"; then
 		fail "$label: could not cache good1 from the real responder first"
 	fi
 	t_redis_snapshot "$key1" "$T/$label.snap" "${T_CORE_FIELDS[@]}"
 	if [ "$mode" != hang ]; then
-		code=$(PQ_HOST=127.0.0.1:$fp pp "$T/$label-a" good1 -H 'Cache-Control: no-cache')
+		code=$(PQ_HOST=127.0.0.1:$fp t_post_leaf "$T/$label-a" good1 -H 'Cache-Control: no-cache')
 		check "$label, no-cache, cached: 200" test "$code" = 200
 		check "$label, no-cache, cached: answer (from the cache) verified" \
 		    t_vleaf "$T/$label-a.body" good1 good
@@ -395,10 +369,10 @@ bad_upstream()
 	c0=$(t_fake_count "$label")
 	local s e
 	s=$(date +%s)
-	code=$(PQ_HOST=127.0.0.1:$fp pp "$T/$label-b" good1)
+	code=$(PQ_HOST=127.0.0.1:$fp t_post_leaf "$T/$label-b" good1)
 	e=$(date +%s)
 	check "$label, not cached: 503" test "$code" = 503
-	check "$label, not cached: nothing stored" ! exists "$key1"
+	check "$label, not cached: nothing stored" ! t_exists "$key1"
 	[ "$mode" = hang ] &&
 	    check "$label: answered within upstream_timeout 3 s (+2)" \
 		test $((e - s)) -le 5
@@ -407,10 +381,10 @@ bad_upstream()
 bad_upstream garbage garbage
 bad_upstream http500 http500
 bad_upstream other "file:$T/other-short1.der"
-bad_upstream expired "file:$T/expired-good1.der"
-bad_upstream notyet "file:$T/future-good1.der"
-bad_upstream forged "file:$T/forged-good1.der"
-bad_upstream badsig "file:$T/badsig-good1.der"
+bad_upstream expired "file:$T/bad/expired.der"
+bad_upstream notyet "file:$T/bad/future.der"
+bad_upstream forged "file:$T/bad/forged.der"
+bad_upstream badsig "file:$T/bad/badsig.der"
 bad_upstream close close
 bad_upstream hang hang
 
@@ -420,10 +394,10 @@ python3 "$TESTS_DIR/ocsp_retime.py" "$T/d-good1.der" "$T/skew-good1.der" \
 fp=$(t_port)
 t_fake_start skew "$fp" "file:$T/skew-good1.der"
 rcli del "$key1" >/dev/null
-code=$(PQ_HOST=127.0.0.1:$fp pp "$T/skew" good1)
+code=$(PQ_HOST=127.0.0.1:$fp t_post_leaf "$T/skew" good1)
 check "thisUpdate 60 s ahead (clock_skew 300): 200" test "$code" = 200
 check "thisUpdate 60 s ahead: answer verified" t_vleaf "$T/skew.body" good1 good
-check "thisUpdate 60 s ahead: stored" exists "$key1"
+check "thisUpdate 60 s ahead: stored" t_exists "$key1"
 t_fake_stop skew
 
 # ---------------------------------------------------------------- Redis down
@@ -435,11 +409,11 @@ t_redis_start
 # each child has its own connection: a few requests, so both see Redis back
 for i in 1 2 3 4; do
 	pq "reds$i" good1 "$T/reds$i.der"
-	exists "$key1" && break
+	t_exists "$key1" && break
 	sleep 0.3
 done
 check "Redis back: good1 answered, verified" t_vleaf "$T/reds$i.der" good1 good
-check "Redis back: good1 stored again (within 4 requests)" exists "$key1"
+check "Redis back: good1 stored again (within 4 requests)" t_exists "$key1"
 
 check "ocspxy-fcgi children all still running" t_fcgi_alive
 # A request read to its end is closed at once (no lingering close), one

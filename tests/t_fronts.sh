@@ -46,12 +46,12 @@ front_checks()
 	    t_vleaf "$T/$f-good1.der" good1 good
 	check "$f: the responder was asked once" \
 	    test "$(t_responder_count r1)" = $((n + 1))
-	check "$f: Redis entry $KEY1 written" test "$(rcli exists "$KEY1")" = 1
+	check "$f: Redis entry $KEY1 written" t_exists "$KEY1"
 	t_redis_field "$KEY1" response "$T/$f-stored.der"
 	check "$f: the answer is the stored response, byte for byte" \
 	    cmp -s "$T/$f-good1.der" "$T/$f-stored.der"
 	check "$f: stored responder is $H1" \
-	    test "$(rcli --raw hget "$KEY1" ocsp_responder)" = "$H1"
+	    test "$(t_hget "$KEY1" ocsp_responder)" = "$H1"
 	tf_entry "$KEY1" "$T/$f.entry"
 
 	tf_ocsp "$f-again" "$port" "$H1" good1 "$T/$f-again.der"
@@ -69,7 +69,7 @@ front_checks()
 	check "$f: good2 via path /ca2/ (delegated signer): verify OK, good" \
 	    t_vleaf "$T/$f-good2.der" good2 good
 	check "$f: stored responder is $H2/ca2/" \
-	    test "$(rcli --raw hget "$KEY2" ocsp_responder)" = "$H2/ca2/"
+	    test "$(t_hget "$KEY2" ocsp_responder)" = "$H2/ca2/"
 
 	# RFC 6960 GET (as nginx stapling asks), answered from the cache
 	code=$(t_http "$T/$f-get" -H "Host: $H1" "$px/$(t_get_path "$T/req-good1.der")")

@@ -29,10 +29,6 @@ for l in good1 revoked1 short1 good2; do
 done
 K1=$(t_kleaf good1)
 
-now() { date +%s; }
-
-pp() { t_post_leaf "$@"; }
-
 # scrape NAME: GET /metrics into $T/NAME.body; prints the HTTP status.
 scrape() { t_http "$T/$1" "$PX/metrics"; }
 
@@ -97,7 +93,7 @@ valid_text()
 
 # ---------------------------------------------------------------- 6
 t_note "6: /metrics counters move with the requests"
-code=$(pp "$T/seed" good2)
+code=$(t_post_leaf "$T/seed" good2)
 check "seed: good2 through the proxy (a miss, fetched and stored): 200" \
     test "$code" = 200
 code=$(scrape m0)
@@ -128,11 +124,11 @@ check "ocspxy_redis_up 1" test "$(metric ocspxy_redis_up "$T/m0.body")" = 1
 
 # the requests: 1 miss (good1, fetched), 3 hits (good1), 1 refused (PUT),
 # 1 upstream failure (short1 with the Host of a responder that is down)
-code=$(pp "$T/r-miss" good1)
+code=$(t_post_leaf "$T/r-miss" good1)
 check "good1: miss, fetched: 200" test "$code" = 200
 check "good1: the answer verifies" t_vleaf "$T/r-miss.body" good1 good
 for i in 1 2 3; do
-	code=$(pp "$T/r-hit$i" good1)
+	code=$(t_post_leaf "$T/r-hit$i" good1)
 	check "good1: hit $i: 200, the same bytes" \
 	    bash -c "[ $code = 200 ] && cmp -s '$T/r-hit$i.body' '$T/r-miss.body'"
 done
@@ -194,7 +190,7 @@ check "ocspxy_entries_expiring = $n (nextUpdate in 1 h: within a day)" \
 check "ocspxy_entries_expired = 0" \
     test "$(metric ocspxy_entries_expired "$T/m1.body")" = 0
 oldest=$(for k in $(rcli --scan --pattern 'ocspxy_*0x*'); do
-	rcli --raw hget "$k" thisupd; done | sort -n | head -1)
+	t_hget "$k" thisupd; done | sort -n | head -1)
 check "ocspxy_oldest_thisupdate_seconds = the smallest thisupd in Redis ($oldest)" \
     test "$(metric ocspxy_oldest_thisupdate_seconds "$T/m1.body")" = "$oldest"
 check "the counters are those of the Redis hash ocspxy:stats (hits)" \
@@ -223,8 +219,8 @@ check "GET /health: \"ok: $n cached responses, none expired\"" \
 # pass would take a minute at least with openssl's -nmin).
 NU1=$(rcli zscore ocspxy:index:next "$K1")
 check "good1 is in ocspxy:index:next with its nextupd as score" \
-    test "$NU1" = "$(rcli --raw hget "$K1" nextupd)"
-rcli zadd ocspxy:index:next $(($(now) - 10)) "$K1" >/dev/null
+    test "$NU1" = "$(t_hget "$K1" nextupd)"
+rcli zadd ocspxy:index:next $(($(t_now) - 10)) "$K1" >/dev/null
 code=$(t_http "$T/h1" "$PX/health")
 check "GET /health with one entry expired: 503" test "$code" = 503
 check "GET /health: \"1 of $n cached responses expired\"" \
@@ -265,7 +261,7 @@ for i in 1 2 3 4 5 6; do
 done
 check "after the restart every process answers /health 200 (6 tries)" \
     test "$bad" = 0
-code=$(pp "$T/r-after" good1)
+code=$(t_post_leaf "$T/r-after" good1)
 check "after the restart good1 is a hit again (200, same bytes)" \
     bash -c "[ $code = 200 ] && cmp -s '$T/r-after.body' '$T/r-miss.body'"
 
@@ -275,11 +271,11 @@ n=$(entries_in_redis)
 scrape m4 >/dev/null
 R0=$(metric ocspxy_refreshed_total "$T/m4.body")
 sleep 1.1 # a new thisUpdate for every refreshed entry
-t0=$(now)
+t0=$(t_now)
 timeout -k 2 40 "$OCSPXY_BUILD/ocspxy-refresh" -c "$CONF" --once -v \
     2>"$T/run-refresh.err" </dev/null
 rc=$?
-t1=$(now)
+t1=$(t_now)
 check "ocspxy-refresh --once: exit 0" test "$rc" = 0
 sum=$(grep -o 'refresh pass: .* failed' "$T/run-refresh.err" | tail -1)
 read -r s_due s_ref s_fail <<<"$(echo "$sum" |
@@ -304,15 +300,15 @@ check "ocspxy-fcgi processes still alive" t_fcgi_alive
 # Fallbacks and stale refusals, with ca1's responder down: a no-cache
 # request for good1 (valid in the cache) is answered from the cache; the
 # same for revoked1 made stale (nextupd in the past) is refused with 503.
-code=$(pp "$T/r-warm-rev" revoked1)
+code=$(t_post_leaf "$T/r-warm-rev" revoked1)
 check "revoked1 cached while the responder is up: 200" test "$code" = 200
 t_responder_stop r1
 KR=$(t_kleaf revoked1)
-rcli hset "$KR" nextupd $(($(now) - 60)) >/dev/null
+rcli hset "$KR" nextupd $(($(t_now) - 60)) >/dev/null
 scrape m6 >/dev/null
-code=$(pp "$T/r-fb" good1 -H 'Cache-Control: no-cache')
+code=$(t_post_leaf "$T/r-fb" good1 -H 'Cache-Control: no-cache')
 check "responder down, no-cache for good1: 200 from the cache" test "$code" = 200
-code=$(pp "$T/r-stale" revoked1)
+code=$(t_post_leaf "$T/r-stale" revoked1)
 check "responder down, revoked1 expired in the cache: 503" test "$code" = 503
 sleep 1.3 # the counts reach Redis within a second
 scrape m7 >/dev/null

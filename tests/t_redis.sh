@@ -14,33 +14,23 @@ check "redis-server asks for a password" \
 H1=127.0.0.1:$PKI_PORT1
 req=$T/req-good1.der
 t_reqout "$(t_crt good1)" "$(t_issuer good1)" "$req"
-len=$(stat -c %s "$req")
 key=$(t_key "$(t_issuer good1)" "$(t_crt good1)")
 
-# cgi CONF OUT: one CGI POST for good1 with CONF.
-cgi()
-{
-	T_CGI_CONF=$1 t_cgi REQUEST_METHOD=POST \
-	    CONTENT_TYPE=application/ocsp-request CONTENT_LENGTH="$len" \
-	    HTTP_HOST="$H1" REQUEST_URI=/ -- "$req" >"$2"
-	t_cgi_split "$2" "$2.hdr" "$2.body"
-}
-
 t_conf "$T/auth.conf" redis_password s3cret redis_db 3
-cgi "$T/auth.conf" "$T/a1"
+T_CGI_CONF=$T/auth.conf t_cgi_leaf "$T/a1" good1
 check "password and db 3: 200" grep -qE '^Status: 200' "$T/a1.hdr"
 check "password and db 3: the answer verifies" t_vleaf "$T/a1.body" good1 good
 check "password and db 3: the entry is in db 3" \
     test "$(rcli -n 3 exists "$key")" = 1
 check "password and db 3: not in db 0" test "$(rcli -n 0 exists "$key")" = 0
 c0=$(t_responder_count r1)
-cgi "$T/auth.conf" "$T/a2"
+T_CGI_CONF=$T/auth.conf t_cgi_leaf "$T/a2" good1
 check "password and db 3: a hit (no upstream request)" \
     test "$(t_responder_count r1)" = "$c0"
 
 : >"$T/cgi.err"
 t_conf "$T/wrong.conf" redis_password wrong redis_db 4
-cgi "$T/wrong.conf" "$T/w1"
+T_CGI_CONF=$T/wrong.conf t_cgi_leaf "$T/w1" good1
 check "wrong password: still answered 200 from upstream" \
     grep -qE '^Status: 200' "$T/w1.hdr"
 check "wrong password: the answer verifies" t_vleaf "$T/w1.body" good1 good
@@ -74,18 +64,15 @@ rcli config set timeout 0 >/dev/null
 # Redis over TCP (redis host:port), a server of its own without a
 # password: stored there, then a hit from there.
 RTP=$(t_port)
-redis-server --port "$RTP" --bind 127.0.0.1 --dir "$T" --save '' \
-    --appendonly no --daemonize no --logfile "$T/redis-tcp.log" </dev/null &
-_t_record $!
-if t_wait_listen "$RTP" 10; then
+if t_redis_start "$RTP"; then
 	# (t_conf's unix socket line comes first; the later one wins)
 	t_conf "$T/tcp.conf" redis "127.0.0.1:$RTP"
-	cgi "$T/tcp.conf" "$T/tcp1"
+	T_CGI_CONF=$T/tcp.conf t_cgi_leaf "$T/tcp1" good1
 	check "Redis over TCP: 200, the answer verifies" t_vleaf "$T/tcp1.body" good1 good
 	check "Redis over TCP: the entry is in that server" \
 	    test "$(REDISCLI_AUTH= redis-cli -p "$RTP" exists "$key")" = 1
 	c0=$(t_responder_count r1)
-	cgi "$T/tcp.conf" "$T/tcp2"
+	T_CGI_CONF=$T/tcp.conf t_cgi_leaf "$T/tcp2" good1
 	check "Redis over TCP: the next request is a hit (no upstream request)" \
 	    test "$(t_responder_count r1)" = "$c0"
 	check "Redis over TCP: ... with the same bytes" cmp -s "$T/tcp1.body" "$T/tcp2.body"
@@ -94,9 +81,5 @@ else
 fi
 
 printf 'redis_db -1\n' >"$T/bad.conf"
-"$OCSPXY_BUILD/ocspxy-fcgi" -c "$T/bad.conf" </dev/null >/dev/null \
-    2>"$T/bad.err"
-rc=$?
-check "redis_db -1: exit 2 naming file, line and key" \
-    bash -c "[ $rc = 2 ] && grep -q 'bad.conf:1: key .redis_db.' '$T/bad.err'"
+check "redis_db -1: exit 2 naming file, line and key" t_conf_refused bad redis_db
 t_done

@@ -45,8 +45,6 @@ KS=$(t_kleaf short1)
 K2=$(t_kleaf good2)
 KP=${K1%0x*}0x # ca1's keys: KP<hex serial>
 
-now() { date +%s; }
-hget() { rcli --raw hget "$1" "$2"; }
 hset() { rcli hset "$@" >/dev/null; }
 
 # between LO X HI: LO <= X <= HI (X a whole number).
@@ -67,31 +65,6 @@ refresh()
 summary()
 {
 	grep -o 'refresh pass: .* removed' "$T/run-$1.err" | tail -1
-}
-
-# cgi_body IN OUT: the body of a CGI answer (after the first empty line).
-cgi_body()
-{
-	python3 -c 'import sys
-d = open(sys.argv[1], "rb").read()
-i = d.find(b"\r\n\r\n")
-open(sys.argv[2], "wb").write(d[i + 4:] if i >= 0 else b"")' "$1" "$2"
-}
-
-# cgi LEAF OUT: one request through ocspxy-fcgi in CGI mode, Host and path
-# those of the leaf's responder; the whole CGI answer in OUT.raw, the body
-# in OUT.
-cgi()
-{
-	local leaf=$1 out=$2 req=$T/req-$1.der host path
-	case $(t_ca_of "$leaf") in
-	ca1) host=$H1 path=/ ;;
-	ca2) host=127.0.0.1:$PKI_PORT2 path=/ca2/ ;;
-	esac
-	t_cgi REQUEST_METHOD=POST CONTENT_TYPE=application/ocsp-request \
-	    CONTENT_LENGTH="$(stat -c %s "$req")" HTTP_HOST="$host" \
-	    REQUEST_URI="$path" REMOTE_ADDR=127.0.0.1 -- "$req" >"$out.raw"
-	cgi_body "$out.raw" "$out"
 }
 
 # snap KEY OUT: the fields a failed or skipped refresh must not touch.
@@ -149,8 +122,8 @@ copies()
 	t_redis_field "$K1" request "$T/copy.req" &&
 	    t_redis_field "$K1" response "$T/copy.resp" || return 1
 	python3 "$T/gen.py" copy "$KP" "$1" "$2" "$3" "${4:-$H1}" \
-	    "$T/copy.req" "$T/copy.resp" "$(hget "$K1" thisupd)" \
-	    "$(hget "$K1" nextupd)" "$(now)" >"$T/copy.proto" || return 1
+	    "$T/copy.req" "$T/copy.resp" "$(t_hget "$K1" thisupd)" \
+	    "$(t_hget "$K1" nextupd)" "$(t_now)" >"$T/copy.proto" || return 1
 	rcli --pipe <"$T/copy.proto" >"$T/copy.out" 2>&1
 	grep -q 'errors: 0,' "$T/copy.out"
 }
@@ -164,10 +137,10 @@ uncopies()
 # ---------------------------------------------------------------- fill
 t_note "fill the cache: ocspxy-fcgi as a CGI program, one miss per leaf"
 for l in good1 revoked1 short1 good2; do
-	cgi "$l" "$T/fill-$l.der"
+	t_cgi_leaf "$T/fill-$l" "$l"
 	case $l in revoked1) st=revoked ;; *) st=good ;; esac
-	if t_vleaf "$T/fill-$l.der" "$l" "$st" &&
-	    [ "$(rcli exists "$(t_kleaf "$l")")" = 1 ]; then
+	if t_vleaf "$T/fill-$l.body" "$l" "$st" &&
+	    t_exists "$(t_kleaf "$l")"; then
 		ok "fill $l: CGI answer verified ($st), entry stored"
 	else
 		fail "fill $l: CGI answer or entry missing (see $T/cgi.err)"
@@ -175,15 +148,15 @@ for l in good1 revoked1 short1 good2; do
 	fi
 done
 check "fill: stored entries have a one-day nextUpdate" \
-    test $(($(hget "$K1" nextupd) - $(hget "$K1" thisupd))) -eq 86400
+    test $(($(t_hget "$K1" nextupd) - $(t_hget "$K1" thisupd))) -eq 86400
 sleep 1.1 # thisUpdate has 1 s resolution: a refresh now signs a new one
 
 # ---------------------------------------------------------------- 1
 t_note "1: due entries are refreshed, the others left alone"
-T1=$(hget "$K1" thisupd)
-T2=$(hget "$K2" thisupd)
+T1=$(t_hget "$K1" thisupd)
+T2=$(t_hget "$K2" thisupd)
 t_redis_field "$K1" response "$T/c1-old1.der"
-n=$(now)
+n=$(t_now)
 # good1 past half its validity, last checked two hours ago: due.
 hset "$K1" thisupd $((n - 50000)) nextupd $((n + 36400)) lastchecked $((n - 7200))
 # good2 within refresh_min_age of its nextUpdate, checked just now: due.
@@ -196,7 +169,7 @@ c1=$(t_responder_count r1)
 c2=$(t_responder_count r2)
 refresh c1
 check "1: --once exits 0 (every due entry refreshed)" test "$RC" = 0
-tu=$(hget "$K1" thisupd)
+tu=$(t_hget "$K1" thisupd)
 check "1: good1 thisupd newer than before ($T1 -> $tu)" test "${tu:-0}" -gt "$T1"
 t_redis_field "$K1" response "$T/c1-new1.der"
 check "1: good1 new response stored (bytes differ)" \
@@ -205,10 +178,10 @@ check "1: good1 stored response: Response verify OK, good" \
     t_vleaf "$T/c1-new1.der" good1 good
 read -r rtu rnu <<<"$(t_resp_times "$T/c1-new1.der")"
 check "1: good1 thisupd/nextupd = the new response's ($rtu $rnu)" \
-    test "$tu $(hget "$K1" nextupd)" = "$rtu $rnu"
-check "1: good1 lastchecked ~ now" between $((n - 1)) "$(hget "$K1" lastchecked)" $(($(now) + 1))
-check "1: good1 failures 0" test "$(hget "$K1" failures)" = 0
-tu2=$(hget "$K2" thisupd)
+    test "$tu $(t_hget "$K1" nextupd)" = "$rtu $rnu"
+check "1: good1 lastchecked ~ now" between $((n - 1)) "$(t_hget "$K1" lastchecked)" $(($(t_now) + 1))
+check "1: good1 failures 0" test "$(t_hget "$K1" failures)" = 0
+tu2=$(t_hget "$K2" thisupd)
 t_redis_field "$K2" response "$T/c1-new2.der"
 check "1: good2 (near nextUpdate, delegated signer, /ca2/) refreshed ($T2 -> $tu2)" \
     test "${tu2:-0}" -gt "$T2"
@@ -233,59 +206,45 @@ t_note "2: responder down: the entry is kept and still served"
 hset "$K1" lastchecked 1000
 snap "$K1" "$T/c2.before"
 t_responder_stop r1
-n=$(now)
+n=$(t_now)
 refresh c2
 check "2: --once exits 1 (responder down)" test "$RC" = 1
 snap "$K1" "$T/c2.after"
 check "2: response, request, thisupd, nextupd, responder, status byte-identical" \
     cmp -s "$T/c2.before" "$T/c2.after"
-check "2: failures = 1" test "$(hget "$K1" failures)" = 1
-check "2: lasttry = now" between "$n" "$(hget "$K1" lasttry)" $(($(now) + 1))
-check "2: lasterror set ($(hget "$K1" lasterror))" test -n "$(hget "$K1" lasterror)"
+check "2: failures = 1" test "$(t_hget "$K1" failures)" = 1
+check "2: lasttry = now" between "$n" "$(t_hget "$K1" lasttry)" $(($(t_now) + 1))
+check "2: lasterror set ($(t_hget "$K1" lasterror))" test -n "$(t_hget "$K1" lasterror)"
 check "2: TTL still set ($(rcli ttl "$K1"))" test "$(rcli ttl "$K1")" -gt 0
 check "2: log line names good1 and the failure" logline c2 "$K1" fail
-cgi good1 "$T/c2-cgi.der"
+t_cgi_leaf "$T/c2-cgi" good1
 check "2: ocspxy-fcgi (CGI) serves the cached response: verify OK, good" \
-    t_vleaf "$T/c2-cgi.der" good1 good
+    t_vleaf "$T/c2-cgi.body" good1 good
 t_redis_field "$K1" response "$T/c2-stored.der"
-check "2: ... the stored bytes" cmp -s "$T/c2-cgi.der" "$T/c2-stored.der"
+check "2: ... the stored bytes" cmp -s "$T/c2-cgi.body" "$T/c2-stored.der"
 refresh c2b
 check "2: right after the failure, back-off: nothing due, exit 0" test "$RC" = 0
-check "2: ... failures still 1" test "$(hget "$K1" failures)" = 1
+check "2: ... failures still 1" test "$(t_hget "$K1" failures)" = 1
 t_responder_start r1 ca1 "$PKI_PORT1" -ndays 1 || { fail "responder ca1 restart"; t_done; }
 c1=$(t_responder_count r1)
-hset "$K1" lasttry $(($(now) - 100000)) # back-off long passed
-tu=$(hget "$K1" thisupd)
+hset "$K1" lasttry $(($(t_now) - 100000)) # back-off long passed
+tu=$(t_hget "$K1" thisupd)
 sleep 2.6 # and the responder's breaker's (2 s +-25 %): one trial now
 refresh c2c
 check "2: responder back, back-off passed: --once exits 0" test "$RC" = 0
 check "2: failures back to 0, lasterror empty" \
-    test "$(hget "$K1" failures)/$(hget "$K1" lasterror)" = 0/
-check "2: good1 refreshed (thisupd $tu -> $(hget "$K1" thisupd))" \
-    test "$(hget "$K1" thisupd)" -gt "$tu"
+    test "$(t_hget "$K1" failures)/$(t_hget "$K1" lasterror)" = 0/
+check "2: good1 refreshed (thisupd $tu -> $(t_hget "$K1" thisupd))" \
+    test "$(t_hget "$K1" thisupd)" -gt "$tu"
 check "2: responder served exactly 1 request" \
     test "$(t_responder_count r1)" -eq $((c1 + 1))
-T1=$(hget "$K1" thisupd)
+T1=$(t_hget "$K1" thisupd)
 t_redis_field "$K1" response "$T/good1.cur"
 
 # ---------------------------------------------------------------- 3
 t_note "3: bad upstream answers never replace the stored response"
 t_redis_field "$KR" response "$T/other.der" # valid, for revoked1
-python3 "$TESTS_DIR/ocsp_retime.py" "$T/good1.cur" "$T/expired.der" \
-    "$T/pki/ca1/ca.key" --this -90000 --next -3600 --produced -90000
-python3 "$TESTS_DIR/ocsp_retime.py" "$T/good1.cur" "$T/future.der" \
-    "$T/pki/ca1/ca.key" --this 3600 --next 90000 --produced 3600
-python3 "$TESTS_DIR/ocsp_retime.py" "$T/good1.cur" "$T/broken.der" \
-    "$T/pki/ca1/ca.key" --break-signature
-# forged.der: ca1's index signed by a look-alike of ca1 (same name, own key).
-PE=$(t_port)
-if t_responder_start evil ca1-evil "$PE" -ndays 1; then
-	t_query evil "$(t_crt good1)" "$(t_issuer good1)" "http://127.0.0.1:$PE/" \
-	    "$T/forged.der"
-	t_responder_stop evil
-else
-	fail "3: the look-alike responder does not start"
-fi
+t_bad_responses "$T/good1.cur" "$T/bad" -ndays 1
 # nonce.der (echoes a request nonce) and nonext.der (no nextUpdate): made
 # offline by `openssl ocsp -reqin`, genuine ca1 signatures.
 t_reqout "$(t_crt good1)" "$(t_issuer good1)" "$T/req-nonce.der" -nonce
@@ -296,39 +255,26 @@ for f in nonce:"$T/req-nonce.der":"-nmin 600" nonext:"$T/req-good1.der":; do
 	    -rkey "$T/pki/ca1/ca.key" -CA "$T/pki/ca1/ca.crt" -reqin "$rq" \
 	    -respout "$T/$n.der" $extra >/dev/null 2>&1
 done
-# sig_ok FILE: the response's signature verifies against the test roots.
-sig_ok()
-{
-	$OPENSSL ocsp -respin "$1" -issuer "$(t_issuer good1)" \
-	    -cert "$(t_crt good1)" -CAfile "$T/pki/roots.pem" -no_nonce 2>&1 |
-	    grep -q '^Response verify OK'
-}
-check "3: fixture expired.der is genuinely signed by ca1" sig_ok "$T/expired.der"
-check "3: fixture future.der is genuinely signed by ca1" sig_ok "$T/future.der"
 # resp_has FILE TEXT: the response's text form mentions TEXT.
 resp_has()
 {
 	$OPENSSL ocsp -respin "$1" -resp_text -noverify 2>/dev/null | grep -q "$2"
 }
-check "3: fixture nonce.der is signed by ca1" sig_ok "$T/nonce.der"
+check "3: fixture nonce.der is signed by ca1" t_vsig "$T/nonce.der" good1
 check "3: ... and carries a nonce" resp_has "$T/nonce.der" 'OCSP Nonce'
-check "3: fixture nonext.der is signed by ca1" sig_ok "$T/nonext.der"
+check "3: fixture nonext.der is signed by ca1" t_vsig "$T/nonext.der" good1
 check "3: ... and has no nextUpdate" ! resp_has "$T/nonext.der" 'Next Update'
-check "3: fixture broken.der names good1 good and does not verify" \
-    t_vforged "$T/broken.der" good1
-check "3: fixture forged.der names good1 good and does not verify" \
-    t_vforged "$T/forged.der" good1
 # Signatures can only be checked against a known issuer: those two cases
 # run with ca1's certificate in the config.
 conf "$T/issuer.conf" issuer "$T/pki/ca1/ca.crt"
-FAILS=$(hget "$K1" failures)
-for mode in garbage http500 file:$T/other.der file:$T/expired.der \
-    file:$T/future.der file:$T/nonce.der file:$T/nonext.der \
-    file:$T/broken.der file:$T/forged.der; do
+FAILS=$(t_hget "$K1" failures)
+for mode in garbage http500 file:$T/other.der file:$T/bad/expired.der \
+    file:$T/bad/future.der file:$T/nonce.der file:$T/nonext.der \
+    file:$T/bad/badsig.der file:$T/bad/forged.der; do
 	name=${mode##*/}
 	name=${name%.der}
 	case $name in
-	broken|forged) cf=$T/issuer.conf what="$name (issuer configured)" ;;
+	badsig|forged) cf=$T/issuer.conf what="$name (issuer configured)" ;;
 	other) cf=$CONF what="valid for revoked1" ;;
 	nonce) cf=$CONF what="valid, with a nonce" ;;
 	nonext) cf=$CONF what="valid, no nextUpdate" ;;
@@ -340,12 +286,12 @@ for mode in garbage http500 file:$T/other.der file:$T/expired.der \
 	snap "$K1" "$T/c3-$name.before"
 	refresh "c3-$name" "$cf"
 	snap "$K1" "$T/c3-$name.after"
-	f=$(hget "$K1" failures)
+	f=$(t_hget "$K1" failures)
 	d=$(cmp -s "$T/c3-$name.before" "$T/c3-$name.after" && echo same || echo CHANGED)
 	check "3: $what: exit 1, fake asked once, stored fields $d, failures $FAILS -> $f" \
 	    test "$RC/$(t_fake_count "$name")/$d/$f" = "1/1/same/$((FAILS + 1))"
-	check "3: $what: lasterror says why ($(hget "$K1" lasterror))" \
-	    test -n "$(hget "$K1" lasterror)"
+	check "3: $what: lasterror says why ($(t_hget "$K1" lasterror))" \
+	    test -n "$(t_hget "$K1" lasterror)"
 	FAILS=$f
 	t_fake_stop "$name"
 done
@@ -354,13 +300,10 @@ done
 # not stored, and the log says so plainly.
 port=$(t_port)
 if t_fake_start nonext-cgi "$port" "file:$T/nonext.der"; then
-	req=$T/req-good1.der
 	: >"$T/cgi.err"
-	t_cgi REQUEST_METHOD=POST CONTENT_TYPE=application/ocsp-request \
-	    CONTENT_LENGTH="$(stat -c %s "$req")" HTTP_HOST="127.0.0.1:$port" \
-	    HTTP_CACHE_CONTROL=no-cache REQUEST_URI=/ REMOTE_ADDR=127.0.0.1 \
-	    -- "$req" >"$T/nonext-cgi.raw"
-	cgi_body "$T/nonext-cgi.raw" "$T/nonext-cgi.der"
+	PQ_HOST=127.0.0.1:$port t_cgi_leaf "$T/nonext-cgi" good1 \
+	    HTTP_CACHE_CONTROL=no-cache
+	cp "$T/nonext-cgi.body" "$T/nonext-cgi.der"
 	check "3: a client's answer without nextUpdate is passed on (verifies)" \
 	    t_vleaf "$T/nonext-cgi.der" good1 good
 	check "3: ... the log says 'no nextUpdate', not a negative time" \
@@ -372,11 +315,11 @@ else
 fi
 t_redis_field "$K1" response "$T/c3.end"
 check "3: good1's response is still the last good one" cmp -s "$T/good1.cur" "$T/c3.end"
-hset "$K1" ocsp_responder "$H1" failures 0 lasterror "" lastchecked "$(now)"
+hset "$K1" ocsp_responder "$H1" failures 0 lasterror "" lastchecked "$(t_now)"
 
 # ---------------------------------------------------------------- 4
 t_note "4: an older response never replaces a newer one"
-future=$(($(now) + 100000))
+future=$(($(t_now) + 100000))
 hset "$K1" thisupd "$future" lastchecked 1000 # nextupd <= thisupd: due
 snap "$K1" "$T/c4.before"
 c1=$(t_responder_count r1)
@@ -387,7 +330,7 @@ check "4: the responder was asked (1 request)" \
 snap "$K1" "$T/c4.after"
 check "4: response and thisupd (in the future) unchanged" cmp -s "$T/c4.before" "$T/c4.after"
 check "4: the log says the stored response is newer" logline c4 "$K1" newer
-hset "$K1" thisupd "$T1" failures 0 lasterror "" lastchecked "$(now)"
+hset "$K1" thisupd "$T1" failures 0 lasterror "" lastchecked "$(t_now)"
 
 # ---------------------------------------------------------------- 7
 t_note "7: SIGTERM during a pass; corrupt entries removed"
@@ -544,7 +487,7 @@ if copies a00000 10000 20; then
 else
 	fail "5: could not make the copies ($(tail -2 "$T/copy.out"))"
 fi
-lc=$(hget "${KP}a00020" lastchecked)
+lc=$(t_hget "${KP}a00020" lastchecked)
 c1=$(t_responder_count r1)
 rcli config resetstat >/dev/null
 # three workers, each its share of the keys: every entry seen once
@@ -563,8 +506,8 @@ check "5: responder served exactly 20 requests ($(($(t_responder_count r1) - c1)
 check "5: summary: 10004 entries, 20 due, 20 refreshed" \
     test "$(summary c5)" = "refresh pass: 10004 entries, 20 due, 20 refreshed, 0 failed, 0 skipped, 0 removed"
 check "5: a due copy was refreshed under its own key" \
-    between "$(($(now) - 60))" "$(hget "${KP}a00000" lastchecked)" "$(now)"
-check "5: a fresh copy was left alone" test "$(hget "${KP}a00020" lastchecked)" = "$lc"
+    between "$(($(t_now) - 60))" "$(t_hget "${KP}a00000" lastchecked)" "$(t_now)"
+check "5: a fresh copy was left alone" test "$(t_hget "${KP}a00020" lastchecked)" = "$lc"
 uncopies a00000 10000
 check "5: copies removed" test "$(rcli --scan --pattern "${KP}a0*" | wc -l)" = 0
 
@@ -595,7 +538,7 @@ check "6: the two passes refreshed 30 in all ($nref)" test "$nref" = 30
 nok=0
 for i in $(seq 0 29); do
 	k=$KP$(printf %x $((0xb00000 + i)))
-	[ "$(hget "$k" lastchecked)" -gt 1000 ] && [ "$(hget "$k" failures)" = 0 ] &&
+	[ "$(t_hget "$k" lastchecked)" -gt 1000 ] && [ "$(t_hget "$k" failures)" = 0 ] &&
 	    nok=$((nok + 1))
 done
 check "6: all 30 entries refreshed ($nok)" test "$nok" = 30
@@ -606,7 +549,7 @@ t_note "8: daemon mode, refresh_interval 1, SIGHUP"
 conf "$T/d.conf" refresh_interval 1
 hset "$K1" lastchecked 1000
 c1=$(t_responder_count r1)
-start=$(now)
+start=$(t_now)
 start8=$start
 "$RB" -c "$T/d.conf" 2>"$T/run-c8.err" </dev/null &
 pd=$!
@@ -616,7 +559,7 @@ refreshed_since()
 {
 	local i
 	for i in $(seq 1 60); do
-		[ "$(hget "$K1" lastchecked)" -ge "$1" ] && return 0
+		[ "$(t_hget "$K1" lastchecked)" -ge "$1" ] && return 0
 		sleep 0.1
 	done
 	return 1
@@ -629,7 +572,7 @@ sleep 1.5
 check "8: SIGHUP with a bad config: still running" _t_alive "$pd"
 check "8: ... the log says the config could not be read" \
     grep -q "d.conf.*refresh_interval" "$T/run-c8.err"
-start=$(now)
+start=$(t_now)
 hset "$K1" lastchecked 1000
 check "8: ... and it keeps refreshing with the old config" refreshed_since "$start"
 conf "$T/d.conf" refresh_interval 2
@@ -651,7 +594,7 @@ else
 	check "8: SIGTERM when idle: exit 0 ($rc)" test "$rc" = 0
 fi
 np=$(grep -c 'refresh pass: 4 entries, ' "$T/run-c8.err")
-el=$(($(now) - start8))
+el=$(($(t_now) - start8))
 check "8: a summary line per pass, about one a second ($np in $el s)" \
     test "$np" -ge $((el / 2)) -a "$np" -le $((el + 2))
 
@@ -681,9 +624,9 @@ KP11=${KP}e00001
 copies e00001 1 1 "127.0.0.1:1" || fail "11: could not make the copy"
 refresh c11
 check "11: --once exits 1" test "$RC" = 1
-check "11: failures 1" test "$(hget "$KP11" failures)" = 1
-check "11: lasterror says the port is refused ($(hget "$KP11" lasterror))" \
-    eval 'hget "$KP11" lasterror | grep -qi port'
+check "11: failures 1" test "$(t_hget "$KP11" failures)" = 1
+check "11: lasterror says the port is refused ($(t_hget "$KP11" lasterror))" \
+    eval 't_hget "$KP11" lasterror | grep -qi port'
 check "11: the pass goes on (not cut short)" ! grep -q 'cut short' "$T/run-c11.err"
 check "11: the lock is let go" test "$(rcli exists "ocspxy:lock:${KP11#ocspxy_}")" = 0
 uncopies e00001 1

@@ -32,10 +32,8 @@ K_GOOD2=$(t_kleaf good2)
 # ---------------------------------------------------------------- helpers
 
 now_ms() { date +%s%3N; }
-loglines() { wc -l <"$T/fcgi.log" 2>/dev/null || echo 0; }
 # logsince N: the fcgi log lines after line N, into $T/new.log
 logsince() { tail -n +$(($1 + 1)) "$T/fcgi.log" >"$T/new.log"; }
-exists() { [ "$(rcli exists "$1")" = 1 ]; }
 absent() { [ "$(rcli exists "$1")" = 0 ]; }
 
 # sconf FILE LINE...: a config written by hand (t_conf always allows
@@ -58,68 +56,17 @@ restart()
 	t_fcgi_start "$@"
 }
 
-# pp PREFIX REQ HOST [PATH] [curl args]: POST the request file REQ to the
-# proxy with Host HOST; prints the status code.
-pp()
+# miss1 PREFIX HOST [curl args]: good1, its entry deleted first, POSTed
+# to the proxy with Host HOST (t_post_leaf); prints the status; the lines
+# ocspxy-fcgi logged meanwhile in $T/new.log.
+miss1()
 {
-	local pfx=$1 req=$2 host=$3 path=${4:-/}
-	shift 4 2>/dev/null || shift $#
-	t_post "$pfx" "$PX$path" "$req" -H "Host: $host" "$@"
-}
-
-# p1 PREFIX LEAF [curl args]: a leaf's request to its real responder.
-p1()
-{
-	local pfx=$1 leaf=$2
+	local pfx=$1 host=$2 n0
 	shift 2
-	case $(t_ca_of "$leaf") in
-	ca1) pp "$pfx" "$T/req-$leaf.der" "$H1" / "$@" ;;
-	ca2) pp "$pfx" "$T/req-$leaf.der" "$H2" /ca2/ "$@" ;;
-	esac
-}
-
-# resp_start NAME PORT SIGNER KEY CA: an `openssl ocsp` responder over CA's
-# index, signing with SIGNER/KEY (t_responder_start knows only the lib's
-# signers); works with t_responder_count and t_responder_stop.
-resp_start()
-{
-	local name=$1 port=$2 signer=$3 key=$4 ca=$5
-	stdbuf -oL -eL openssl ocsp -index "$T/pki/$ca/index.txt" \
-	    -port "$port" -rsigner "$signer" -rkey "$key" \
-	    -CA "$T/pki/$ca/ca.crt" -text -nmin 60 </dev/null \
-	    >"$T/responder-$name.log" 2>&1 &
-	local pid=$!
-	_t_record "$pid"
-	echo "$pid" >"$T/responder-$name.pid"
-	t_wait_listen "$port" 10 || { cat "$T/responder-$name.log" >&2; return 1; }
-}
-
-# mkcert CA NAME SERIAL SUBJECT EXT: an EC certificate issued by CA with
-# the extensions of section EXT of $T/sec-ext.cnf.
-cat >"$T/sec-ext.cnf" <<-'EOF'
-[ noeku ]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid, issuer
-[ ocspsigner ]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature
-extendedKeyUsage = OCSPSigning
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid, issuer
-EOF
-mkcert()
-{
-	local d=$T/pki/$1 name=$2
-	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
-	    -out "$d/$name.key" 2>/dev/null &&
-	    openssl req -new -key "$d/$name.key" -subj "$4" \
-		-out "$d/$name.csr" 2>/dev/null &&
-	    openssl x509 -req -in "$d/$name.csr" -CA "$d/ca.crt" \
-		-CAkey "$d/ca.key" -set_serial "$3" -sha256 -days 30 \
-		-extfile "$T/sec-ext.cnf" -extensions "$5" \
-		-out "$d/$name.crt" 2>"$d/$name.err"
+	rcli del "$K_GOOD1" >/dev/null
+	n0=$(t_loglines)
+	PQ_HOST=$host t_post_leaf "$pfx" good1 "$@"
+	logsince "$n0"
 }
 
 # A hostile upstream (stdlib python): logs "CONN <peer>" for every
@@ -244,16 +191,8 @@ t_note "1. forged responses: right CertID, not signed by the known issuer"
 #    the request, so it is right); ResponderID by name = ca1's name.
 # b) the same, ResponderID by key (the stranger's key hash).
 # c) a genuine ca1 response re-signed with a stranger key.
-EP=$(t_port)
-t_responder_start evil ca1-evil "$EP" &&
-    t_query evil "$(t_crt good1)" "$CA1" "http://127.0.0.1:$EP/" \
-	"$T/forged-name.der"
-t_responder_stop evil
-EP=$(t_port)
-t_responder_start evilk ca1-evil "$EP" -resp_key_id &&
-    t_query evilk "$(t_crt good1)" "$CA1" "http://127.0.0.1:$EP/" \
-	"$T/forged-keyid.der"
-t_responder_stop evilk
+t_forged "$T/forged-name.der"
+t_forged "$T/forged-keyid.der" -resp_key_id
 t_query gen1 "$(t_crt good1)" "$CA1" "http://$H1/" "$T/genuine-good1.der"
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
     -out "$T/stranger.key" 2>/dev/null
@@ -267,10 +206,7 @@ for v in name keyid resigned; do
 	fp=$(t_port)
 	srv_start "forged-$v" "$fp" "file:$f" || { fail "forged-$v: upstream"; continue; }
 	# not cached: 503, nothing stored
-	rcli del "$K_GOOD1" >/dev/null
-	n0=$(loglines)
-	code=$(pp "$T/f-$v" "$T/req-good1.der" "127.0.0.1:$fp")
-	logsince "$n0"
+	code=$(miss1 "$T/f-$v" "127.0.0.1:$fp")
 	check "forged-$v, not cached: 503" test "$code" = 503
 	check "forged-$v: the forged upstream was asked" test "$(srv_reqs "forged-$v")" = 1
 	check "forged-$v: nothing stored" absent "$K_GOOD1"
@@ -278,10 +214,10 @@ for v in name keyid resigned; do
 	    grep -q 'signature does not verify' "$T/new.log"
 	# a valid entry exists: a fetch forced by no-cache, and by a nonce,
 	# meets the forgery; the entry stays byte-identical and is served
-	p1 "$T/f-$v-prime" good1 >/dev/null
+	t_post_leaf "$T/f-$v-prime" good1 >/dev/null
 	t_redis_snapshot "$K_GOOD1" "$T/f-$v.snap" "${T_CORE_FIELDS[@]}"
 	t_redis_field "$K_GOOD1" response "$T/f-$v.stored"
-	code=$(pp "$T/f-$v-nc" "$T/req-good1.der" "127.0.0.1:$fp" / \
+	code=$(PQ_HOST=127.0.0.1:$fp t_post_leaf "$T/f-$v-nc" good1 \
 	    -H 'Cache-Control: no-cache')
 	check "forged-$v, cached, no-cache: 200 from the cache" test "$code" = 200
 	check "forged-$v, cached: the forged upstream was asked again" \
@@ -302,9 +238,9 @@ done
 
 # ================================================================ 2 delegated
 t_note "2. delegated signers: only an OCSPSigning certificate from the issuer"
-mkcert ca2 ca2-noeku 0x20fe "/O=ocspxy test/CN=ocspxy test CA 2 no EKU" noeku ||
+t_cert ca2 ca2-noeku 0x20fe "/O=ocspxy test/CN=ocspxy test CA 2 no EKU" noeku ||
     fail "fixture: ca2-noeku certificate"
-mkcert ca1 ca1-ocsp 0x10fe "/O=ocspxy test/CN=ocspxy test CA 1 OCSP" ocspsigner ||
+t_cert ca1 ca1-ocsp 0x10fe "/O=ocspxy test/CN=ocspxy test CA 1 OCSP" ocspsigner ||
     fail "fixture: ca1-ocsp certificate"
 check "fixture ca2-noeku: issued by ca2, no extended key usage" \
     bash -c 'openssl verify -CAfile "$1" "$2" >/dev/null 2>&1 &&
@@ -316,7 +252,8 @@ deleg()
 {
 	local name=$1 port code c0 n0
 	port=$(t_port)
-	resp_start "$name" "$port" "$2" "$3" ca2 || { fail "$name: responder"; return; }
+	T_RSIGNER=$2 T_RKEY=$3 t_responder_start "$name" ca2 "$port" ||
+	    { fail "$name: responder"; return; }
 	t_query "$name-direct" "$(t_crt good2)" "$CA2" "http://127.0.0.1:$port/" \
 	    "$T/$name-direct.der"
 	check "fixture $name: answers good2 with status good, openssl refuses it" \
@@ -324,8 +261,8 @@ deleg()
 		! grep -q "^Response verify OK" "$1"' _ "$T/query-$name-direct.log"
 	rcli del "$K_GOOD2" >/dev/null
 	c0=$(t_responder_count "$name")
-	n0=$(loglines)
-	code=$(pp "$T/$name" "$T/req-good2.der" "127.0.0.1:$port" /ca2/)
+	n0=$(t_loglines)
+	code=$(PQ_HOST=127.0.0.1:$port t_post_leaf "$T/$name" good2)
 	logsince "$n0"
 	check "$4: 503" test "$code" = 503
 	check "$4: the responder was asked once" \
@@ -342,17 +279,17 @@ deleg wrongca "$T/pki/ca1/ca1-ocsp.crt" "$T/pki/ca1/ca1-ocsp.key" \
     "ca2 response signed by ca1's OCSPSigning certificate"
 rcli del "$K_GOOD2" >/dev/null
 c0=$(t_responder_count r2)
-code=$(p1 "$T/deleg-ok" good2)
+code=$(t_post_leaf "$T/deleg-ok" good2)
 check "control: ca2-ocsp (OCSPSigning, issued by ca2): 200" test "$code" = 200
 check "control: ca2-ocsp answer verified good" t_vleaf "$T/deleg-ok.body" good2 good
-check "control: ca2-ocsp answer stored" exists "$K_GOOD2"
+check "control: ca2-ocsp answer stored" t_exists "$K_GOOD2"
 check "control: fetched once" test "$(t_responder_count r2)" -eq $((c0 + 1))
 
 # ================================================================ 5b prune (default)
 # (while the base config runs: default prune_allow is loopback)
 t_note "5. prune: from prune_allow only"
-p1 "$T/pr-prime" good1 >/dev/null
-code=$(p1 "$T/pr-ok" good1 -H 'X-prune-from-cache: 1')
+t_post_leaf "$T/pr-prime" good1 >/dev/null
+code=$(t_post_leaf "$T/pr-ok" good1 -H 'X-prune-from-cache: 1')
 check "default prune_allow (loopback), REMOTE_ADDR 127.0.0.1: 410" test "$code" = 410
 check "default prune_allow: entry gone" absent "$K_GOOD1"
 
@@ -363,10 +300,7 @@ srv_start target "$tp" "file:$T/genuine-good1.der"
 for rc in 302 307; do
 	rp=$(t_port)
 	srv_start "redir$rc" "$rp" "redirect:$rc:http://127.0.0.1:$tp/"
-	rcli del "$K_GOOD1" >/dev/null
-	n0=$(loglines)
-	code=$(pp "$T/redir$rc" "$T/req-good1.der" "127.0.0.1:$rp")
-	logsince "$n0"
+	code=$(miss1 "$T/redir$rc" "127.0.0.1:$rp")
 	check "upstream answering $rc to an allowed 127.0.0.1:$tp: 503" test "$code" = 503
 	check "$rc: the redirecting upstream was asked" test "$(srv_reqs "redir$rc")" = 1
 	check "$rc: redirect not followed (target saw no connection)" \
@@ -378,7 +312,7 @@ for rc in 302 307; do
 done
 # the target itself is fine when asked directly (the check above means
 # something): an allowed, genuine upstream
-code=$(pp "$T/target" "$T/req-good1.der" "127.0.0.1:$tp")
+code=$(PQ_HOST=127.0.0.1:$tp t_post_leaf "$T/target" good1)
 check "control: the redirect target asked directly: 200, stored" \
     bash -c '[ "$1" = 200 ] && [ "$(redis-cli -s "$2" exists "$3")" = 1 ]' \
     _ "$code" "$T/redis.sock" "$K_GOOD1"
@@ -388,14 +322,14 @@ srv_stop target
 t_note "7. Redis stopped while requests flow"
 restart "$T/base.conf" 2
 rcli flushall >/dev/null
-p1 "$T/rd-prime" good1 >/dev/null
+t_post_leaf "$T/rd-prime" good1 >/dev/null
 leaves=(good1 revoked1 good2)
 want=(good revoked good)
 bad=
 for i in $(seq 0 29); do
-	[ "$i" = 10 ] && { t_redis_stop; m1=$(loglines); }
+	[ "$i" = 10 ] && { t_redis_stop; m1=$(t_loglines); }
 	l=${leaves[$((i % 3))]}
-	code=$(p1 "$T/rd" "$l")
+	code=$(t_post_leaf "$T/rd" "$l")
 	if [ "$code" != 200 ] || ! t_vleaf "$T/rd.body" "$l" "${want[$((i % 3))]}"; then
 		bad="$bad $i:$l:$code"
 	fi
@@ -421,14 +355,14 @@ done
 check "each child logged the outage exactly once (not per request)" test $okp = 1
 # marked before the restart: an idle child sending its counts may be
 # the first to see Redis back
-m2=$(loglines)
+m2=$(t_loglines)
 t_redis_start || fail "redis-server does not start again"
 sleep 1.2 # a child retries Redis one second after a failure
-code=$(p1 "$T/rd-back" short1)
+code=$(t_post_leaf "$T/rd-back" short1)
 logsince "$m2"
 check "Redis back: a miss (short1) answered 200" test "$code" = 200
 check "Redis back: answer verified" t_vleaf "$T/rd-back.body" short1 good
-check "Redis back: the miss is stored again" exists "$(t_kleaf short1)"
+check "Redis back: the miss is stored again" t_exists "$(t_kleaf short1)"
 check "Redis back: log says reachable again" grep -q 'reachable again' "$T/new.log"
 
 # ================================================================ 3 require_verified
@@ -437,26 +371,26 @@ t_conf "$T/reqv.conf" require_verified yes
 restart "$T/reqv.conf" 2
 rcli del "$K_GOOD1" >/dev/null
 c0=$(t_responder_count r1)
-n0=$(loglines)
-code=$(p1 "$T/rv" good1)
+n0=$(t_loglines)
+code=$(t_post_leaf "$T/rv" good1)
 logsince "$n0"
 check "require_verified, issuer unknown: 503 (only verified answers leave)" \
     test "$code" = 503
 check "require_verified: nothing stored" absent "$K_GOOD1"
 check "require_verified: the log line says why (unverified, require_verified)" \
     grep -q 'answered an unverified response: .*require_verified' "$T/new.log"
-code=$(p1 "$T/rv2" good1)
+code=$(t_post_leaf "$T/rv2" good1)
 check "require_verified: asked again, upstream again (nothing cached), 503" \
     test "$code" = 503 -a "$(t_responder_count r1)" -eq $((c0 + 2))
 t_conf "$T/noreqv.conf"
 restart "$T/noreqv.conf" 2
-code=$(p1 "$T/nrv" good1)
+code=$(t_post_leaf "$T/nrv" good1)
 check "control: no issuer, require_verified no: stored unverified" \
     test "$code" = 200 -a "$(rcli exists "$K_GOOD1")" = 1
 rcli del "$K_GOOD1" >/dev/null
 t_conf "$T/reqv2.conf" require_verified yes issuer "$CA1"
 restart "$T/reqv2.conf" 2
-code=$(p1 "$T/rv3" good1)
+code=$(t_post_leaf "$T/rv3" good1)
 check "control: require_verified yes with issuer ca1: verified and stored" \
     test "$code" = 200 -a "$(rcli exists "$K_GOOD1")" = 1
 check "control: ... the answer verifies" t_vleaf "$T/rv3.body" good1 good
@@ -466,12 +400,8 @@ check "control: ... the answer verifies" t_vleaf "$T/rv3.body" good1 good
 FPX=$(t_port)
 t_fake_start envproxy "$FPX" hang || fail "3: fake proxy on $FPX"
 t_conf "$T/envproxy.conf" prefix ocspxyenv_
-T_CGI_CONF=$T/envproxy.conf t_cgi REQUEST_METHOD=POST \
-    CONTENT_TYPE=application/ocsp-request \
-    CONTENT_LENGTH="$(stat -c %s "$T/req-good1.der")" HTTP_HOST="$H1" \
-    REQUEST_URI=/ "http_proxy=http://127.0.0.1:$FPX" \
-    "all_proxy=http://127.0.0.1:$FPX" -- "$T/req-good1.der" >"$T/envpx.raw"
-t_cgi_split "$T/envpx.raw" "$T/envpx.hdr" "$T/envpx.body"
+T_CGI_CONF=$T/envproxy.conf t_cgi_leaf "$T/envpx" good1 \
+    "http_proxy=http://127.0.0.1:$FPX" "all_proxy=http://127.0.0.1:$FPX"
 check "http_proxy set: the answer comes from the responder itself, verified" \
     t_vleaf "$T/envpx.body" good1 good
 check "http_proxy set: the proxy saw no request ($(t_fake_count envproxy))" \
@@ -491,9 +421,9 @@ refused()
 	local desc=$1 host=$2 srv=${3:-} c0 n0 s e code
 	rcli del "$K_GOOD1" >/dev/null
 	[ -n "$srv" ] && c0=$(srv_conns "$srv")
-	n0=$(loglines)
+	n0=$(t_loglines)
 	s=$(now_ms)
-	code=$(pp "$T/ref" "$T/req-good1.der" "$host")
+	code=$(PQ_HOST=$host t_post_leaf "$T/ref" good1)
 	e=$(now_ms)
 	logsince "$n0"
 	check "$desc: 403" test "$code" = 403
@@ -553,7 +483,7 @@ refused "upstream_allow *.example.net localhost: Host localhost.evil:$LP" \
     "localhost.evil:$LP" listener
 rcli del "$K_GOOD1" >/dev/null
 c0=$(srv_conns listener)
-code=$(pp "$T/pat-ok" "$T/req-good1.der" "localhost:$LP")
+code=$(PQ_HOST=localhost:$LP t_post_leaf "$T/pat-ok" good1)
 check "control: Host localhost:$LP (a listed name) is fetched: 200" test "$code" = 200
 check "control: the listener saw that connection" \
     test "$(srv_conns listener)" -eq $((c0 + 1))
@@ -563,14 +493,14 @@ srv_stop listener
 sconf "$T/prune.conf" "upstream_ports 1024-65535" "upstream_allow 127.0.0.1" \
     "issuer $T/pki/roots.pem" "prune_allow 10.9.9.9"
 restart "$T/prune.conf" 2
-p1 "$T/pr-prime2" good1 >/dev/null
+t_post_leaf "$T/pr-prime2" good1 >/dev/null
 t_redis_snapshot "$K_GOOD1" "$T/pr.snap" "${T_CORE_FIELDS[@]}"
-n0=$(loglines)
-code=$(p1 "$T/pr-no" good1 -H 'X-prune-from-cache: 1')
+n0=$(t_loglines)
+code=$(t_post_leaf "$T/pr-no" good1 -H 'X-prune-from-cache: 1')
 logsince "$n0"
 check "prune_allow 10.9.9.9, REMOTE_ADDR 127.0.0.1: 403" test "$code" = 403
 check "prune refused: log names prune_allow" grep -q 'prune_allow' "$T/new.log"
-code=$(p1 "$T/pr-xff" good1 -H 'X-prune-from-cache: 1' \
+code=$(t_post_leaf "$T/pr-xff" good1 -H 'X-prune-from-cache: 1' \
     -H 'X-Forwarded-For: 10.9.9.9' -H 'X-Real-IP: 10.9.9.9')
 check "prune with X-Forwarded-For/X-Real-IP: 10.9.9.9: still 403" test "$code" = 403
 t_redis_snapshot "$K_GOOD1" "$T/pr.snap2" "${T_CORE_FIELDS[@]}"
@@ -586,25 +516,22 @@ sconf "$T/bounds.conf" "upstream_ports 1024-65535" "upstream_allow 127.0.0.1" \
 restart "$T/bounds.conf" 2
 head -c 2000 /dev/urandom >"$T/body2000"
 head -c 1024 /dev/urandom >"$T/body1024"
-n0=$(loglines)
-code=$(pp "$T/big" "$T/body2000" "$H1")
+n0=$(t_loglines)
+code=$(t_post "$T/big" "$PX/" "$T/body2000" -H "Host: $H1")
 logsince "$n0"
 check "POST of 2000 bytes through nginx (max_request_bytes 1024): 413" test "$code" = 413
 check "413 logged with the limit" grep -q 'max_request_bytes' "$T/new.log"
-code=$(pp "$T/b1024" "$T/body1024" "$H1")
+code=$(t_post "$T/b1024" "$PX/" "$T/body1024" -H "Host: $H1")
 check "POST of exactly 1024 garbage bytes: 400 (not 413)" test "$code" = 400
 
 head -c 102400 /dev/urandom >"$T/big-resp"
 # big NAME MODE DESC: an upstream answer over max_response_bytes
 big()
 {
-	local bp n0 code
+	local bp code
 	bp=$(t_port)
 	srv_start "$1" "$bp" "$2" || { fail "$1: upstream"; return; }
-	rcli del "$K_GOOD1" >/dev/null
-	n0=$(loglines)
-	code=$(pp "$T/$1" "$T/req-good1.der" "127.0.0.1:$bp")
-	logsince "$n0"
+	code=$(miss1 "$T/$1" "127.0.0.1:$bp")
 	check "$3 (max_response_bytes 4096): 503" test "$code" = 503
 	check "$3: the upstream was asked" test "$(srv_reqs "$1")" = 1
 	check "$3: log says larger than 4096" grep -q 'larger than 4096' "$T/new.log"
@@ -626,7 +553,7 @@ timeout_case()
 	fi
 	rcli del "$K_GOOD1" >/dev/null
 	s=$(now_ms)
-	code=$(pp "$T/$name" "$T/req-good1.der" "127.0.0.1:$tp")
+	code=$(PQ_HOST=127.0.0.1:$tp t_post_leaf "$T/$name" good1)
 	e=$(now_ms)
 	check "$3: 503" test "$code" = 503
 	check "$3: answered after $((e - s)) ms (expected $4-$5)" \
@@ -642,7 +569,7 @@ timeout_case()
 timeout_case hang hang "upstream that never answers (upstream_timeout 2)" 1500 3500
 timeout_case drip drip "upstream dripping one byte every 0.2 s (upstream_timeout 2)" \
     1500 3500
-n0=$(loglines)
+n0=$(t_loglines)
 timeout_case full full "upstream whose listen queue is full (upstream_connect_timeout 1)" \
     700 1900
 logsince "$n0"
@@ -653,7 +580,7 @@ check "connect timeout: log names the connect failure" \
 rcli del "$K_GOOD2" >/dev/null
 kill -STOP "$REDIS_PID"
 s=$(now_ms)
-code=$(p1 "$T/hung" good2)
+code=$(t_post_leaf "$T/hung" good2)
 e=$(now_ms)
 kill -CONT "$REDIS_PID"
 check "Redis hung (SIGSTOP), redis_timeout_ms 300: 200 from upstream" test "$code" = 200
@@ -684,10 +611,8 @@ burst()
 {
 	local leaf=$1 r=$2 st=$3 key host path i c0 c1 nv=0 d=$T/c50-$1
 	key=$(t_kleaf "$leaf")
-	case $(t_ca_of "$leaf") in
-	ca1) host=$H1 path=/ ;;
-	ca2) host=$H2 path=/ca2/ ;;
-	esac
+	host=$(t_leaf_host "$leaf")
+	path=$(t_leaf_path "$leaf")
 	mkdir -p "$d"
 	for i in $(seq 1 50); do
 		[ "$i" -gt 1 ] && echo next
@@ -723,7 +648,7 @@ burst()
 	check "50 concurrent $leaf: the responder was asked exactly once ($((c1 - c0)))" \
 	    test $((c1 - c0)) = 1 ||
 	    grep -F "$key: fetched" "$T/fcgi.log" | cut -c1-150 | sed 's/^/# /'
-	check "50 concurrent $leaf: entry stored" exists "$key"
+	check "50 concurrent $leaf: entry stored" t_exists "$key"
 	check "50 concurrent $leaf: the lock is released" \
 	    test "$(rcli exists "ocspxy:lock:${key#ocspxy_}")" = 0
 }
@@ -827,7 +752,7 @@ if [ -n "${OCSPXY_ASAN:-}" ]; then
 	ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}:atexit=1:log_path=$T/asan" \
 	    t_fcgi_start "$T/base.conf" 2
 	LEAK_PIDS=$FCGI_PIDS
-	p1 "$T/lk-prime" good1 >/dev/null
+	t_post_leaf "$T/lk-prime" good1 >/dev/null
 	runmix asan-mix 0 2000 2
 	check "children alive after the mix" t_fcgi_alive
 	for p in $LEAK_PIDS; do
@@ -851,7 +776,7 @@ else
 	t_note "9. memory flat: one child, RSS after 1000 and after 5000 requests"
 	restart "$T/base.conf" 1
 	RP=${FCGI_PIDS# }
-	p1 "$T/rss-prime" good1 >/dev/null
+	t_post_leaf "$T/rss-prime" good1 >/dev/null
 	runmix rss-a 0 1000 1
 	r1=$(rss "$RP")
 	runmix rss-b 1000 5000 1

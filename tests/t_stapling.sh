@@ -15,12 +15,7 @@
 . "$(dirname "$0")/lib_fronts.sh"
 t_setup
 
-t_base
-check "TLS certificate for localhost, OCSP URL http://127.0.0.1:$PKI_PORT1/" \
-    tf_tls_leaf tls 0x1010 || t_done
-t_responder_start r1 ca1 "$PKI_PORT1" || { fail "responder ca1"; t_done; }
-CA=$T/pki/ca1
-KEY=$(t_key "$CA/ca.crt" "$CA/tls.crt")
+tf_stapling_begin
 
 t_conf "$T/ocspxy.conf" issuer "$T/pki/roots.pem"
 chmod 0644 "$T/ocspxy.conf"
@@ -71,7 +66,7 @@ check "1st handshake: stapled OCSP response, successful, good" \
 check "the proxy fetched it once from the real responder (POST http://127.0.0.1:$PKI_PORT1/)" \
     test "$(t_responder_count r1)" = $((n + 1))
 check "the proxy stored $KEY, responder 127.0.0.1:$PKI_PORT1" \
-    test "$(rcli --raw hget "$KEY" ocsp_responder)" = "127.0.0.1:$PKI_PORT1"
+    test "$(t_hget "$KEY" ocsp_responder)" = "127.0.0.1:$PKI_PORT1"
 t_redis_field "$KEY" response "$T/cached.der"
 if check "the staple is cut out of the handshake" tf_staple_der "$T/s1" "$T/staple1.der"; then
 	check "the staple is the proxy's cached response, byte for byte" \

@@ -21,13 +21,7 @@
 . "$(dirname "$0")/lib_fronts.sh"
 t_setup
 
-t_base
-check "TLS certificate for localhost (ca1), OCSP URL http://127.0.0.1:$PKI_PORT1/" \
-    tf_tls_leaf tls 0x1010 || t_done
-t_responder_start r1 ca1 "$PKI_PORT1" || { fail "responder ca1"; t_done; }
-CA=$T/pki/ca1
-KEY=$(t_key "$CA/ca.crt" "$CA/tls.crt")
-H1=127.0.0.1:$PKI_PORT1
+tf_stapling_begin
 TP=$(t_port)
 
 # proxy_start NAME PORT CONF: Apache + mod_fcgid from apache/ocspxy.conf.
@@ -59,7 +53,7 @@ staple_checks()
 	check "$tag: nginx staples a good response (after a few handshakes)" \
 	    tf_staple_wait "$TP" "$f.s" || return 1
 	check "$tag: the proxy's entry names the real responder $H1" \
-	    test "$(rcli --raw hget "$KEY" ocsp_responder)" = "$H1"
+	    test "$(t_hget "$KEY" ocsp_responder)" = "$H1"
 	t_redis_field "$KEY" response "$f.cached.der"
 	if tf_staple_der "$f.s" "$f.staple.der"; then
 		check "$tag: the staple is the proxy's cached response, byte for byte" \

@@ -32,28 +32,24 @@ PERF=${PERF:-0}
 CHILDREN=${CHILDREN:-4}
 WORKERS=${WORKERS:-2}
 RESULTS=${RESULTS:-$BENCH_DIR/results.json}
+# a run's DUR REPEAT METHODS SIZE_BIG MISSES REFRESH_N REFRESH_SIGN_N (DUR
+# and REPEAT unless set in the environment)
 if [ "$QUICK" = 1 ]; then
-	DUR=${DUR:-1}
-	REPEAT=${REPEAT:-1}
-	METHODS="post"
-	SIZE_BIG=10000
-	MISSES=30
-	REFRESH_N=3000
-	REFRESH_SIGN_N=300
+	sizes="1 1 post 10000 30 3000 300"
 else
-	DUR=${DUR:-2}
-	REPEAT=${REPEAT:-2}
-	METHODS="post get"
-	SIZE_BIG=1000000
-	MISSES=100
-	REFRESH_N=10000
-	REFRESH_SIGN_N=1000
+	sizes="2 2 post,get 1000000 100 10000 1000"
 fi
+read -r dur repeat METHODS SIZE_BIG MISSES REFRESH_N REFRESH_SIGN_N <<<"$sizes"
+DUR=${DUR:-$dur}
+REPEAT=${REPEAT:-$repeat}
+METHODS=${METHODS//,/ }
 PY="python3 $BENCH_DIR/bench.py"
 
 die() { echo "bench: $*" >&2; exit 1; }
 say() { echo "# $*"; }
-now() { date +%s; }
+# commas PID...: the pids as bench.py takes them, "1,2,3" (the callers
+# pass space-separated lists unquoted, to be split)
+commas() { local IFS=,; echo "$*"; }
 
 for b in ocspxy-fcgi ocspxy-refresh; do
 	[ -x "$OCSPXY_BUILD/$b" ] || die "no $OCSPXY_BUILD/$b: run make first"
@@ -63,10 +59,10 @@ for c in wrk redis-server redis-cli nginx spawn-fcgi curl openssl cc \
 	command -v "$c" >/dev/null || die "$c missing: sh tests/deps.sh bench"
 done
 
-START=$(now)
+START=$(t_now)
 t_setup
 R=$T/res
-mkdir -p "$R" "$T/static" "$T/miss" "$T/nginx-tmp" "$T/bin"
+mkdir -p "$R" "$T/static" "$T/miss" "$T/bin"
 # private copies: a rebuild during the run does not swap the programs
 cp "$OCSPXY_BUILD/ocspxy-fcgi" "$OCSPXY_BUILD/ocspxy-refresh" "$T/bin/" ||
     die "cannot copy the programs"
@@ -96,8 +92,8 @@ CA1=$T/pki/ca1/ca.crt
 CA2=$T/pki/ca2/ca.crt
 t_conf "$T/ocspxy.conf" issuer "$CA1" issuer "$CA2"
 t_fcgi_start "$T/ocspxy.conf" "$CHILDREN" || die "ocspxy-fcgi"
-# shellcheck disable=SC2086 # split on purpose
-PROXY_PIDS=$(echo $FCGI_PIDS | tr ' ' ,)
+# shellcheck disable=SC2086
+PROXY_PIDS=$(commas $FCGI_PIDS)
 
 # the answer ocspxy-fcgi writes on a hit, for bench-nothing and nginx
 t_reqout "$(t_crt good1)" "$CA1" "$T/req-hit.der" || die "request"
@@ -106,69 +102,52 @@ PP=$(t_port)
 NP=$(t_port)
 SP=$(t_port)
 
-sed -e "s|127\.0\.0\.1:8008|127.0.0.1:PORT|g" \
-    -e "s|unix:/run/ocspxy/ocspxy-fcgi\.sock|unix:SOCK|g" \
-    -e "s|include[[:space:]]\{1,\}fastcgi_params;|include /etc/nginx/fastcgi_params;|g" \
-    "$SRC_DIR/nginx/ocspxy.conf" >"$T/site.in"
-sed -e "s|PORT|$PP|" -e "s|SOCK|$T/fcgi.sock|" "$T/site.in" >"$T/site-proxy.conf"
-sed -e "s|PORT|$NP|" -e "s|SOCK|$T/nothing.sock|" "$T/site.in" >"$T/site-nothing.conf"
-cat >"$T/nginx.conf" <<EOF
-user $(id -un) $(id -gn);
-daemon off;
-master_process on;
-worker_processes $WORKERS;
-pid $T/nginx.pid;
-error_log $T/nginx-error.log warn;
-events { worker_connections 4096; }
-http {
-	client_body_temp_path $T/nginx-tmp/body;
-	proxy_temp_path $T/nginx-tmp/proxy;
-	fastcgi_temp_path $T/nginx-tmp/fastcgi;
-	uwsgi_temp_path $T/nginx-tmp/uwsgi;
-	scgi_temp_path $T/nginx-tmp/scgi;
-	access_log off;
-	include $T/site-proxy.conf;
-	include $T/site-nothing.conf;
-	# the same bytes as a static file, for GET and (405 turned into 200)
-	# POST alike
-	server {
-		listen 127.0.0.1:$SP;
-		root $T/static;
-		location / {
-			default_type application/ocsp-response;
-			try_files /resp.der =404;
-			error_page 405 =200 \$uri;
-		}
+# nginx: the proxy's server block (t_nginx_start), the same block for
+# bench-nothing, and the same bytes as a static file, for GET and (405
+# turned into 200) POST alike
+t_nginx_site "$SRC_DIR/nginx/ocspxy.conf" "$NP" "$T/nothing.sock" \
+    >"$T/site-nothing.conf"
+cat >"$T/site-static.conf" <<EOF
+server {
+	listen 127.0.0.1:$SP;
+	root $T/static;
+	location / {
+		default_type application/ocsp-response;
+		try_files /resp.der =404;
+		error_page 405 =200 \$uri;
 	}
 }
 EOF
-nginx -c "$T/nginx.conf" -p "$T" -e "$T/nginx-error.log" </dev/null \
-    >>"$T/nginx-out.log" 2>&1 &
-NGINX_PID=$!
-_t_record "$NGINX_PID"
-for port in $PP $NP $SP; do
+T_NGINX_WORKERS=$WORKERS T_NGINX_CONNS=4096 T_NGINX_LOG=warn \
+    t_nginx_start "$PP" "$T/site-nothing.conf" "$T/site-static.conf" ||
+    die "nginx"
+for port in $NP $SP; do
 	t_wait_listen "$port" 10 || { cat "$T/nginx-error.log"; die "nginx"; }
 done
-for i in $(seq 1 50); do
-	[ "$(pgrep -P "$NGINX_PID" | wc -l)" -ge "$WORKERS" ] && break
-	sleep 0.05
-done
-NGINX_WORKERS=$(pgrep -P "$NGINX_PID" | tr '\n' , | sed 's/,$//')
-for w in ${NGINX_WORKERS//,/ }; do _t_record "$w"; done
+# shellcheck disable=SC2086
+NGINX_PIDS=$(commas $NGINX_WORKERS)
 
 # warm the cache through the proxy, then check that it is a hit
 code=$(t_post "$T/warm" "http://127.0.0.1:$PP/" "$T/req-hit.der" -H "Host: $H1")
 [ "$code" = 200 ] || die "warm-up answered $code: $(cat "$T/warm.body")"
 t_vleaf "$T/warm.body" good1 good || die "warm-up answer does not verify"
 HITKEY=$(t_kleaf good1)
-[ "$(rcli exists "$HITKEY")" = 1 ] || die "no cache entry $HITKEY"
+t_exists "$HITKEY" || die "no cache entry $HITKEY"
+# same_bytes PORT WHAT: a POST and a GET of the hit request on PORT are
+# answered 200 with the warm-up's bytes; else the bench ends, naming WHAT.
+same_bytes()
+{
+	local code
+	code=$(t_post "$T/cmp" "http://127.0.0.1:$1/" "$T/req-hit.der" \
+	    -H "Host: $H1")
+	[ "$code" = 200 ] && cmp -s "$T/cmp.body" "$T/warm.body" ||
+	    die "$2: POST answered $code, not the proxy's bytes"
+	code=$(t_http "$T/cmp" -H "Host: $H1" "http://127.0.0.1:$1$GETPATH")
+	[ "$code" = 200 ] && cmp -s "$T/cmp.body" "$T/warm.body" ||
+	    die "$2: GET answered $code, not the proxy's bytes"
+}
 n0=$(t_responder_count r1)
-code=$(t_post "$T/hit" "http://127.0.0.1:$PP/" "$T/req-hit.der" -H "Host: $H1")
-[ "$code" = 200 ] && cmp -s "$T/hit.body" "$T/warm.body" ||
-    die "second request is no hit"
-code=$(t_http "$T/hitget" -H "Host: $H1" "http://127.0.0.1:$PP$GETPATH")
-[ "$code" = 200 ] && cmp -s "$T/hitget.body" "$T/warm.body" ||
-    die "GET is no hit"
+same_bytes "$PP" "the proxy, no hit"
 [ "$(t_responder_count r1)" = "$n0" ] || die "a hit went upstream"
 
 cp "$T/warm.body" "$T/static/resp.der"
@@ -184,24 +163,14 @@ spawn-fcgi -s "$T/nothing.sock" -M 0777 -P "$T/nothing.pid" -F "$CHILDREN" \
     -- "$T/bench-nothing" "$T/hit-answer.bin" >>"$T/spawn-fcgi.log" 2>&1 \
     </dev/null || die "spawn-fcgi bench-nothing"
 _t_wait_file "$T/nothing.pid" 5
-NOTHING_PIDS=
-while read -r p || [ -n "$p" ]; do
-	[ -n "$p" ] || continue
-	_t_record "$p"
-	NOTHING_PIDS="$NOTHING_PIDS,$p"
-done <"$T/nothing.pid"
-NOTHING_PIDS=${NOTHING_PIDS#,}
+t_fcgi_pids "$T/nothing.pid" NOTHING_PIDS
+# shellcheck disable=SC2086
+NOTHING_PIDS=$(commas $NOTHING_PIDS)
 _t_wait_file "$T/nothing.sock" 5
 
 # the three answer the same body
-for port in $NP $SP; do
-	code=$(t_post "$T/cmp" "http://127.0.0.1:$port/" "$T/req-hit.der" -H "Host: $H1")
-	[ "$code" = 200 ] && cmp -s "$T/cmp.body" "$T/warm.body" ||
-	    die "port $port answers $code, not the proxy's bytes"
-	code=$(t_http "$T/cmp" -H "Host: $H1" "http://127.0.0.1:$port$GETPATH")
-	[ "$code" = 200 ] && cmp -s "$T/cmp.body" "$T/warm.body" ||
-	    die "GET on port $port answers $code, not the proxy's bytes"
-done
+same_bytes "$NP" "bench-nothing"
+same_bytes "$SP" "the static file"
 
 # 999 more entries: 1,000 in Redis
 # fill FIRST COUNT: entries of ca1 for serials FIRST.., shaped as ocspxy
@@ -209,7 +178,7 @@ done
 fill()
 {
 	local t
-	t=$(now)
+	t=$(t_now)
 	"$GEN" -i "$CA1" -f "$1" -n "$2" -r "$H1" -B "$T/warm.body" -T "$t" \
 	    -N $((t + 7 * 86400)) -L "$t" -E 2592000 |
 	    rcli --pipe >"$T/pipe.log" 2>&1 || { cat "$T/pipe.log"; return 1; }
@@ -246,7 +215,7 @@ hit()
 	    --close "$([ "$mode" = close ] && echo 1 || echo 0)" \
 	    --method "$m" --body "$body" --path "$path" --host "$H1" \
 	    --redis "$T/redis.sock" --pids "$pids" --pids "redis:$REDIS_PID" \
-	    --pids "nginx:$NGINX_WORKERS" "$@" -- "http://127.0.0.1:$port/" ||
+	    --pids "nginx:$NGINX_PIDS" "$@" -- "http://127.0.0.1:$port/" ||
 	    die "wrk run $out"
 }
 
@@ -370,7 +339,7 @@ rcli flushall >/dev/null
 # ---------------------------------------------------------------- 5
 say "5. refresh pass: $REFRESH_N due entries, pre-signed responder"
 FP=$(t_port)
-t=$(now)
+t=$(t_now)
 "$GEN" -i "$CA2" -s "$T/pki/ca2/ca2-ocsp.crt" -k "$T/pki/ca2/ca2-ocsp.key" \
     -f $((0x30000000)) -n "$REFRESH_N" -r "127.0.0.1:$FP" -P "$T/pairs.bin" \
     -T $((t - 7200)) -N $((t + 3600)) -L 0 | rcli --pipe >"$T/pipe.log" 2>&1
@@ -406,7 +375,7 @@ rcli flushall >/dev/null
 # the same against openssl ocsp (ca1 signs every answer, RSA): the
 # responder real deployments are closer to
 say "5. refresh pass: $REFRESH_SIGN_N due entries, openssl ocsp"
-t=$(now)
+t=$(t_now)
 "$GEN" -i "$CA1" -f $((0x40000000)) -n "$REFRESH_SIGN_N" -r "$H1" \
     -T $((t - 7200)) -N $((t + 1800)) -L 0 | rcli --pipe >"$T/pipe.log" 2>&1
 grep -q 'errors: 0' "$T/pipe.log" || { cat "$T/pipe.log"; die "refresh fill"; }
@@ -440,7 +409,7 @@ $PY json "$R/refresh-sign.json" "$R/refresh-sign-run.json" \
     entries="$REFRESH_SIGN_N" seen="$1" due="$2" refreshed="$3" failed="$4"
 
 # ---------------------------------------------------------------- report
-$PY json "$R/meta.json" "$R/meta.json" total_s=$(($(now) - START)) \
+$PY json "$R/meta.json" "$R/meta.json" total_s=$(($(t_now) - START)) \
     refresh_memory_entries="$mem_keys"
 $PY report "$R" "$RESULTS"
-echo "# total $(($(now) - START)) s"
+echo "# total $(($(t_now) - START)) s"
