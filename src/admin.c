@@ -766,6 +766,7 @@ status_summary(struct admin *a, time_t now)
 	if (a->o->format != ADMIN_HUMAN ||
 	    cache_stats(a->cache, now, &st) == -1)
 		return;
+	cache_breakers(a->cache, (long long)now * 1000, status_breaker, &now);
 	if ((t = cache_stat(&st, metrics[M_LAST_TIME].field)) > 0) {
 		human_span(now - t, ago);
 		printf("last refresh pass %s ago: %lld due, %lld refreshed, "
@@ -776,7 +777,6 @@ status_summary(struct admin *a, time_t now)
 	} else
 		printf("no refresh pass recorded\n");
 	cache_stats_clear(&st);
-	cache_breakers(a->cache, (long long)now * 1000, status_breaker, &now);
 }
 
 int

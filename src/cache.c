@@ -1645,8 +1645,12 @@ cache_track(struct cache *c)
 
 /* Tracking fails: logged once until it works again. */
 static void
-cache_track_fail(struct cache *c, const char *what, const char *why)
+cache_track_fail(struct cache *c, const char *what, const char *reason)
 {
+	char why[200];
+
+	/* reason may live in the context freed below. */
+	snprintf(why, sizeof(why), "%s", reason);
 	if (c->tctx != NULL) {
 		redisFree(c->tctx);
 		c->tctx = NULL;
