@@ -1758,8 +1758,14 @@ cache_track_poll(struct cache *c, void (*fn)(void *, const char *), void *arg)
 	struct pollfd pfd;
 	void *r;
 
-	if (!c->tracking && c->ctx != NULL && time(NULL) >= c->track_retry_at)
-		cache_track_start(c);
+	/* Redis comes back, or tracking failed: tried once a second. */
+	if (!c->tracking && time(NULL) >= c->track_retry_at) {
+		if (c->ctx == NULL)
+			cache_conn(c); /* starts tracking when it connects */
+		else
+			cache_track_start(c);
+		c->track_retry_at = time(NULL) + 1;
+	}
 	if (!c->tracking)
 		return CACHE_TRACK_NONE;
 	pfd.fd = c->tctx->fd;

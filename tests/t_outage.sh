@@ -9,6 +9,13 @@
 #   4 a process killed while it waits upstream gives its place back
 #   5 the refresh daemon against a hanging responder: two timeouts
 #   6 a refresh that gets the stored bytes back: lastchecked only
+# and the memory tier of each process (memory_cache_bytes):
+#   7 hits from memory: at most one Redis read per process and certificate
+#   8 a prune, and a redis-cli del, are honoured by every process at once
+#   9 what the refresh daemon stores is what every process serves next
+#  10 Redis killed under load; then Redis and the responders down
+#  11 Redis back empty: entries written back; a prune made meanwhile holds
+#  12 the memory's bound
 
 . "$(dirname "$0")/lib.sh"
 t_setup
@@ -287,5 +294,201 @@ check "6: counted as unchanged: no signature check (ocspxyu:stats refresh_unchan
     test "$(rcli hget ocspxyu:stats refresh_unchanged)" = 1
 check "6: the pass says 1 unchanged" grep -q '; 1 unchanged' "$T/u.err"
 t_fake_stop same
+
+# ---------------------------------------------------------------- 7
+t_note "7. the memory tier: hits without Redis"
+LEAVES="good1 good2 revoked1 short1"
+for l in $LEAVES; do
+	[ -f "$T/req-$l.der" ] ||
+	    t_reqout "$(t_crt "$l")" "$(t_issuer "$l")" "$T/req-$l.der"
+done
+t_conf "$T/m.conf" upstream_timeout 2
+check "7: ocspxy-fcgi, 4 processes, memory on (default)" \
+    t_fcgi_start "$T/m.conf" 4
+# burst NAME N LEAF...: N POSTs of each leaf at once through nginx (curl
+# --parallel), bodies in $T/NAME-LEAF-i.der; "code" lines in $T/NAME.codes.
+burst()
+{
+	local name=$1 n=$2 l i
+	shift 2
+	: >"$T/$name.urls"
+	for l in "$@"; do
+		for i in $(seq 1 "$n"); do
+			[ -s "$T/$name.urls" ] && echo next >>"$T/$name.urls"
+			cat >>"$T/$name.urls" <<-EOF
+			url = "$PX$(t_leaf_path "$l")"
+			header = "Host: $(t_leaf_host "$l")"
+			header = "Content-Type: application/ocsp-request"
+			data-binary = "@$T/req-$l.der"
+			output = "$T/$name-$l-$i.der"
+			write-out = "%{http_code}\n"
+			EOF
+		done
+	done
+	curl -s --parallel --parallel-max 16 -K "$T/$name.urls" \
+	    >"$T/$name.codes" 2>"$T/$name.err"
+}
+# vall NAME I LEAF...: $T/NAME-LEAF-I.der verified for each leaf.
+vall()
+{
+	local name=$1 i=$2 l st
+	shift 2
+	for l in "$@"; do
+		case $l in revoked*) st=revoked ;; *) st=good ;; esac
+		t_vleaf "$T/$name-$l-$i.der" "$l" "$st" || return 1
+	done
+}
+# metric NAME: its value in /metrics, once every process has sent its
+# counts (they do a second after their last request).
+metric()
+{
+	sleep 1.2
+	curl -s "$PX/metrics" | sed -n "s/^$1 //p"
+}
+# stat NAME: a command's calls from INFO commandstats.
+stat()
+{
+	rcli info commandstats | tr -d '\r' |
+	    sed -n "s/^cmdstat_$1:calls=\([0-9]*\),.*/\1/p"
+}
+# Warmed one at a time: misses at once would find upstream_max_waiting
+# (2) processes waiting already, and be answered 503 (section 1).
+: >"$T/warm.codes"
+for l in $LEAVES; do
+	t_post_leaf "$T/warm-$l" "$l" >>"$T/warm.codes"
+	echo >>"$T/warm.codes"
+done
+check "7: warm-up, one at a time: 4 answers 200" \
+    test "$(grep -c '^200' "$T/warm.codes")" = 4
+rcli config resetstat >/dev/null
+burst hits 75 $LEAVES
+reads=$(stat hmget)
+check "7: 300 hits, all 200" test "$(grep -c '^200' "$T/hits.codes")" = 300
+check "7: ... the last of each verified" vall hits 75 $LEAVES
+check "7: ... Redis read at most once per process and certificate (${reads:-0} reads, 4 x 4 at most)" \
+    test "${reads:-0}" -le 16
+mh=$(metric ocspxy_memory_hits_total)
+check "7: /metrics counts the memory hits (${mh:-none} of 300 hits at least 284)" \
+    test "${mh:-0}" -ge 284
+
+# ---------------------------------------------------------------- 8
+t_note "8. a prune and a redis-cli del reach every process's memory"
+t_responder_stop r1
+code=$(t_post_leaf "$T/prune" good1 -H 'X-prune-from-cache: 1')
+check "8: prune good1 over HTTP: 410" test "$code" = 410
+burst pr 40 good1
+check "8: then 40 requests at once, responder down: none from memory (all 503)" \
+    test "$(grep -c '^503' "$T/pr.codes")" = 40
+rcli del "$(t_kleaf revoked1)" >/dev/null
+burst del 40 revoked1
+check "8: redis-cli del revoked1, then 40 requests at once: none from memory (all 503)" \
+    test "$(grep -c '^503' "$T/del.codes")" = 40
+check "8: /metrics counts the invalidations" \
+    test "$(metric ocspxy_invalidations_total)" -ge 2
+t_responder_start r1 ca1 "$PKI_PORT1" || fail "8: responder ca1 again"
+sleep 2.6 # its breaker's first back-off: then a trial
+
+# ---------------------------------------------------------------- 9
+t_note "9. what the refresh daemon stores, every process serves next"
+burst w9 4 good2
+K2=$(t_kleaf good2)
+t_redis_field "$K2" response "$T/g2.before"
+sleep 1.1 # a new thisUpdate
+rcli hset "$K2" lastchecked 0 thisupd $(($(t_now) - 7200)) >/dev/null
+t_conf "$T/m9.conf" refresh_workers 1
+"$OCSPXY_BUILD/ocspxy-refresh" -c "$T/m9.conf" --once 2>"$T/m9.err"
+t_redis_field "$K2" response "$T/g2.after"
+check "9: the daemon stored a new response for good2" \
+    bash -c "! cmp -s '$T/g2.before' '$T/g2.after'"
+burst r9 40 good2
+same=0
+for i in $(seq 1 40); do
+	cmp -s "$T/r9-good2-$i.der" "$T/g2.after" && same=$((same + 1))
+done
+check "9: 40 requests through every process: all the new bytes ($same)" \
+    test "$same" = 40
+
+# ---------------------------------------------------------------- 10
+t_note "10. Redis killed under load; then the responders down too"
+burst w10 4 $LEAVES
+c0=$(($(t_responder_count r1) + $(t_responder_count r2)))
+: >"$T/load.codes"
+(
+	for r in $(seq 1 8); do
+		burst "l$r" 3 good2 short1
+		cat "$T/l$r.codes" >>"$T/load.codes"
+	done
+) &
+lp=$!
+sleep 0.3
+{ kill -KILL "$REDIS_PID" && wait "$REDIS_PID"; } 2>/dev/null
+wait "$lp"
+c1=$(($(t_responder_count r1) + $(t_responder_count r2)))
+check "10: Redis killed under load: no failed answer ($(grep -vc '^200' "$T/load.codes") of $(wc -l <"$T/load.codes"))" \
+    test "$(grep -vc '^200' "$T/load.codes")" = 0 -a "$(wc -l <"$T/load.codes")" = 48
+check "10: ... upstream fetches at most one per process and certificate ($((c1 - c0)))" \
+    test $((c1 - c0)) -le 8
+t_responder_stop r1
+t_responder_stop r2
+burst d10 4 good2 short1
+check "10: Redis and the responders down: the cached certificates answered (200)" \
+    test "$(grep -c '^200' "$T/d10.codes")" = 8
+check "10: ... verified" vall d10 4 good2 short1
+
+# ---------------------------------------------------------------- 11
+t_note "11. Redis back empty: written back; a prune made meanwhile holds"
+t_redis_start || fail "11: redis-server again"
+sleep 1.1 # a process tries Redis again a second after a failure
+burst e11 4 good2 short1
+check "11: responders down, Redis empty: the cached certificates answered (200)" \
+    test "$(grep -c '^200' "$T/e11.codes")" = 8
+check "11: ... and written back to Redis" \
+    bash -c "[ \$(redis-cli -s '$T/redis.sock' exists '$K2' '$(t_kleaf short1)') = 2 ]"
+check "11: ... the log says so" grep -q 'lost its data: .* written back' "$T/fcgi.log"
+# A prune while the processes cannot reach Redis: their connections
+# killed and the socket moved away, the key deleted, the socket back.
+mv "$T/redis.sock" "$T/redis.sock.away"
+redis-cli -s "$T/redis.sock.away" client kill type normal >/dev/null
+redis-cli -s "$T/redis.sock.away" client kill type pubsub >/dev/null
+burst a11 2 short1 # they find Redis unreachable: memory answers
+redis-cli -s "$T/redis.sock.away" del "$(t_kleaf short1)" >/dev/null
+mv "$T/redis.sock.away" "$T/redis.sock"
+sleep 1.1
+burst p11 8 short1
+check "11: pruned while the processes could not reach Redis: stays pruned (503s)" \
+    test "$(grep -c '^503' "$T/p11.codes")" = 8
+check "11: ... not written back" test "$(rcli exists "$(t_kleaf short1)")" = 0
+t_responder_start r1 ca1 "$PKI_PORT1" || fail "11: responder ca1 again"
+t_responder_start r2 ca2 "$PKI_PORT2" || fail "11: responder ca2 again"
+t_fcgi_stop
+
+# ---------------------------------------------------------------- 12
+t_note "12. the memory's bound"
+t_conf "$T/b.conf" memory_cache_bytes 8192
+check "12: one process, 8 KiB of memory" t_fcgi_start "$T/b.conf" 1
+for i in $(seq 1 12); do
+	coldreq "$((9500 + i))"
+done
+sleep 2.6 # the responders' breakers, opened in 11
+m0=$(metric ocspxy_memory_hits_total)
+r0=$(metric ocspxy_redis_hits_total)
+for pass in 1 2; do
+	for i in $(seq 1 12); do
+		t_post "$T/b-$i" "$PX/" "$T/cold-$((9500 + i)).der" \
+		    -H "Host: $H1" >>"$T/b.codes"
+		echo >>"$T/b.codes"
+	done
+done
+mh=$(($(metric ocspxy_memory_hits_total) - ${m0:-0}))
+rh=$(($(metric ocspxy_redis_hits_total) - ${r0:-0}))
+check "12: 24 requests for 12 certificates, all 200" \
+    test "$(grep -c '^200' "$T/b.codes")" = 24
+check "12: more certificates than fit: the second round mostly from Redis (memory ${mh:-0}, Redis ${rh:-0})" \
+    test "${rh:-0}" -ge 6 -a "${mh:-0}" -le 6
+rss=$(awk '/^VmRSS/ { print $2 }' "/proc/${FCGI_PIDS# }/status")
+if [ -z "${OCSPXY_ASAN:-}" ]; then # ASan's shadow memory is no RSS of ours
+	check "12: the process's RSS stays under 16 MB (${rss:-?} kB)" \
+	    test "${rss:-99999}" -lt 16384
+fi
 
 t_done
