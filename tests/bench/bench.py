@@ -434,20 +434,22 @@ def cmd_report(argv):
     print()
     print("1. Hit throughput and latency: best of %s rounds of %s s (most "
           "req/s, least p50 and p99); px: "
-          "ocspxy-fcgi, no: do-nothing FastCGI, st: static file; ka: "
-          "keep-alive, close: one connection per request" % (
-              meta.get("repeat"), meta.get("dur")))
-    print("%-5s %-5s %4s %9s %9s %9s %8s %8s %8s %8s %7s %7s" % (
-        "meth", "conn", "c", "proxy/s", "nothing/s", "static/s",
-        "px p50", "px p99", "no p50", "no p99", "px/no", "px/st"))
-    print("%-5s %-5s %4s %9s %9s %9s %8s %8s %8s %8s %7s %7s" % (
-        "", "", "", "", "", "", "ms", "ms", "ms", "ms", "", ""))
+          "ocspxy-fcgi (hits from its memory), rd: ocspxy-fcgi with its "
+          "memory off (hits from Redis), no: do-nothing FastCGI, st: "
+          "static file; ka: keep-alive, close: one connection per "
+          "request" % (meta.get("repeat"), meta.get("dur")))
+    print("%-5s %-5s %4s %9s %9s %9s %9s %8s %8s %8s %8s %7s %7s %7s" % (
+        "meth", "conn", "c", "proxy/s", "redis/s", "nothing/s", "static/s",
+        "px p50", "px p99", "no p50", "no p99", "px/no", "rd/no", "px/st"))
+    print("%-5s %-5s %4s %9s %9s %9s %9s %8s %8s %8s %8s %7s %7s %7s" % (
+        "", "", "", "", "", "", "", "ms", "ms", "ms", "ms", "", "", ""))
     rows = []
     for meth in ("POST", "GET"):
         for mode in ("ka", "close"):
             for c in (1, 8, 64):
                 k = "%s-%s-c%d" % (meth.lower(), mode, c)
                 px = hits.get("proxy-" + k)
+                rd = hits.get("redis-" + k)
                 no = hits.get("nothing-" + k)
                 st = hits.get("static-" + k)
                 if px is None:
@@ -456,6 +458,8 @@ def cmd_report(argv):
                 row = {
                     "method": meth, "mode": mode, "conns": c,
                     "proxy_rps": px["rps"],
+                    "redis_rps": g(rd, lambda h: h["rps"]),
+                    "redis_p99_ms": g(rd, lambda h: h["lat_us"]["p99"] / 1000),
                     "nothing_rps": g(no, lambda h: h["rps"]),
                     "static_rps": g(st, lambda h: h["rps"]),
                     "proxy_p50_ms": px["lat_us"]["p50"] / 1000,
@@ -470,16 +474,20 @@ def cmd_report(argv):
                                                   row["nothing_rps"])
                 row["proxy_over_static"] = ratio(row["proxy_rps"],
                                                  row["static_rps"])
+                row["redis_over_nothing"] = ratio(row["redis_rps"],
+                                                  row["nothing_rps"])
                 rows.append(row)
-                print("%-5s %-5s %4d %9.0f %9s %9s %8.3f %8.3f %8s %8s "
-                      "%7s %7s" % (
+                print("%-5s %-5s %4d %9.0f %9s %9s %9s %8.3f %8.3f %8s %8s "
+                      "%7s %7s %7s" % (
                           meth, mode, c, row["proxy_rps"],
+                          fmt(row["redis_rps"], ".0f"),
                           fmt(row["nothing_rps"], ".0f"),
                           fmt(row["static_rps"], ".0f"),
                           row["proxy_p50_ms"], row["proxy_p99_ms"],
                           fmt(row["nothing_p50_ms"], ".3f"),
                           fmt(row["nothing_p99_ms"], ".3f"),
                           fmt(row["proxy_over_nothing"], ".2f"),
+                          fmt(row["redis_over_nothing"], ".2f"),
                           fmt(row["proxy_over_static"], ".2f")))
     res["table"] = rows
     bad = sum(r["status_errors"] for r in rows)
@@ -491,17 +499,19 @@ def cmd_report(argv):
                  and x["conns"] == c]
             if r and r[0]["proxy_over_nothing"] is not None:
                 v = r[0]["proxy_over_nothing"]
-                target("hit throughput >= 80%% of do-nothing, %s, %d "
-                       "keep-alive connections: %.0f%%" % (meth, c, v * 100),
-                       v >= 0.8, v)
+                target("memory hits >= 90%% of do-nothing, %s, %d "
+                       "keep-alive connections: %.0f%% (Redis hits %s)" % (
+                           meth, c, v * 100,
+                           fmt(r[0]["redis_over_nothing"], ".0%")),
+                       v >= 0.9, v)
         r = [x for x in rows if x["method"] == meth and x["mode"] == "ka"
              and x["conns"] == 8]
         if r and r[0]["nothing_p99_ms"]:
             v = r[0]["proxy_p99_ms"] / r[0]["nothing_p99_ms"]
-            target("p99 at 8 connections <= 1.5x do-nothing, %s: %.3f ms vs "
-                   "%.3f ms = %.2fx" % (meth, r[0]["proxy_p99_ms"],
-                                        r[0]["nothing_p99_ms"], v),
-                   v <= 1.5, v)
+            target("memory hits' p99 at 8 connections <= 1.2x do-nothing, "
+                   "%s: %.3f ms vs %.3f ms = %.2fx" % (
+                       meth, r[0]["proxy_p99_ms"], r[0]["nothing_p99_ms"], v),
+                   v <= 1.2, v)
 
     # 2. cost per hit
     print()
@@ -517,7 +527,8 @@ def cmd_report(argv):
         tot = sum(v for v in cu.values() if v is not None)
         cost[k] = dict(cu, total=tot,
                        redis_calls_per_req=h.get("redis_calls_per_req"))
-        if k.startswith(("proxy-post", "nothing-post", "static-post")) and \
+        if k.startswith(("proxy-post", "redis-post", "nothing-post",
+                         "static-post")) and \
                 "-c1" not in k:
             print("%-30s %8s %8s %8s %8.1f  %s" % (
                 k, fmt(cu.get("fcgi"), ".1f"), fmt(cu.get("redis"), ".1f"),
@@ -559,7 +570,17 @@ def cmd_report(argv):
                              "commandstats_per_req":
                                  rt["redis_calls_per_req"]}
         v = m["client_per_req"]
-        target("exactly 1 Redis round trip per hit: %.3f" % v,
+        target("Redis commands per memory hit about 0: %.3f" % v, v < 0.01, v)
+    rr = load(d, "roundtrips-redis.json")
+    if rr:
+        m = rr["monitor"]
+        print("Redis, MONITOR over %d hits with the memory off: %.3f "
+              "commands sent per hit, %.3f run inside scripts" % (
+                  rr["requests"], m["client_per_req"], m["script_per_req"]))
+        res["roundtrips_redis"] = {"requests": rr["requests"],
+                                   "monitor": m}
+        v = m["client_per_req"]
+        target("exactly 1 Redis round trip per Redis hit: %.3f" % v,
                abs(v - 1) < 0.01, v)
     if up:
         print("upstream requests during all hit runs: %d (responder count "
@@ -628,7 +649,8 @@ def cmd_report(argv):
         rate = rf["refreshed"] / rf["wall_s"] if rf["wall_s"] else 0
         v = rate / cap["rps"]
         print()
-        print("5. Refresh pass: %d due entries, %d refreshed, %d failed in "
+        print("5. Refresh pass, unchanged answers (the stored bytes come "
+              "back): %d due entries, %d refreshed, %d failed in "
               "%.2f s = %.0f entries/s; responder capacity (wrk, 8 "
               "keep-alive connections) %.0f req/s: %.0f%%" % (
                   rf["entries"], rf["refreshed"], rf["failed"], rf["wall_s"],
@@ -652,8 +674,9 @@ def cmd_report(argv):
                 " (commands run inside scripts included)")
         res["refresh"] = dict(rf, entries_per_s=rate,
                               responder_capacity_rps=cap["rps"], ratio=v)
-        target("refresh >= 90%% of responder capacity: %.0f%%" % (v * 100),
-               v >= 0.9 and rf["failed"] == 0 and rf["rc"] == 0, v)
+        target("refresh with unchanged answers >= 50%% of the pre-signed "
+               "responder's capacity: %.0f%%" % (v * 100),
+               v >= 0.5 and rf["failed"] == 0 and rf["rc"] == 0, v)
 
     # 5b. refresh against a responder that signs every answer
     rs = load(d, "refresh-sign.json")

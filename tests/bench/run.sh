@@ -99,6 +99,7 @@ PROXY_PIDS=$(commas $FCGI_PIDS)
 t_reqout "$(t_crt good1)" "$CA1" "$T/req-hit.der" || die "request"
 GETPATH=/$(t_get_path "$T/req-hit.der")
 PP=$(t_port)
+RP=$(t_port)
 NP=$(t_port)
 SP=$(t_port)
 
@@ -107,6 +108,8 @@ SP=$(t_port)
 # turned into 200) POST alike
 t_nginx_site "$SRC_DIR/nginx/ocspxy.conf" "$NP" "$T/nothing.sock" \
     >"$T/site-nothing.conf"
+t_nginx_site "$SRC_DIR/nginx/ocspxy.conf" "$RP" "$T/redisfcgi.sock" \
+    >"$T/site-redis.conf"
 cat >"$T/site-static.conf" <<EOF
 server {
 	listen 127.0.0.1:$SP;
@@ -119,9 +122,9 @@ server {
 }
 EOF
 T_NGINX_WORKERS=$WORKERS T_NGINX_CONNS=4096 T_NGINX_LOG=warn \
-    t_nginx_start "$PP" "$T/site-nothing.conf" "$T/site-static.conf" ||
-    die "nginx"
-for port in $NP $SP; do
+    t_nginx_start "$PP" "$T/site-nothing.conf" "$T/site-static.conf" \
+    "$T/site-redis.conf" || die "nginx"
+for port in $NP $SP $RP; do
 	t_wait_listen "$port" 10 || { cat "$T/nginx-error.log"; die "nginx"; }
 done
 # shellcheck disable=SC2086
@@ -168,7 +171,21 @@ t_fcgi_pids "$T/nothing.pid" NOTHING_PIDS
 NOTHING_PIDS=$(commas $NOTHING_PIDS)
 _t_wait_file "$T/nothing.sock" 5
 
-# the three answer the same body
+# The proxy again with its memory tier off: hits from Redis, side by side.
+t_conf "$T/redis.conf" issuer "$CA1" issuer "$CA2" memory_cache_bytes 0
+rm -f "$T/redisfcgi.sock"
+spawn-fcgi -s "$T/redisfcgi.sock" -M 0777 -P "$T/redisfcgi.pid" \
+    -F "$CHILDREN" -- /bin/sh -c 'l=$1; shift; exec "$@" 2>>"$l"' sh \
+    "$T/redisfcgi.log" "$T/bin/ocspxy-fcgi" -c "$T/redis.conf" \
+    >>"$T/spawn-fcgi.log" 2>&1 </dev/null || die "spawn-fcgi (memory off)"
+_t_wait_file "$T/redisfcgi.pid" 5
+t_fcgi_pids "$T/redisfcgi.pid" REDIS_FCGI_PIDS
+# shellcheck disable=SC2086
+REDIS_FCGI_PIDS=$(commas $REDIS_FCGI_PIDS)
+_t_wait_file "$T/redisfcgi.sock" 5
+
+# the four answer the same body
+same_bytes "$RP" "the proxy with its memory off"
 same_bytes "$NP" "bench-nothing"
 same_bytes "$SP" "the static file"
 
@@ -203,6 +220,7 @@ hit()
 	shift 5
 	case $target in
 	proxy) port=$PP pids="fcgi:$PROXY_PIDS" ;;
+	redis) port=$RP pids="fcgi:$REDIS_FCGI_PIDS" ;;
 	nothing) port=$NP pids="fcgi:$NOTHING_PIDS" ;;
 	static) port=$SP pids="fcgi:" ;;
 	esac
@@ -219,10 +237,10 @@ hit()
 	    die "wrk run $out"
 }
 
-say "1, 2. hits: proxy, do-nothing FastCGI, static file; $REPEAT x $DUR s per run"
+say "1, 2. hits: proxy (memory), proxy (Redis), do-nothing FastCGI, static file; $REPEAT x $DUR s per run"
 DUR_SAVE=$DUR
 DUR=1
-for t in proxy nothing static; do
+for t in proxy redis nothing static; do
 	hit warmup-$t $t post ka 8 >/dev/null
 done
 DUR=$DUR_SAVE
@@ -231,7 +249,7 @@ for r in $(seq 1 "$REPEAT"); do
 	for meth in $METHODS; do
 		for mode in ka close; do
 			for c in 1 8 64; do
-				for t in proxy nothing static; do
+				for t in proxy redis nothing static; do
 					hit "hit-$t-$meth-$mode-c$c-r$r" $t $meth \
 					    $mode $c
 				done
@@ -257,6 +275,7 @@ fi
 DUR_SAVE=$DUR
 DUR=1
 hit roundtrips proxy post ka 8 --monitor 1 >/dev/null
+hit roundtrips-redis redis post ka 8 --monitor 1 >/dev/null
 DUR=$DUR_SAVE
 UP_AFTER=$(t_responder_count r1)
 $PY json "$R/upstream.json" before="$UP_BEFORE" after="$UP_AFTER"
