@@ -59,10 +59,13 @@ main(int argc, char *argv[])
 	if (prog_options(&pg, argc, argv) == -1)
 		usage();
 	cf = prog_setup(&pg);
-	if ((p = proxy_new(cf)) == NULL)
-		fatalx("cannot set up the proxy");
 	if ((conn = http_conn_new()) == NULL)
 		fatalx("cannot set up the FastCGI connection");
+	/* One request as CGI: nothing to remember for the next. */
+	if (http_conn_is_cgi(conn))
+		cf->memory_cache_bytes = 0;
+	if ((p = proxy_new(cf)) == NULL)
+		fatalx("cannot set up the proxy");
 	if (http_conn_is_cgi(conn))
 		proxy_serve(p, conn);
 	else {

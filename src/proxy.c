@@ -232,7 +232,8 @@ proxy_reply_entry(struct exchange *x, enum metric m)
 	http_reply_ocsp(x->conn, (const unsigned char *)x->e.response,
 	    x->e.response_len, x->e.thisupd, x->e.nextupd, x->e.etag,
 	    time(NULL));
-	x->e.etag = NULL; /* not to outlive etag */
+	if (x->e.etag == etag)
+		x->e.etag = NULL; /* not to outlive etag */
 	x->t.v[m]++;
 	x->t.v[M_REDIS_HITS] += m == M_HITS;
 	x->t.v[M_SERVED_BYTES] += (long long)x->e.response_len;
