@@ -478,7 +478,8 @@ admin_fetch(struct admin *a, const char *name, const char *key,
 	return o == STORE_STORED ? 0 : -1;
 }
 
-/* The responder of a certificate's AIA, as "host[:port][/path]". */
+/* The responder of a certificate's AIA, as "host[:port][/path]" (http),
+ * or "https://host[:port][/path]". */
 static char *
 aia_responder(const struct target *t)
 {
@@ -490,12 +491,14 @@ aia_responder(const struct target *t)
 		    t->name);
 		return NULL;
 	}
-	if (strncmp(url, "http://", 7) != 0) {
-		log_warnx("%s: responder %s is not http://", t->name, url);
+	if (strncmp(url, "http://", 7) != 0 &&
+	    strncmp(url, "https://", 8) != 0) {
+		log_warnx("%s: responder %s is neither http:// nor https://",
+		    t->name, url);
 		free(url);
 		return NULL;
 	}
-	s = strdup(url + 7);
+	s = strdup(strncmp(url, "http://", 7) == 0 ? url + 7 : url);
 	free(url);
 	if (s != NULL)
 		config_strip_root(s);

@@ -22,7 +22,7 @@ struct cache_entry {
 	size_t response_len;
 	const char *request;
 	size_t request_len;
-	const char *responder; /* "host[:port][/path]" */
+	const char *responder; /* "host[:port][/path]", "https://..." */
 	const char *status;
 	const char *lasterror; /* NULL or "" after a success */
 	const char *etag; /* NULL in entries of the Perl tool */
