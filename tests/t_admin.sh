@@ -597,6 +597,11 @@ check "6: no issuer configured: warm good2.crt alone: exit 2, the log says where
 ox l10 prune "$G2" "$CA2/ca.crt"
 check "6: fixture: prune good2.crt ca2.crt leaves only the SHA-256 entry" \
     test "$RC:$(rcli exists "$K2")" = "0:0"
+mkdir -p "$T/exl"
+ox l10e export "$T/exl" "$G2"
+t_redis_field "$K2S" response "$T/l10e.der"
+check "6: export DIR good2.crt alone: good2.crt.ocsp is the SHA-256 entry's response" \
+    cmp -s "$T/exl/good2.crt.ocsp" "$T/l10e.der"
 ox l11 prune "$G2"
 check "6: prune good2.crt alone, one entry (SHA-256): exit 0, pruned $K2S" \
     test "$RC:$(cat "$T/l11.out")" = "0:$(printf '%s\t%s\tpruned' "$G2" "$K2S")"
