@@ -264,11 +264,9 @@ config_after_scheme(const char *responder)
 void
 config_strip_root(char *hostpath)
 {
-	size_t n;
+	size_t n = (size_t)(config_after_scheme(hostpath) - hostpath);
 
-	hostpath += config_after_scheme(hostpath) - hostpath;
-	n = strcspn(hostpath, "/");
-
+	n += strcspn(hostpath + n, "/");
 	if (strcmp(hostpath + n, "/") == 0)
 		hostpath[n] = '\0';
 }
