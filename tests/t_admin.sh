@@ -7,8 +7,9 @@
 # at 127.0.0.1:$PKI_PORT1/ and 127.0.0.1:$PKI_PORT2/ca2/).  Every stored
 # or exported response is checked with `openssl ocsp -respin ... -CAfile`
 # (Response verify OK), every figure `status` prints against
-# `openssl ocsp -respin ... -resp_text`.  Last: nginx staples from a file
-# `ocspxy export` wrote, with the responder stopped.
+# `openssl ocsp -respin ... -resp_text`.  Then: nginx staples from a file
+# `ocspxy export` wrote, with the responder stopped.  Last (6): a leaf
+# given alone, found by a configured issuer or by its cached entry.
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_fronts.sh"
