@@ -4,12 +4,16 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ocsp.h>
 #include <openssl/x509v3.h>
 
 #include "admin.h"
@@ -21,12 +25,17 @@
 #include "store.h"
 #include "upstream.h"
 
-/* One certificate (with its issuer) or one cache key to act on. */
+/*
+ * One certificate (with its issuer) or one cache key to act on. A leaf
+ * given alone whose issuer was found in no file nor the config has the
+ * key of the one cached entry for it (issuer and req NULL), or none ("":
+ * nothing cached for it).
+ */
 struct target {
 	char *name; /* the file, or the key as given */
 	char key[OCSP_KEYLEN];
-	X509 *leaf, *issuer; /* NULL for a key */
-	struct ocsp_req *req; /* NULL for a key */
+	X509 *leaf, *issuer; /* NULL for a key; issuer NULL for a leaf alone */
+	struct ocsp_req *req; /* NULL for a key or a leaf alone */
 };
 
 struct targets {
@@ -95,17 +104,23 @@ admin_close(struct admin *a)
 	upstream_free(a->up);
 }
 
-static int targets_load(const struct config *, int, char **, struct targets *);
+static int targets_load(const struct config *, struct cache *, int, char **,
+    struct targets *);
 static void targets_free(struct targets *);
 
-/* Resolves the arguments and connects; 0, or 2 after a message. */
+/*
+ * Connects and resolves the arguments (with leaf_alone, a leaf without
+ * its issuer may be found by its cached entry); 0, or 2 after a message.
+ */
 static int
 admin_begin(struct admin *a, struct targets *t, struct config *cf,
-    const struct admin_opts *o, int fetch, int argc, char **argv)
+    const struct admin_opts *o, int fetch, int leaf_alone, int argc,
+    char **argv)
 {
-	if (targets_load(cf, argc, argv, t) == -1)
-		return 2;
-	if (admin_open(a, cf, o, fetch) == -1) {
+	memset(t, 0, sizeof(*t));
+	if (admin_open(a, cf, o, fetch) == -1 ||
+	    targets_load(cf, leaf_alone ? a->cache : NULL, argc, argv, t) ==
+		-1) {
 		admin_close(a);
 		targets_free(t);
 		return 2;
@@ -170,6 +185,192 @@ find_issuer(X509 *leaf, STACK_OF(X509) * own, STACK_OF(X509) * pool)
 			X509_V_OK)
 			return sk_X509_value(pool, i);
 	return NULL;
+}
+
+/*
+ * The issuer of leaf among the configured ones (issuer, issuer_dir,
+ * responder): one whose name and key identifier fit and whose key
+ * verifies the leaf's signature. Borrowed, or NULL.
+ */
+static X509 *
+configured_issuer(const struct config *cf, X509 *leaf)
+{
+	X509 *c;
+	int i;
+
+	for (i = 0; i < sk_X509_num(cf->issuers); i++) {
+		c = sk_X509_value(cf->issuers, i);
+		if (X509_check_issued(c, leaf) == X509_V_OK &&
+		    X509_verify(leaf, X509_get0_pubkey(c)) == 1)
+			return c;
+	}
+	ERR_clear_error();
+	return NULL;
+}
+
+/*
+ * 1 when the DER request of a cached entry asks about leaf: the serial
+ * of its CertID is leaf's and its issuerNameHash is the hash (by the
+ * CertID's own algorithm) of leaf's issuer name; else 0.
+ */
+static int
+request_names_issuer(const char *der, size_t len, X509 *leaf)
+{
+	const unsigned char *p = (const unsigned char *)der;
+	OCSP_REQUEST *req = NULL;
+	OCSP_ONEREQ *one;
+	ASN1_OCTET_STRING *nh = NULL;
+	ASN1_OBJECT *alg = NULL;
+	ASN1_INTEGER *serial = NULL;
+	const EVP_MD *md;
+	unsigned char h[EVP_MAX_MD_SIZE];
+	unsigned int hl = 0;
+	int ret = 0;
+
+	if (len > LONG_MAX ||
+	    (req = d2i_OCSP_REQUEST(NULL, &p, (long)len)) == NULL ||
+	    (one = OCSP_request_onereq_get0(req, 0)) == NULL ||
+	    !OCSP_id_get0_info(&nh, &alg, NULL, &serial,
+		OCSP_onereq_get0_id(one)) ||
+	    nh == NULL || serial == NULL ||
+	    (md = EVP_get_digestbyobj(alg)) == NULL ||
+	    !X509_NAME_digest(X509_get_issuer_name(leaf), md, h, &hl))
+		goto done;
+	ret = ASN1_INTEGER_cmp(serial, X509_get0_serialNumber(leaf)) == 0 &&
+	    (unsigned int)ASN1_STRING_length(nh) == hl &&
+	    memcmp(ASN1_STRING_get0_data(nh), h, hl) == 0;
+done:
+	OCSP_REQUEST_free(req);
+	ERR_clear_error();
+	return ret;
+}
+
+/*
+ * The end of every cache key of leaf, "0x<serial>" or "-0x<serial>", as
+ * ocsp_req_key() writes it, into buf of OCSP_KEYLEN: from the key of a
+ * request that takes the leaf for its own issuer (the issuer changes
+ * only the key hash before it). 0, or -1 with err set.
+ */
+static int
+leaf_serial(X509 *leaf, char *buf, char *err)
+{
+	struct ocsp_req *probe;
+	char key[OCSP_KEYLEN];
+	const char *p;
+	int r;
+
+	if ((probe = ocsp_req_for_cert(leaf, leaf, err)) == NULL)
+		return -1;
+	r = ocsp_req_key(probe, "", key, err);
+	ocsp_req_free(probe);
+	if (r == -1)
+		return -1;
+	/* The key hash is hex: the only 'x' is the serial's. */
+	if ((p = strstr(key, "0x")) == NULL) {
+		errfmt(err, "no serial in %s", key);
+		return -1;
+	}
+	if (p > key && p[-1] == '-')
+		p--;
+	snprintf(buf, OCSP_KEYLEN, "%s", p);
+	return 0;
+}
+
+/* The cached entries that ask about one leaf. */
+struct serial_walk {
+	struct cache *cache;
+	X509 *leaf;
+	char **keys;
+	size_t n;
+};
+
+static int
+serial_key(void *arg, const char *key)
+{
+	struct serial_walk *w = arg;
+	struct cache_entry e;
+	char **v;
+	int r, ret = 0;
+
+	if ((r = cache_get(w->cache, key, 0, &e)) == -1)
+		return -1;
+	if (r == 1 && e.request != NULL &&
+	    request_names_issuer(e.request, e.request_len, w->leaf)) {
+		if ((v = reallocarray(w->keys, w->n + 1, sizeof(*v))) == NULL ||
+		    (v[w->n] = strdup(key)) == NULL) {
+			if (v != NULL)
+				w->keys = v;
+			log_warn("%s", key);
+			ret = -1;
+		} else {
+			w->keys = v;
+			w->n++;
+		}
+	}
+	cache_entry_clear(&e);
+	return ret;
+}
+
+/*
+ * A leaf given alone: its target is the one cached entry for its serial
+ * whose request carries its issuer's name hash; none cached is a target
+ * without a key. Several are ambiguous: listed, and -1 (nothing is done
+ * then). Returns 0, or -1 after a message.
+ */
+static int
+target_by_cache(struct cache *cache, const char *name, X509 *leaf,
+    struct targets *t)
+{
+	struct serial_walk w = {.cache = cache, .leaf = leaf};
+	struct target *tg;
+	unsigned long long cursor = 0;
+	char serial[OCSP_KEYLEN], err[ERRLEN], *list = NULL, *more;
+	size_t i;
+	int ret = -1;
+
+	if (leaf_serial(leaf, serial, err) == -1) {
+		log_warnx("%s: %s", name, err);
+		return -1;
+	}
+	do {
+		if (cache_scan_serial(cache, serial, &cursor, 500, serial_key,
+			&w) == -1) {
+			log_warnx(
+			    "%s: no issuer certificate given or configured, "
+			    "and the cache cannot be searched for it",
+			    name);
+			goto done;
+		}
+	} while (cursor != 0);
+	if (w.n > 1) {
+		for (i = 0; i < w.n; i++) {
+			if (asprintf(&more, "%s%s%s", list ? list : "",
+				list ? ", " : "", w.keys[i]) == -1) {
+				log_warn("%s", name);
+				goto done;
+			}
+			free(list);
+			list = more;
+		}
+		log_warnx("%s: ambiguous: %zu cached entries for serial %s "
+			  "carry its issuer's name: %s (give the issuer "
+			  "certificate as the next file or append it)",
+		    name, w.n, serial, list);
+		goto done;
+	}
+	if ((tg = targets_add(t, name)) == NULL)
+		goto done;
+	X509_up_ref(leaf);
+	tg->leaf = leaf;
+	if (w.n == 1)
+		snprintf(tg->key, OCSP_KEYLEN, "%s", w.keys[0]);
+	ret = 0;
+done:
+	for (i = 0; i < w.n; i++)
+		free(w.keys[i]);
+	free(w.keys);
+	free(list);
+	return ret;
 }
 
 /* Appends a copy of path to the files. */
@@ -259,11 +460,13 @@ collect(const char *prefix, int argc, char **argv, char ***files,
 /*
  * Resolves the arguments into targets: the first certificate of each
  * file that is not a CA certificate, with its issuer from the rest of
- * its file or from the other files; and cache keys as given. Returns 0,
- * or -1 after a message.
+ * its file, from the other files or from the config's issuers, else
+ * (with cache) by its cached entry (target_by_cache()); and cache keys
+ * as given. Returns 0, or -1 after a message.
  */
 static int
-targets_load(const struct config *cf, int argc, char **argv, struct targets *t)
+targets_load(const struct config *cf, struct cache *cache, int argc,
+    char **argv, struct targets *t)
 {
 	STACK_OF(X509) **certs = NULL, *pool = NULL;
 	struct target *tg;
@@ -291,9 +494,17 @@ targets_load(const struct config *cf, int argc, char **argv, struct targets *t)
 		leaf = sk_X509_value(certs[i], 0);
 		if (X509_check_ca(leaf) != 0 && nfiles > 1)
 			continue; /* an issuer given beside its leaves */
-		if ((issuer = find_issuer(leaf, certs[i], pool)) == NULL) {
+		if ((issuer = find_issuer(leaf, certs[i], pool)) == NULL &&
+		    (issuer = configured_issuer(cf, leaf)) == NULL) {
+			if (cache != NULL) {
+				if (target_by_cache(cache, files[i], leaf, t) ==
+				    -1)
+					goto done;
+				continue;
+			}
 			log_warnx("%s: no issuer certificate (give it as the "
-				  "next file or append it)",
+				  "next file or append it, or configure it: "
+				  "issuer, issuer_dir)",
 			    files[i]);
 			goto done;
 		}
@@ -478,7 +689,8 @@ admin_fetch(struct admin *a, const char *name, const char *key,
 	return o == STORE_STORED ? 0 : -1;
 }
 
-/* The responder of a certificate's AIA, as "host[:port][/path]". */
+/* The responder of a certificate's AIA, as "host[:port][/path]" (http),
+ * or "https://host[:port][/path]". */
 static char *
 aia_responder(const struct target *t)
 {
@@ -490,12 +702,14 @@ aia_responder(const struct target *t)
 		    t->name);
 		return NULL;
 	}
-	if (strncmp(url, "http://", 7) != 0) {
-		log_warnx("%s: responder %s is not http://", t->name, url);
+	if (strncmp(url, "http://", 7) != 0 &&
+	    strncmp(url, "https://", 8) != 0) {
+		log_warnx("%s: responder %s is neither http:// nor https://",
+		    t->name, url);
 		free(url);
 		return NULL;
 	}
-	s = strdup(url + 7);
+	s = strdup(strncmp(url, "http://", 7) == 0 ? url + 7 : url);
 	free(url);
 	if (s != NULL)
 		config_strip_root(s);
@@ -525,6 +739,12 @@ warm_one(struct admin *a, struct target *t)
 		log_warnx("%s: warm needs a certificate, not a key", t->name);
 		return -1;
 	}
+	if (t->issuer == NULL) {
+		report(a, t->name, t->key[0] ? t->key : "-", NULL, 0,
+		    "failed: not cached, and no issuer certificate to fetch "
+		    "it with (give it as the next file or append it)");
+		return -1;
+	}
 	if ((responder = aia_responder(t)) == NULL)
 		return -1;
 	learn_issuer(a->cf, t->issuer);
@@ -538,6 +758,10 @@ prune_one(struct admin *a, struct target *t)
 {
 	int r;
 
+	if (t->key[0] == '\0') { /* a leaf alone, nothing cached for it */
+		printf("%s\t-\tnot cached\n", t->name);
+		return 0;
+	}
 	r = cache_del(a->cache, t->key);
 	printf("%s\t%s\t%s\n", t->name, t->key,
 	    r == 1	 ? "pruned"
@@ -556,7 +780,8 @@ refresh_one(struct admin *a, struct target *t)
 	char err[ERRLEN];
 	int r, ret = -1;
 
-	r = cache_get(a->cache, t->key, 0, &e);
+	memset(&e, 0, sizeof(e));
+	r = t->key[0] != '\0' ? cache_get(a->cache, t->key, 0, &e) : 0;
 	if (r == 1 && e.request != NULL && e.responder != NULL) {
 		if ((req = ocsp_req_parse((const unsigned char *)e.request,
 			 e.request_len, err)) == NULL)
@@ -578,6 +803,7 @@ refresh_one(struct admin *a, struct target *t)
 struct admin_action {
 	const char *name;
 	int fetch; /* asks responders */
+	int leaf_alone; /* a leaf without issuer is found by its entry */
 	int need; /* no target at all is a usage error */
 	int (*one)(struct admin *, struct target *); /* 0, or -1 (said) */
 };
@@ -596,7 +822,8 @@ admin_each(const struct admin_action *act, struct config *cf,
 	size_t i;
 	int status = 0;
 
-	if (admin_begin(&a, &t, cf, o, act->fetch, argc, argv) != 0)
+	if (admin_begin(&a, &t, cf, o, act->fetch, act->leaf_alone, argc,
+		argv) != 0)
 		return 2;
 	if (act->need && t.n == 0) {
 		log_warnx("%s: no certificate", act->name);
@@ -615,7 +842,7 @@ admin_each(const struct admin_action *act, struct config *cf,
 int
 admin_warm(struct config *cf, const struct admin_opts *o, int argc, char **argv)
 {
-	static const struct admin_action warm = {"warm", 1, 1, warm_one};
+	static const struct admin_action warm = {"warm", 1, 0, 1, warm_one};
 
 	return admin_each(&warm, cf, o, argc, argv);
 }
@@ -624,7 +851,7 @@ int
 admin_prune(struct config *cf, const struct admin_opts *o, int argc,
     char **argv)
 {
-	static const struct admin_action prune = {"prune", 0, 0, prune_one};
+	static const struct admin_action prune = {"prune", 0, 1, 0, prune_one};
 
 	return admin_each(&prune, cf, o, argc, argv);
 }
@@ -633,7 +860,7 @@ int
 admin_refresh(struct config *cf, const struct admin_opts *o, int argc,
     char **argv)
 {
-	static const struct admin_action refresh = {"refresh", 1, 0,
+	static const struct admin_action refresh = {"refresh", 1, 1, 0,
 	    refresh_one};
 
 	return admin_each(&refresh, cf, o, argc, argv);
@@ -790,7 +1017,7 @@ admin_status(struct config *cf, const struct admin_opts *o, int argc,
 	size_t i;
 	int failed = 0;
 
-	if (admin_begin(&a, &t, cf, o, 0, argc, argv) != 0)
+	if (admin_begin(&a, &t, cf, o, 0, 1, argc, argv) != 0)
 		return 2;
 	memset(&w, 0, sizeof(w));
 	w.a = &a;
@@ -806,7 +1033,7 @@ admin_status(struct config *cf, const struct admin_opts *o, int argc,
 		} while (cursor != 0 && !*o->stop);
 	}
 	for (i = 0; i < t.n; i++) {
-		if (status_key(&w, t.v[i].key) == -1)
+		if (t.v[i].key[0] != '\0' && status_key(&w, t.v[i].key) == -1)
 			failed = 1;
 	}
 	if (argc > 0 && w.rows == 0) {
@@ -926,7 +1153,7 @@ admin_export(struct config *cf, const struct admin_opts *o, int argc,
 		log_warnx("export: no directory");
 		return 2;
 	}
-	if (admin_begin(&a, &t, cf, o, 0, argc - 1, argv + 1) != 0)
+	if (admin_begin(&a, &t, cf, o, 0, 1, argc - 1, argv + 1) != 0)
 		return 2;
 	memset(&w, 0, sizeof(w));
 	w.a = &a;
@@ -952,7 +1179,8 @@ admin_export(struct config *cf, const struct admin_opts *o, int argc,
 			/* Named by the certificate's file, as HAProxy wants. */
 			base = strrchr(t.v[i].name, '/');
 			base = base != NULL ? base + 1 : t.v[i].name;
-			if (export_one(&w, t.v[i].key, base) == -1)
+			if (t.v[i].key[0] != '\0' &&
+			    export_one(&w, t.v[i].key, base) == -1)
 				w.failed++;
 			progress(&a, i + 1, t.n);
 		}

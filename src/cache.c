@@ -1422,11 +1422,27 @@ cache_is_entry_key(const char *prefix, const char *key)
 	return *p != '\0' && strspn(p, hex) == strlen(p);
 }
 
-int
-cache_scan(struct cache *c, unsigned long long *cursor, long count,
-    int (*fn)(void *, const char *), void *arg)
+/* 1 when key ends in tail (a serial as ocsp_req_key() writes it) right
+ * after the hex of its issuer key hash. */
+static int
+cache_has_serial(const char *key, const char *tail)
 {
-	char cur[32], cnt[32], match[160], *m = match, *end;
+	size_t kl = strlen(key), tl = strlen(tail);
+
+	return kl > tl && strcmp(key + kl - tl, tail) == 0 &&
+	    strchr("0123456789abcdef", key[kl - tl - 1]) != NULL;
+}
+
+/*
+ * One SCAN step with MATCH <prefix, escaped>*<tail>; calls fn for each
+ * entry key (and, with serial, only for those ending in that serial).
+ */
+static int
+cache_scan_match(struct cache *c, const char *tail, const char *serial,
+    unsigned long long *cursor, long count, int (*fn)(void *, const char *),
+    void *arg)
+{
+	char cur[32], cnt[32], match[2 * OCSP_KEYLEN], *m = match, *end;
 	const char *argv[6] = {"SCAN", cur, "MATCH", match, "COUNT", cnt};
 	const char *p;
 	redisReply *r;
@@ -1442,7 +1458,7 @@ cache_scan(struct cache *c, unsigned long long *cursor, long count,
 		*m++ = *p;
 	}
 	/* cache_is_entry_key() sorts out what else matches. */
-	snprintf(m, (size_t)(match + sizeof(match) - m), "*0x*");
+	snprintf(m, (size_t)(match + sizeof(match) - m), "%s", tail);
 	if ((r = cache_cmd(c, NULL, 6, argv, NULL)) == NULL)
 		return -1;
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
@@ -1461,7 +1477,8 @@ cache_scan(struct cache *c, unsigned long long *cursor, long count,
 		const redisReply *k = r->element[1]->element[i];
 
 		if (k->type != REDIS_REPLY_STRING ||
-		    !cache_is_entry_key(c->prefix, k->str))
+		    !cache_is_entry_key(c->prefix, k->str) ||
+		    (serial != NULL && !cache_has_serial(k->str, serial)))
 			continue;
 		if (fn(arg, k->str) == -1)
 			goto done;
@@ -1470,6 +1487,32 @@ cache_scan(struct cache *c, unsigned long long *cursor, long count,
 done:
 	freeReplyObject(r);
 	return ret;
+}
+
+int
+cache_scan(struct cache *c, unsigned long long *cursor, long count,
+    int (*fn)(void *, const char *), void *arg)
+{
+	return cache_scan_match(c, "*0x*", NULL, cursor, count, fn, arg);
+}
+
+int
+cache_scan_serial(struct cache *c, const char *serial,
+    unsigned long long *cursor, long count, int (*fn)(void *, const char *),
+    void *arg)
+{
+	char tail[OCSP_KEYLEN];
+	size_t n = strlen(serial);
+
+	/* A serial is hex, "0x" and perhaps "-": nothing to escape. */
+	if (n == 0 || n + 2 > sizeof(tail) || strstr(serial, "0x") == NULL ||
+	    strspn(serial, "0123456789abcdefx-") != n) {
+		log_warnx("redis %s: SCAN: '%.64s' is no serial of a key",
+		    c->addr, serial);
+		return -1;
+	}
+	snprintf(tail, sizeof(tail), "*%s", serial);
+	return cache_scan_match(c, tail, serial, cursor, count, fn, arg);
 }
 
 int

@@ -22,7 +22,7 @@ struct cache_entry {
 	size_t response_len;
 	const char *request;
 	size_t request_len;
-	const char *responder; /* "host[:port][/path]" */
+	const char *responder; /* "host[:port][/path]", "https://..." */
 	const char *status;
 	const char *lasterror; /* NULL or "" after a success */
 	const char *etag; /* NULL in entries of the Perl tool */
@@ -167,6 +167,16 @@ int cache_lock_get(struct cache *, const char *key, long ms,
  */
 int cache_scan(struct cache *, unsigned long long *cursor, long count,
     int (*fn)(void *, const char *), void *arg);
+/*
+ * The same over the entry keys of one serial, whatever their hash
+ * algorithm and issuer: serial is the end of a key as ocsp_req_key()
+ * writes it ("0x1001", "-0x5"); a key ending in "-0x1001" is not one of
+ * "0x1001". Returns 0, or -1 (a Redis error or not a serial: logged, or
+ * fn returned -1).
+ */
+int cache_scan_serial(struct cache *, const char *serial,
+    unsigned long long *cursor, long count, int (*fn)(void *, const char *),
+    void *arg);
 
 /* A counter of the stats hash ("<prefix>stats") and a value. */
 struct cache_count {

@@ -26,7 +26,9 @@ enum ctype {
 	C_ADDRS,
 	C_RESPONDER,
 	C_ISSUER,
-	C_ISSUER_DIR
+	C_ISSUER_DIR,
+	C_CERTFILE /* the path of a file of PEM certificates, read once to
+		    * check it */
 };
 
 struct ckey {
@@ -70,6 +72,8 @@ static const struct ckey ckeys[] = {
 	"4"},
     {"self", C_WORDS, L(self), 0, 0, "localhost 127.0.0.1 ::1"},
     {"upstream_ports", C_PORTS, L(ports), 1, 65535, "80"},
+    {"upstream_https_ports", C_PORTS, L(https_ports), 1, 65535, "443"},
+    {"upstream_ca", C_CERTFILE, O(upstream_ca), 0, 1, 4096, NULL},
     {"upstream_allow", C_NETS, L(allow), 0, 0, ""},
     {"prune_allow", C_ADDRS, L(prune), 0, 0, "127.0.0.1 ::1"},
     {"responder", C_RESPONDER, L(responders), 0, 0, NULL},
@@ -246,11 +250,23 @@ config_issuer_dir(STACK_OF(X509) * *issuers, const char *dir)
 	return why;
 }
 
+/* The part of a responder after its "scheme://", if it names one. */
+static const char *
+config_after_scheme(const char *responder)
+{
+	size_t n = strcspn(responder, ":/");
+
+	if (strncmp(responder + n, "://", 3) == 0)
+		return responder + n + 3;
+	return responder;
+}
+
 void
 config_strip_root(char *hostpath)
 {
-	size_t n = strcspn(hostpath, "/");
+	size_t n = (size_t)(config_after_scheme(hostpath) - hostpath);
 
+	n += strcspn(hostpath + n, "/");
 	if (strcmp(hostpath + n, "/") == 0)
 		hostpath[n] = '\0';
 }
@@ -268,10 +284,11 @@ config_responder(struct config *c, const struct ckey *k, char *val)
 		return "expected: responder <issuer certificate> <url>";
 	*url++ = '\0';
 	url += strspn(url, " \t");
+	/* http:// is left out, as the Perl tool stored responders. */
 	if (strncmp(url, "http://", 7) == 0)
 		url += 7;
-	else if (strstr(url, "://") != NULL)
-		return "only http:// responders";
+	else if (strncmp(url, "https://", 8) != 0 && strstr(url, "://") != NULL)
+		return "only http:// and https:// responders";
 	if (*url == '\0' || strcspn(url, " \t") != strlen(url))
 		return "expected: responder <issuer certificate> <url>";
 	if ((why = config_certs(&one, val)) != NULL) {
@@ -296,6 +313,27 @@ config_responder(struct config *c, const struct ckey *k, char *val)
 	}
 	sk_X509_pop_free(one, X509_free);
 	return why;
+}
+
+/* A file of PEM certificates, read now to check it, kept as its path. */
+static const char *
+config_certfile(struct config *c, const struct ckey *k, const char *val)
+{
+	STACK_OF(X509) *certs = NULL;
+	char **sp = (char **)((char *)c + k->off), *s;
+	const char *why;
+
+	if (*val == '\0' || strlen(val) > (size_t)k->max)
+		return "empty or too long";
+	why = config_certs(&certs, val);
+	sk_X509_pop_free(certs, X509_free);
+	if (why != NULL)
+		return why;
+	if ((s = strdup(val)) == NULL)
+		return "out of memory";
+	free(*sp);
+	*sp = s;
+	return NULL;
 }
 
 /* Sets one key; returns NULL or a static reason why the value is bad. */
@@ -338,6 +376,8 @@ config_set(struct config *c, const struct ckey *k, char *val)
 	case C_ISSUER_DIR:
 		return config_issuer_dir(
 		    (STACK_OF(X509) **)((char *)c + k->off), val);
+	case C_CERTFILE:
+		return config_certfile(c, k, val);
 	default:
 		break;
 	}
@@ -385,6 +425,7 @@ config_clear(struct config *c, const struct ckey *k)
 
 	switch (k->type) {
 	case C_STR:
+	case C_CERTFILE:
 		free(*(char **)((char *)c + k->off));
 		*(char **)((char *)c + k->off) = NULL;
 		return;
@@ -422,6 +463,48 @@ config_redis(const char *v)
 	    config_long(colon + 1, 1, 65535, &port) != NULL)
 		return "expected unix:/path or host:port";
 	return NULL;
+}
+
+/*
+ * "name:port" of an authority ("name", "name:port", "[v6]:port") into
+ * buf, with port 443 when it names none. 0, or -1 when too long.
+ */
+static int
+config_https_authority(const char *a, size_t n, char *buf, size_t size)
+{
+	const char *end = a + n, *colon;
+	int r;
+
+	colon = *a == '[' ? memchr(a, ']', n) : a;
+	if (colon != NULL)
+		colon = memchr(colon, ':', (size_t)(end - colon));
+	if (colon != NULL)
+		r = snprintf(buf, size, "%.*s", (int)n, a);
+	else
+		r = snprintf(buf, size, "%.*s:443", (int)n, a);
+	return r < 0 || (size_t)r >= size ? -1 : 0;
+}
+
+int
+config_https_host(const struct config *cf, const char *host)
+{
+	char want[300], have[300];
+	const char *a;
+	size_t i;
+
+	if (config_https_authority(host, strlen(host), want, sizeof(want)) ==
+	    -1)
+		return 0;
+	for (i = 0; i < cf->nresponders; i++) {
+		if (strncmp(cf->responders[i].url, "https://", 8) != 0)
+			continue;
+		a = cf->responders[i].url + 8;
+		if (config_https_authority(a, strcspn(a, "/?#"), have,
+			sizeof(have)) == 0 &&
+		    strcasecmp(want, have) == 0)
+			return 1;
+	}
+	return 0;
 }
 
 static void

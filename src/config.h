@@ -25,7 +25,8 @@ struct portrange {
 /* "responder <issuer certificate file> <url>" */
 struct cfresponder {
 	X509 *issuer;
-	char *url; /* without "http://" */
+	char *url; /* "host[:port][/path]" for http:// (as the Perl tool
+		    * stored it), the whole URL for https:// */
 };
 
 struct config {
@@ -52,14 +53,18 @@ struct config {
 	long memory_cache_bytes; /* each process's memory tier; 0: none */
 	long refresh_per_responder; /* refresh fetches in flight, per
 				     * responder and worker */
+	char *upstream_ca; /* PEM CAs for https upstreams; NULL: the
+			    * system's (libcurl's default) */
 
 	char **self; /* names of the proxy itself */
 	size_t nself;
 	struct cfresponder *responders;
 	size_t nresponders;
 	STACK_OF(X509) * issuers; /* known issuers, responders' too */
-	struct portrange *ports; /* upstream_ports */
+	struct portrange *ports; /* upstream_ports (http) */
 	size_t nports;
+	struct portrange *https_ports; /* upstream_https_ports */
+	size_t nhttps_ports;
 	struct netmatch *allow; /* upstream_allow */
 	size_t nallow;
 	struct netmatch *prune; /* prune_allow */
@@ -67,10 +72,17 @@ struct config {
 };
 
 /*
- * Writes a responder "host[:port][/path]" as the Perl tool stored it:
- * the root path "/" is left out.
+ * Writes a responder "[scheme://]host[:port][/path]" as the Perl tool
+ * stored it: the root path "/" is left out.
  */
 void config_strip_root(char *hostpath);
+
+/*
+ * 1 when host ("name[:port]", a client's Host) is the host and port of a
+ * responder line's https:// URL (a port left out is 443 on both sides):
+ * that responder speaks https, also when a client names it; else 0.
+ */
+int config_https_host(const struct config *, const char *host);
 
 /*
  * Appends every PEM certificate of file, in order, to *certs (a new stack

@@ -558,9 +558,10 @@ proxy_configured(const struct config *cf, const struct ocsp_req *req, char *err)
 
 /*
  * Where to fetch from, as "host[:port][/path]" (the Perl tool stored
- * the Host alone): the Host and path the client named, or for a request
- * to the proxy itself the responder configured or learned for the
- * issuer. Answers 503 when none is known.
+ * the Host alone), or "https://host[:port][/path]": the Host and path
+ * the client named (over https when a responder line names that host
+ * with https://), or for a request to the proxy itself the responder
+ * configured or learned for the issuer. Answers 503 when none is known.
  */
 static enum step
 step_responder(struct exchange *x)
@@ -573,11 +574,9 @@ step_responder(struct exchange *x)
 	if (!proxy_is_self(p->cf, r->host,
 		http_param(x->conn, HTTP_SERVER_PORT))) {
 		x->learn = 1;
-		if (asprintf(&x->responder, "%s%s", r->host,
-			strcmp(r->path, "/") == 0 ? "" : r->path) == -1) {
-			x->responder = NULL;
+		if ((x->responder = store_responder(p->cf, r->host, r->path)) ==
+		    NULL)
 			errfmt(x->err, "out of memory");
-		}
 	} else if ((x->responder = proxy_configured(p->cf, r->ocsp, x->err)) ==
 		NULL &&
 	    x->err[0] == '\0' &&

@@ -38,12 +38,31 @@ char *
 store_url(const char *responder)
 {
 	char *url;
+	size_t n = strcspn(responder, ":/");
 
-	if (strncmp(responder, "http://", 7) == 0)
+	/* "https://..." (or "http://..."): its scheme named, kept. */
+	if (strncmp(responder + n, "://", 3) == 0)
 		return strdup(responder);
 	if (asprintf(&url, "http://%s", responder) == -1)
 		return NULL;
 	return url;
+}
+
+char *
+store_responder(const struct config *cf, const char *host, const char *path)
+{
+	size_t n = strlen(host);
+	char *h, *s;
+
+	while (n > 0 && host[n - 1] == ':')
+		n--;
+	if ((h = strndup(host, n)) == NULL)
+		return NULL;
+	if (asprintf(&s, "%s%s%s", config_https_host(cf, h) ? "https://" : "",
+		h, strcmp(path, "/") == 0 ? "" : path) == -1)
+		s = NULL;
+	free(h);
+	return s;
 }
 
 /* Why a valid answer is not to be stored, or NULL when it may be. */

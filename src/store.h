@@ -36,7 +36,9 @@ enum store_outcome {
 struct store_item {
 	const char *key; /* the cache key */
 	const struct ocsp_req *req; /* the request it answers */
-	const char *responder; /* "host[:port][/path]" to refresh from */
+	const char *responder; /* "host[:port][/path]" (http) or
+				* "https://host[:port][/path]" to refresh
+				* from */
 	const struct cache_entry *prev; /* the entry as read, or NULL */
 	int learn; /* record the responder as its issuer's */
 	int unlock; /* let go of our lock on key (cache_lock()) once stored */
@@ -64,8 +66,22 @@ const char *store_next_text(const struct ocsp_status *, time_t now, char *buf,
 /* The ETag of a response into buf of STORE_ETAGLEN bytes. */
 void store_etag(const unsigned char *der, size_t len, char *buf);
 
-/* "http://" + responder unless it names its scheme, into a new string
- * the caller frees; NULL when out of memory. */
+/* "http://" + responder unless it names its scheme ("https://host/"
+ * stays so), into a new string the caller frees; NULL when out of
+ * memory. */
 char *store_url(const char *responder);
+
+/*
+ * The responder a client named with its Host and request path, as the
+ * cache keeps it: "host[:port][/path]" (the root path left out), or
+ * "https://host[:port][/path]" when a responder line names that host
+ * with https:// (config_https_host()). An empty port ("name:") is the
+ * default one: trailing colons are left out, so that a Host and a path
+ * never read as a URL of the client's choosing ("https:" and
+ * "//elsewhere/"). A new string the caller frees; NULL when out of
+ * memory.
+ */
+char *store_responder(const struct config *, const char *host,
+    const char *path);
 
 #endif

@@ -2,6 +2,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,21 @@
 #include "config.h"
 #include "log.h"
 #include "upstream.h"
+
+/* A scheme fetched from, with the config key of its ports. */
+struct scheme {
+	const char *name; /* as in the URL and CURLOPT_PROTOCOLS_STR */
+	const char *ports_key;
+	size_t ports, nports; /* offsets of the list in struct config */
+	int tls; /* the server's certificate and name are verified */
+};
+
+static const struct scheme schemes[] = {
+    {"http", "upstream_ports", offsetof(struct config, ports),
+	offsetof(struct config, nports), 0},
+    {"https", "upstream_https_ports", offsetof(struct config, https_ports),
+	offsetof(struct config, nhttps_ports), 1},
+};
 
 /* One transfer: its handle, its answer and its error text. */
 struct xfer {
@@ -21,6 +37,7 @@ struct xfer {
 	struct xfer *next, *prev; /* in flight in a multi */
 	const struct config *cf;
 	const char *reason; /* short name of the last failure */
+	const struct scheme *scheme; /* of the URL, set by xfer_policy() */
 	int listed; /* the host is named in upstream_allow */
 	char refused[128]; /* why a connection was refused */
 	char curlerr[CURL_ERROR_SIZE];
@@ -144,10 +161,37 @@ xfer_opensocket(void *arg, curlsocktype purpose, struct curl_sockaddr *sa)
 	return socket(family, sa->socktype, sa->protocol);
 }
 
+/* The scheme of that name we fetch from, or NULL. */
+static const struct scheme *
+scheme_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
+		if (strcmp(schemes[i].name, name) == 0)
+			return &schemes[i];
+	return NULL;
+}
+
+/* 1 when port p is in the scheme's list of ports. */
+static int
+scheme_port(const struct config *cf, const struct scheme *sc, long p)
+{
+	const struct portrange *pr =
+	    *(struct portrange *const *)((const char *)cf + sc->ports);
+	size_t n = *(const size_t *)((const char *)cf + sc->nports), i;
+
+	for (i = 0; i < n; i++)
+		if (p >= pr[i].lo && p <= pr[i].hi)
+			return 1;
+	return 0;
+}
+
 /*
- * The policy on the URL itself: http only, no credentials, a port of
- * upstream_ports, a host named by upstream_allow when it names hosts.
- * Returns 0, or -1 with err set.
+ * The policy on the URL itself: http or https, no credentials, a port
+ * of the scheme's list (upstream_ports, upstream_https_ports), a host
+ * named by upstream_allow when it names hosts. Sets x->scheme. Returns
+ * 0, or -1 with err set.
  */
 static int
 xfer_policy(struct xfer *x, const char *url, char *err)
@@ -168,8 +212,9 @@ xfer_policy(struct xfer *x, const char *url, char *err)
 		errfmt(err, "%s: refused: not a URL", url);
 		goto done;
 	}
-	if (strcmp(scheme, "http") != 0) {
-		errfmt(err, "%s: refused: only http:// upstreams", url);
+	if ((x->scheme = scheme_find(scheme)) == NULL) {
+		errfmt(err, "%s: refused: only http:// and https:// upstreams",
+		    url);
 		goto done;
 	}
 	if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK) {
@@ -177,12 +222,9 @@ xfer_policy(struct xfer *x, const char *url, char *err)
 		goto done;
 	}
 	p = strtol(port, NULL, 10);
-	for (i = 0; i < cf->nports; i++)
-		if (p >= cf->ports[i].lo && p <= cf->ports[i].hi)
-			break;
-	if (i == cf->nports) {
-		errfmt(err, "%s: refused: port %ld is not in upstream_ports",
-		    url, p);
+	if (!scheme_port(cf, x->scheme, p)) {
+		errfmt(err, "%s: refused: port %ld is not in %s", url, p,
+		    x->scheme->ports_key);
 		goto done;
 	}
 	for (i = 0; i < cf->nallow; i++)
@@ -206,6 +248,31 @@ done:
 	return ret;
 }
 
+/*
+ * The options of https: the server's certificate verified against
+ * upstream_ca (else libcurl's default, the system's CAs) and its name
+ * against the URL's host, never less; TLS 1.2 at least. 0, or -1.
+ */
+static int
+xfer_tls(struct xfer *x)
+{
+	const struct config *cf = x->cf;
+	CURL *h = x->h;
+
+	if (curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_SSLVERSION,
+		(long)CURL_SSLVERSION_TLSv1_2) != CURLE_OK)
+		return -1;
+	if (cf->upstream_ca == NULL)
+		return 0;
+	/* Only the file: not the system's directory of CAs beside it. */
+	if (curl_easy_setopt(h, CURLOPT_CAINFO, cf->upstream_ca) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_CAPATH, NULL) != CURLE_OK)
+		return -1;
+	return 0;
+}
+
 /* Sets every option of one POST; 0, or -1 when libcurl refuses one. */
 static int
 xfer_setup(struct xfer *x, struct curl_slist *hdrs, const char *url,
@@ -218,8 +285,11 @@ xfer_setup(struct xfer *x, struct curl_slist *hdrs, const char *url,
 	x->over = 0;
 	x->curlerr[0] = '\0';
 	x->refused[0] = '\0';
+	if (x->scheme->tls && xfer_tls(x) == -1)
+		return -1;
 	if (curl_easy_setopt(h, CURLOPT_URL, url) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http") != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, x->scheme->name) !=
+		CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
 	    /* Never through a proxy from http_proxy and the like: the
 	     * address policy would then check the proxy's address. */
@@ -270,6 +340,17 @@ xfer_result(struct xfer *x, CURLcode rc, const char *url, char *err)
 						       : "other";
 	if (x->over || rc == CURLE_FILESIZE_EXCEEDED) {
 		errfmt(err, "%s: answer larger than %zu bytes", url, x->max);
+		return -1;
+	}
+	if (rc == CURLE_PEER_FAILED_VERIFICATION ||
+	    rc == CURLE_SSL_CACERT_BADFILE) {
+		x->reason = "tls";
+		errfmt(err,
+		    "%s: refused the server's certificate: %s (verified "
+		    "against %s%s)",
+		    url, x->curlerr[0] ? x->curlerr : curl_easy_strerror(rc),
+		    x->cf->upstream_ca ? "upstream_ca " : "the system's CAs",
+		    x->cf->upstream_ca ? x->cf->upstream_ca : "");
 		return -1;
 	}
 	if (rc != CURLE_OK) {

@@ -1,7 +1,11 @@
 /*
- * upstream.h: HTTP to OCSP responders (libcurl), the only module that
- * speaks HTTP upstream. POST of a DER request, no redirects, bounded in
- * time and size. Failures are described in err (ERRLEN bytes).
+ * upstream.h: HTTP and HTTPS to OCSP responders (libcurl), the only
+ * module that speaks HTTP upstream. POST of a DER request, no redirects,
+ * bounded in time and size, under one address policy (upstream_ports or
+ * upstream_https_ports by scheme, upstream_allow). Over https the
+ * server's certificate and name are always verified, against
+ * upstream_ca or else the system's CAs. Failures are described in err
+ * (ERRLEN bytes).
  */
 #ifndef OCSPXY_UPSTREAM_H
 #define OCSPXY_UPSTREAM_H
@@ -27,7 +31,7 @@ int upstream_fetch(struct upstream *, const char *url,
     char *err);
 
 /* The kind of the last failure: refused, timeout, connect, size, http,
- * other. */
+ * tls (the server's certificate or name refused), other. */
 const char *upstream_reason(const struct upstream *);
 
 /*

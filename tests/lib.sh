@@ -1051,3 +1051,49 @@ t_key()
 
 # t_kleaf LEAF [prefix] [alg]: t_key with the test PKI's paths.
 t_kleaf() { t_key "$(t_issuer "$1")" "$(t_crt "$1")" "$2" "$3"; }
+
+# ---------------------------------------------------------------- https responders
+
+# t_selfsigned NAME SAN: a self-signed EC certificate with subjectAltName
+# SAN (e.g. IP:127.0.0.1), $T/pki/NAME.crt and .key: a TLS server no test
+# CA vouches for.
+t_selfsigned()
+{
+	local d=$T/pki
+	_t_key ec "$d/$1.key" || return 1
+	$OPENSSL req -new -x509 -key "$d/$1.key" -sha256 -days 3650 \
+	    -subj "/O=ocspxy test/CN=$1 self-signed" -addext "subjectAltName=$2" \
+	    -out "$d/$1.crt" 2>"$d/$1.err" || { cat "$d/$1.err" >&2; return 1; }
+}
+
+# t_tls_front NAME BACKEND PORT:CHAIN:KEY...: an OCSP responder that
+# speaks https: nginx (files in $T/nginx-NAME) with one TLS server on
+# 127.0.0.1:PORT per argument, with the certificate chain CHAIN and its
+# key KEY, each passing every request to http://127.0.0.1:BACKEND (an
+# `openssl ocsp` responder).  Waits until every port listens; the pid in
+# NGINX_PID_NAME (recorded, stopped by pid at the end).
+t_tls_front()
+{
+	local name=$1 backend=$2 d=$T/nginx-$1 s port chain key
+	shift 2
+	mkdir -p "$d"
+	for s in "$@"; do
+		IFS=: read -r port chain key <<<"$s"
+		cat <<-EOF
+		server {
+			listen 127.0.0.1:$port ssl;
+			ssl_certificate $chain;
+			ssl_certificate_key $key;
+			location / { proxy_pass http://127.0.0.1:$backend; }
+		}
+		EOF
+	done >"$d/site.conf"
+	t_nginx_conf "$d" 1 64 "$d/nginx-error.log info" "$d/site.conf" ||
+	    return 1
+	t_serve "NGINX_PID_$name" "${1%%:*}" "$d/nginx-out.log" \
+	    "$d/nginx-error.log" -- \
+	    nginx -c "$d/nginx.conf" -p "$d" -e "$d/nginx-error.log" || return 1
+	for s in "$@"; do
+		t_wait_listen "${s%%:*}" 5 || return 1
+	done
+}

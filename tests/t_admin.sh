@@ -7,8 +7,9 @@
 # at 127.0.0.1:$PKI_PORT1/ and 127.0.0.1:$PKI_PORT2/ca2/).  Every stored
 # or exported response is checked with `openssl ocsp -respin ... -CAfile`
 # (Response verify OK), every figure `status` prints against
-# `openssl ocsp -respin ... -resp_text`.  Last: nginx staples from a file
-# `ocspxy export` wrote, with the responder stopped.
+# `openssl ocsp -respin ... -resp_text`.  Then: nginx staples from a file
+# `ocspxy export` wrote, with the responder stopped.  Last (6): a leaf
+# given alone, found by a configured issuer or by its cached entry.
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_fronts.sh"
@@ -511,5 +512,113 @@ if check "nginx TLS with ssl_stapling_file <exported>.ocsp (responder r1 down)" 
 	    ! t_listening "$PKI_PORT1"
 	tf_nginx_tls_stop st "$TP"
 fi
+
+# ---------------------------------------------------------------- 6 a leaf alone
+t_note "6: prune, refresh, status with a leaf alone (no issuer given)"
+G2=$CA2/good2.crt
+K2S=$(t_kleaf good2 ocspxy_ sha256)
+# an entry of ca1 for serial 0x2001 (good2's): same serial, another issuer
+# name; its request names ca1 (openssl ocsp -serial)
+KD1=$(t_key "$CA1/ca.crt" "$G2")
+$OPENSSL ocsp -issuer "$CA1/ca.crt" -serial 0x2001 -no_nonce \
+    -reqout "$T/decoy.req" >/dev/null 2>&1
+rcli -x hset "$KD1" request <"$T/decoy.req" >/dev/null
+rcli hset "$KD1" ocsp_responder "$H1" thisupd 1 nextupd 2 status good \
+    nonce 0 lastchecked 1 >/dev/null
+check "6: fixture: a ca1 entry for good2's serial ($KD1), with its request" \
+    test "$(rcli hexists "$KD1" request)" = 1
+ox l0 warm "$G2" "$CA2/ca.crt"
+check "6: fixture: good2 cached under $K2 (warm with its issuer)" \
+    test "$RC" = 0 -a "$(rcli exists "$K2")" = 1
+
+ox l1 status --tsv --warn 1m "$G2"
+check "6: status good2.crt alone: exit 0, one row: $K2 (found by its entry)" \
+    test "$RC:$(tail -n +2 "$T/l1.out" | col 1)" = "0:$K2"
+
+TU2=$(t_hget "$K2" thisupd)
+c2=$(t_responder_count r2)
+sleep 1.1 # thisUpdate has 1 s resolution
+ox l2 refresh "$G2"
+check "6: refresh good2.crt alone: exit 0, stored, under $K2" \
+    test "$RC:$(line "$T/l2.out" "$G2" | col 2):$(line "$T/l2.out" "$G2" | col 5 | cut -c1-6)" = "0:$K2:stored"
+check "6: refresh alone: thisupd grew, ca2's responder asked once more" \
+    test "$(t_hget "$K2" thisupd)" -gt "$TU2" -a \
+    "$(t_responder_count r2)" = $((c2 + 1))
+t_redis_field "$K2" response "$T/l2.der"
+check "6: refresh alone: the new response verifies" t_vleaf "$T/l2.der" good2 good
+check "6: refresh alone: the ca1 entry of that serial untouched" \
+    test "$(t_hget "$KD1" lastchecked)" = 1
+
+# good2 also under a SHA-256 CertID: ocspxy-fcgi, as a CGI program
+T_DIGEST=-sha256 t_reqout "$G2" "$CA2/ca.crt" "$T/req-good2s.der"
+t_cgi REQUEST_METHOD=POST CONTENT_TYPE=application/ocsp-request \
+    CONTENT_LENGTH="$(stat -c %s "$T/req-good2s.der")" \
+    HTTP_HOST="127.0.0.1:$PKI_PORT2" REQUEST_URI=/ca2/ \
+    REMOTE_ADDR=127.0.0.1 -- "$T/req-good2s.der" >"$T/l3.raw"
+check "6: fixture: good2 cached under its SHA-256 key too ($K2S)" t_exists "$K2S"
+t_redis_snapshot "$K2" "$T/l4-k2.before"
+t_redis_snapshot "$K2S" "$T/l4-k2s.before"
+ox l4 prune "$G2"
+check "6: prune good2.crt alone, two entries carry its issuer's name: exit 2, nothing on stdout" \
+    test "$RC:$(cat "$T/l4.out")" = "2:"
+check "6: ... the log says ambiguous and lists both keys, not the ca1 entry" \
+    bash -c 'grep -q "good2.crt: ambiguous: 2 cached entries for serial 0x2001" "$1" &&
+	grep -qF "$2" "$1" && grep -qF "$3" "$1" && ! grep -qF "$4" "$1"' \
+    _ "$T/run-l4.err" "$K2" "$K2S" "$KD1"
+t_redis_snapshot "$K2" "$T/l4-k2.after"
+t_redis_snapshot "$K2S" "$T/l4-k2s.after"
+check "6: ... both entries unchanged, every field" \
+    bash -c 'cmp -s "$1" "$2" && cmp -s "$3" "$4"' _ "$T/l4-k2.before" \
+    "$T/l4-k2.after" "$T/l4-k2s.before" "$T/l4-k2s.after"
+c2=$(t_responder_count r2)
+ox l5 refresh "$G2"
+check "6: refresh good2.crt alone, ambiguous: exit 2, nothing fetched" \
+    test "$RC:$(t_responder_count r2)" = "2:$c2"
+
+# With ca2 configured as an issuer, the leaf alone names its SHA-1 key.
+CONF0=$CONF
+CONF=$T/issuer.conf
+t_conf "$CONF" issuer "$CA2/ca.crt"
+ox l6 prune "$G2"
+check "6: issuer ca2.crt configured: prune good2.crt alone: exit 0, pruned $K2" \
+    test "$RC:$(cat "$T/l6.out")" = "0:$(printf '%s\t%s\tpruned' "$G2" "$K2")"
+check "6: ... the SHA-256 entry is left" t_exists "$K2S"
+ox l7 refresh "$G2"
+check "6: issuer configured: refresh good2.crt alone (not cached): fetched like warm, exit 0, verified" \
+    test "$RC:$(line "$T/l7.out" "$G2" | col 5)" = "0:stored, verified"
+check "6: ... stored under $K2" t_exists "$K2"
+ox l8 warm "$G2"
+check "6: issuer configured: warm good2.crt alone: exit 0" test "$RC" = 0
+CONF=$CONF0
+ox l9 warm "$G2"
+check "6: no issuer configured: warm good2.crt alone: exit 2, the log says where an issuer may come from" \
+    bash -c '[ "$1" = 2 ] && grep -q "no issuer certificate (give it as the next file or append it, or configure it: issuer, issuer_dir)" "$2"' \
+    _ "$RC" "$T/run-l9.err"
+
+ox l10 prune "$G2" "$CA2/ca.crt"
+check "6: fixture: prune good2.crt ca2.crt leaves only the SHA-256 entry" \
+    test "$RC:$(rcli exists "$K2")" = "0:0"
+mkdir -p "$T/exl"
+ox l10e export "$T/exl" "$G2"
+t_redis_field "$K2S" response "$T/l10e.der"
+check "6: export DIR good2.crt alone: good2.crt.ocsp is the SHA-256 entry's response" \
+    cmp -s "$T/exl/good2.crt.ocsp" "$T/l10e.der"
+ox l11 prune "$G2"
+check "6: prune good2.crt alone, one entry (SHA-256): exit 0, pruned $K2S" \
+    test "$RC:$(cat "$T/l11.out")" = "0:$(printf '%s\t%s\tpruned' "$G2" "$K2S")"
+check "6: ... gone; the ca1 entry of that serial is left" \
+    test "$(rcli exists "$K2S"):$(rcli exists "$KD1")" = "0:1"
+ox l12 prune "$G2"
+check "6: prune good2.crt alone, nothing cached for it: exit 0, not cached" \
+    test "$RC:$(cat "$T/l12.out")" = "0:$(printf '%s\t-\tnot cached' "$G2")"
+c2=$(t_responder_count r2)
+ox l13 refresh "$G2"
+check "6: refresh good2.crt alone, nothing cached, no issuer: exit 1, says so" \
+    bash -c '[ "$1" = 1 ] && grep -q "not cached, and no issuer certificate" "$2"' \
+    _ "$RC" "$T/l13.out"
+check "6: ... nothing fetched, nothing stored" \
+    test "$(t_responder_count r2):$(rcli exists "$K2")" = "$c2:0"
+ox l14 status "$G2"
+check "6: status good2.crt alone, nothing cached: exit 1" test "$RC" = 1
 
 t_done
