@@ -48,19 +48,24 @@ breaker_free(struct breaker *b)
 int
 breaker_host(const char *url, char *buf, size_t size)
 {
-	const char *p = url;
+	const char *p = url, *port = ":80";
 	size_t n;
+	int w;
 
 	if (strncasecmp(p, "http://", 7) == 0)
 		p += 7;
-	else if (strncasecmp(p, "https://", 8) == 0)
+	else if (strncasecmp(p, "https://", 8) == 0) {
 		p += 8;
-	n = strcspn(p, "/?#");
-	if (n == 0 || n >= size)
+		port = ":443";
+	}
+	if ((n = strcspn(p, "/?#")) == 0)
 		return -1;
-	memcpy(buf, p, n);
-	buf[n] = '\0';
-	return 0;
+	/* The port named, else the scheme's: http and https apart. */
+	if (memchr(p, ']', n) != NULL ? p[n - 1] != ']'
+				      : memchr(p, ':', n) != NULL)
+		port = "";
+	w = snprintf(buf, size, "%.*s%s", (int)n, p, port);
+	return w < 0 || (size_t)w >= size ? -1 : 0;
 }
 
 /* host's slot in memory; with make, a free or the oldest one. */

@@ -61,6 +61,7 @@ const struct metric_def metrics[M_COUNT] = {
     [M_FAIL_CONNECT] = FAILURE("connect"),
     [M_FAIL_HTTP] = FAILURE("http"),
     [M_FAIL_SIZE] = FAILURE("size"),
+    [M_FAIL_TLS] = FAILURE("tls"),
     [M_FAIL_REFUSED] = FAILURE("refused"),
     [M_FAIL_INVALID] = FAILURE("invalid"),
     [M_FAIL_OTHER] = FAILURE("other"),
