@@ -17,6 +17,9 @@
 #include "log.h"
 #include "ocsp.h"
 #include "refresh.h"
+#include "breaker.h"
+#include "mem.h"
+#include "metrics.h"
 
 static int passed, failed;
 
@@ -752,6 +755,105 @@ test_config(void)
 	CHECK(config_load(path) == NULL, "a missing file is refused");
 }
 
+/* The memory tier's LRU: what it holds, what it lets go, its bound. */
+static void
+test_mem(void)
+{
+	unsigned char body[1000];
+	struct mem_entry e, *g;
+	struct mem *m;
+	char key[32];
+	int i, kept;
+
+	memset(body, 'r', sizeof(body));
+	memset(&e, 0, sizeof(e));
+	e.response = body;
+	e.response_len = sizeof(body);
+	e.etag = "abc";
+	e.thisupd = 1;
+	e.nextupd = 2;
+	m = mem_new(8 * 1024);
+	CHECK(m != NULL && mem_put(m, "k0", &e) == 0, "mem: one entry put");
+	g = mem_get(m, "k0");
+	CHECK(g != NULL && g->response_len == sizeof(body) &&
+		memcmp(g->response, body, sizeof(body)) == 0 &&
+		strcmp(g->etag, "abc") == 0 && g->request == NULL,
+	    "mem: the entry comes back as a copy");
+	for (i = 1; i < 40; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		if (i == 20)
+			mem_get(m, "k19"); /* used: kept over k18 */
+		mem_put(m, key, &e);
+	}
+	CHECK(mem_bytes(m) <= 8 * 1024, "mem: the bound holds (%zu bytes)",
+	    mem_bytes(m));
+	for (kept = 0, i = 0; i < 40; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		kept += mem_get(m, key) != NULL;
+	}
+	CHECK(kept >= 4 && kept < 10 && mem_count(m) == (size_t)kept,
+	    "mem: %d of 40 kept, the newest", kept);
+	CHECK(mem_get(m, "k0") == NULL && mem_get(m, "k39") != NULL,
+	    "mem: the least recently used went first");
+	CHECK(mem_del(m, "k39") == 1 && mem_get(m, "k39") == NULL &&
+		mem_del(m, "k39") == 0,
+	    "mem: a deleted entry is gone");
+	e.response_len = 9000;
+	CHECK(mem_put(m, "big", &e) == -1 && mem_get(m, "big") == NULL,
+	    "mem: an entry larger than the bound is refused");
+	mem_clear(m);
+	CHECK(mem_count(m) == 0 && mem_bytes(m) == 0, "mem: cleared");
+	mem_free(m);
+}
+
+/* The breakers' key: host and port, the scheme's port when none. */
+static void
+test_breaker_host(void)
+{
+	static const struct {
+		const char *url, *host;
+	} t[] = {
+	    {"http://ocsp.example/path", "ocsp.example:80"},
+	    {"https://ocsp.example/", "ocsp.example:443"},
+	    {"http://127.0.0.1:8080/ca2/", "127.0.0.1:8080"},
+	    {"127.0.0.1:9/", "127.0.0.1:9"},
+	    {"http://[::1]/", "[::1]:80"},
+	    {"https://[::1]:8443", "[::1]:8443"},
+	};
+	char buf[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		CHECK(breaker_host(t[i].url, buf, sizeof(buf)) == 0 &&
+			strcmp(buf, t[i].host) == 0,
+		    "breaker host of %s: %s", t[i].url, buf);
+	CHECK(breaker_host("http:///x", buf, sizeof(buf)) == -1,
+	    "breaker host: none in http:///x");
+}
+
+/* Every failure kind of upstream.c has its counter; others count as
+ * other. */
+static void
+test_metrics(void)
+{
+	static const char *const kinds[] = {"timeout", "connect", "http",
+	    "size", "tls", "refused", "invalid"};
+	size_t i;
+
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		CHECK(metrics_failure(kinds[i]) != M_FAIL_OTHER &&
+			strcmp(metrics[metrics_failure(kinds[i])].reason,
+			    kinds[i]) == 0,
+		    "failure kind %s has its counter", kinds[i]);
+	CHECK(metrics_failure("what") == M_FAIL_OTHER &&
+		metrics_failure(NULL) == M_FAIL_OTHER,
+	    "an unknown kind counts as other");
+	for (i = 0; i < M_COUNT; i++)
+		CHECK(metrics[i].field != NULL && metrics[i].name != NULL &&
+			metrics[i].help != NULL,
+		    "metric %zu is in the table", i);
+}
+
 int
 main(void)
 {
@@ -769,6 +871,9 @@ main(void)
 	test_refresh(cf);
 	config_free(cf);
 	test_config();
+	test_mem();
+	test_breaker_host();
+	test_metrics();
 	http_date(0, date);
 	CHECK(strcmp(date, "Thu, 01 Jan 1970 00:00:00 GMT") == 0,
 	    "HTTP date in GMT: %s", date);
