@@ -52,6 +52,8 @@ struct config {
 	long memory_cache_bytes; /* each process's memory tier; 0: none */
 	long refresh_per_responder; /* refresh fetches in flight, per
 				     * responder and worker */
+	char *haproxy_socket; /* HAProxy's runtime API (a unix socket) that
+			       * the refresh daemon pushes to, or NULL */
 
 	char **self; /* names of the proxy itself */
 	size_t nself;
