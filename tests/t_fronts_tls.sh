@@ -76,14 +76,19 @@ log_wait()
 	return 1
 }
 
+# hx_good F: a handshake with HAProxy ($T/F.s) carries a good staple.
+hx_good()
+{
+	tf_sclient "$HP" "$T/$1.s"
+	[ "$(tf_staple "$T/$1.s")" = good ]
+}
+
 # hx_staple TAG F: a handshake with HAProxy staples a good response that
 # verifies (Response verify OK) and is the cached one, byte for byte.
 hx_staple()
 {
 	local tag=$1 f=$T/$2
-	tf_sclient "$HP" "$f.s"
-	check "$tag: HAProxy staples a good response" \
-	    test "$(tf_staple "$f.s")" = good || return 1
+	check "$tag: HAProxy staples a good response" hx_good "$2" || return 1
 	t_redis_field "$KT" response "$f.cached.der"
 	if tf_staple_der "$f.s" "$f.der"; then
 		check "$tag: the staple verifies (Response verify OK, good)" \
@@ -175,6 +180,13 @@ hx_staple "after the refresh" hx4
 check "the staple is the new response (not the file's)" \
     bash -c '[ -s "$1" ] && ! cmp -s "$1" "$2"' _ "$T/hx4.der" "$SITE.ocsp"
 check "the same HAProxy process (no reload)" test "$HAPROXY_PID_hx" = "$HXPID"
+kill -HUP "$RPID"
+check "SIGHUP: the daemon reads its config again and sends HAProxy the valid responses again" \
+    log_wait "re-read" "$T/run-refresh.err" &&
+    check "... \"1 of 1 responses sent\" a second time" \
+	bash -c 'for i in $(seq 100); do
+	    [ "$(grep -c "1 of 1 responses sent" "$1")" = 2 ] && exit 0
+	    sleep 0.05; done; exit 1' _ "$T/run-refresh.err"
 t_kill "$RPID"
 check "ocspxy-refresh logged no failure" \
     bash -c '! grep -q "error\|warning" "$1"' _ "$T/run-refresh.err"
@@ -197,6 +209,18 @@ check "... one log line for the start's push and one for the pass, naming the so
 check "ocspxy export --haproxy to no socket: exit 1, one log line" \
     bash -c '[ "$1" = 1 ] && [ "$(wc -l <"$2")" = 1 ] && grep -q "none.sock: cannot list" "$2"' \
     _ "$?" "$T/run-hx-bad.err"
+"$OX" -c "$T/ocspxy.conf" export --haproxy "$SOCK" "$HX/certs" >/dev/null \
+    2>"$T/run-hx-usage.err"
+check "ocspxy export --haproxy SOCKET DIR: exit 2 (no directory with --haproxy)" \
+    test "$?" = 2
+rcli del "$KT" >/dev/null
+"$OX" -c "$T/ocspxy.conf" export --haproxy "$SOCK" >"$T/hx-gone.out" \
+    2>"$T/run-hx-gone.err"
+check "export --haproxy with the entry gone: exit 1, sent 0 of 1, one log line saying it is not cached" \
+    bash -c '[ "$1" = 1 ] && grep -q "^sent 0 of 1 " "$2" &&
+	[ "$(wc -l <"$3")" = 1 ] && grep -q "not cached" "$3"' \
+    _ "$?" "$T/hx-gone.out" "$T/run-hx-gone.err"
+check "... and HAProxy still staples the response it holds" hx_good hx5
 tf_haproxy_stop hx "$HP"
 
 # ================================================================ mTLS
