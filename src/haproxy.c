@@ -190,19 +190,20 @@ haproxy_key(const char *hex, size_t hexlen, const char *prefix, char *key,
 	OCSP_REQUEST *rq = NULL;
 	struct ocsp_req *req = NULL;
 	size_t i, len = hexlen / 2;
-	unsigned int byte;
-	int n, ret = -1;
+	int hi, lo, n, ret = -1;
 
 	if (hexlen % 2 != 0 || len == 0 || len > sizeof(der)) {
 		errfmt(err, "not a CertID in hex");
 		return -1;
 	}
 	for (i = 0; i < len; i++) {
-		if (sscanf(hex + 2 * i, "%2x", &byte) != 1) {
+		if ((hi = OPENSSL_hexchar2int((unsigned char)hex[2 * i])) < 0 ||
+		    (lo = OPENSSL_hexchar2int((unsigned char)hex[2 * i + 1])) <
+			0) {
 			errfmt(err, "not a CertID in hex");
 			return -1;
 		}
-		der[i] = (unsigned char)byte;
+		der[i] = (unsigned char)(hi << 4 | lo);
 	}
 	if ((id = d2i_OCSP_CERTID(NULL, &p, (long)len)) == NULL ||
 	    p != der + len) {
@@ -236,24 +237,31 @@ key_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Adds the key of every "Certificate ID key" line of the answer. */
+/*
+ * Adds the key of every "Certificate ID key" line of the answer; one
+ * that names no key we can make is a log line and left out. 0, or -1
+ * with err (out of memory).
+ */
 static int
 haproxy_parse(struct haproxy *h, const char *answer, const char *prefix,
     char *err)
 {
 	const char *line, *hex, *end;
 	char key[OCSP_KEYLEN], why[ERRLEN], **k;
+	size_t hexlen;
 
 	for (line = answer; *line != '\0'; line = *end ? end + 1 : end) {
 		end = line + strcspn(line, "\n");
 		if (strncmp(line, HAPROXY_ID_TAG, strlen(HAPROXY_ID_TAG)) != 0)
 			continue;
 		hex = line + strlen(HAPROXY_ID_TAG);
-		if (haproxy_key(hex, strcspn(hex, " \r\n"), prefix, key, why) ==
-		    -1) {
-			errfmt(err, "certificate %.*s: %s",
-			    (int)strcspn(hex, " \r\n"), hex, why);
-			return -1;
+		hexlen = strcspn(hex, " \r\n");
+		if (haproxy_key(hex, hexlen, prefix, key, why) == -1) {
+			log_warnx(
+			    "haproxy %s: certificate ID %.*s left out: %s",
+			    h->path, (int)(hexlen > 80 ? 80 : hexlen), hex,
+			    why);
+			continue;
 		}
 		if ((k = reallocarray(h->keys, h->n + 1, sizeof(*k))) == NULL) {
 			errfmt(err, "out of memory");

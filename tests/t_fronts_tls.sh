@@ -76,6 +76,15 @@ log_wait()
 	return 1
 }
 
+# past SECS: waits until the clock has passed SECS (a response signed now
+# then has a later thisUpdate).
+past()
+{
+	while [ "$(t_now)" -le "${1:-0}" ]; do
+		sleep 0.1
+	done
+}
+
 # hx_good F: a handshake with HAProxy ($T/F.s) carries a good staple.
 hx_good()
 {
@@ -165,7 +174,7 @@ check "... which is the file's" cmp -s "$T/hx3.der" "$SITE.ocsp"
 # back. openssl ocsp signs each answer anew: a later thisUpdate.
 read -r tu0 _ <<<"$(t_resp_times "$SITE.ocsp")"
 t_responder_start r1 ca1 "$PKI_PORT1" || fail "responder restarts"
-sleep 1 # a thisUpdate one second later at least
+past "$tu0"
 rcli hset "$KT" lastchecked 0 >/dev/null
 for ((i = 0; i < 100; i++)); do
 	tu=$(tf_haproxy_thisupd "$SOCK") && [ "$tu" -gt "$tu0" ] && break
@@ -195,7 +204,8 @@ check "ocspxy-refresh logged no failure" \
 sed "s|^haproxy_socket .*|haproxy_socket $HX/none.sock|" "$T/refresh.conf" \
     >"$T/refresh-bad.conf"
 rcli hset "$KT" lastchecked 0 >/dev/null
-sleep 1 # a new thisUpdate: a response stored (the same bytes are not sent)
+# a new thisUpdate: a response stored (the same bytes are not sent)
+past "$(t_hget "$KT" thisupd)"
 "$OCSPXY_BUILD/ocspxy-refresh" --once -c "$T/refresh-bad.conf" </dev/null \
     >/dev/null 2>"$T/run-refresh-bad.err"
 check "haproxy_socket unreachable: refresh --once still refreshes and stores (exit 0, 1 refreshed, 0 unchanged)" \
