@@ -16,7 +16,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS = $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Isrc -MMD -MP
 
 MODULES	 = log config prog ocsp cache upstream store gate breaker mem http \
-	   proxy refresh metrics admin
+	   proxy refresh metrics admin haproxy
 OBJS	 = $(MODULES:%=$(BUILD)/%.o)
 LIB	 = $(BUILD)/libocspxy.a
 PROGS	 = $(BUILD)/ocspxy-fcgi $(BUILD)/ocspxy-refresh $(BUILD)/ocspxy
@@ -73,7 +73,7 @@ DATADIR	?= $(PREFIX)/share/ocspxy
 MANDIR	?= $(PREFIX)/share/man
 UNITDIR	?= $(PREFIX)/lib/systemd/system
 SUBST	 = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(sysconfdir)|g'
-SNIPPETS = $(wildcard nginx/* apache/* lighttpd/*)
+SNIPPETS = $(wildcard nginx/* apache/* lighttpd/* haproxy/*)
 UNITS	 = $(wildcard fcgi/*.service fcgi/*.socket)
 
 install: all

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "ocsp.h"
+#include "refresh.h"
 #include "store.h"
 #include "upstream.h"
 
@@ -1134,6 +1135,30 @@ export_key(void *arg, const char *key)
 	return export_one(w, key, key);
 }
 
+/*
+ * export --haproxy SOCKET: the valid cached response of every certificate
+ * HAProxy staples for, sent once over its runtime API (what the refresh
+ * daemon does at start with haproxy_socket).
+ */
+static int
+export_haproxy(struct config *cf, const struct admin_opts *o, int argc)
+{
+	struct refresh_push_stats st;
+	int r;
+
+	if (argc > 0 || o->watch) {
+		log_warnx("export --haproxy takes no directory, certificate "
+			  "or --watch (ocspxy-refresh with haproxy_socket "
+			  "keeps HAProxy current)");
+		return 2;
+	}
+	if ((r = refresh_haproxy(cf, o->haproxy, &st)) == -1)
+		return 1;
+	printf("sent %ld of %ld responses to haproxy %s\n", st.pushed,
+	    st.listed, o->haproxy);
+	return r;
+}
+
 int
 admin_export(struct config *cf, const struct admin_opts *o, int argc,
     char **argv)
@@ -1149,6 +1174,8 @@ admin_export(struct config *cf, const struct admin_opts *o, int argc,
 	size_t i;
 	int status = 0;
 
+	if (o->haproxy != NULL)
+		return export_haproxy(cf, o, argc);
 	if (argc < 1) {
 		log_warnx("export: no directory");
 		return 2;

@@ -18,6 +18,7 @@ struct admin_opts {
 	long warn; /* seconds, for status */
 	long interval; /* seconds, for export --watch */
 	int watch;
+	const char *haproxy; /* export --haproxy: HAProxy's socket, or NULL */
 	volatile sig_atomic_t *stop; /* set by a signal */
 };
 

@@ -70,6 +70,7 @@ static const struct ckey ckeys[] = {
     {"runtime_dir", C_STR, O(runtime_dir), 0, 1, 1024, "/run/ocspxy-fcgi"},
     {"refresh_per_responder", C_LONG, O(refresh_per_responder), 0, 1, 1024,
 	"4"},
+    {"haproxy_socket", C_STR, O(haproxy_socket), 0, 1, 107, NULL},
     {"self", C_WORDS, L(self), 0, 0, "localhost 127.0.0.1 ::1"},
     {"upstream_ports", C_PORTS, L(ports), 1, 65535, "80"},
     {"upstream_https_ports", C_PORTS, L(https_ports), 1, 65535, "443"},

@@ -55,6 +55,8 @@ struct config {
 				     * responder and worker */
 	char *upstream_ca; /* PEM CAs for https upstreams; NULL: the
 			    * system's (libcurl's default) */
+	char *haproxy_socket; /* HAProxy's runtime API (a unix socket) that
+			       * the refresh daemon pushes to, or NULL */
 
 	char **self; /* names of the proxy itself */
 	size_t nself;

@@ -55,6 +55,20 @@ reread(struct config **cf, const char *file)
 	log_info("config %s re-read", file ? file : "(defaults)");
 }
 
+/* Sends HAProxy (haproxy_socket) the valid cached response of every
+ * certificate it staples for: at start and after a re-read config. */
+static void
+push_haproxy(const struct config *cf)
+{
+	struct refresh_push_stats st;
+
+	if (cf->haproxy_socket == NULL)
+		return;
+	if (refresh_haproxy(cf, cf->haproxy_socket, &st) != -1)
+		log_info("haproxy %s: %ld of %ld responses sent",
+		    cf->haproxy_socket, st.pushed, st.listed);
+}
+
 /* Passes until a signal, or one with once; returns the last one's result. */
 static int
 run(struct config **cf, const char *file, int once)
@@ -65,10 +79,12 @@ run(struct config **cf, const char *file, int once)
 	if (!once)
 		log_info("started: a pass every %ld s",
 		    (*cf)->refresh_interval);
+	push_haproxy(*cf);
 	while (!stop) {
 		if (reload) {
 			reload = 0;
 			reread(cf, file);
+			push_haproxy(*cf);
 		}
 		r = refresh_pass(*cf, &stop, &st);
 		if (once)

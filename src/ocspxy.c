@@ -25,8 +25,9 @@ static const struct command {
 	"[--tsv | --json] [--warn DURATION] [CERT.pem | KEY ...]"},
     {"prune", admin_prune, 1, "CERT.pem | KEY ..."},
     {"refresh", admin_refresh, 1, "CERT.pem | KEY ..."},
-    {"export", admin_export, 1,
-	"[--watch] [--interval SECONDS] DIR [CERT.pem ...]"},
+    /* export says itself what it misses: a DIR, unless --haproxy */
+    {"export", admin_export, 0,
+	"[--watch] [--interval SECONDS] DIR [CERT.pem ...] | --haproxy SOCKET"},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -34,7 +35,7 @@ static const struct command {
 struct cmdopts {
 	int format; /* enum admin_format */
 	int watch;
-	const char *warn, *interval, *list;
+	const char *warn, *interval, *list, *haproxy;
 };
 
 static void
@@ -92,6 +93,7 @@ command_opts(struct admin_opts *o, const struct cmdopts *co)
 	memset(o, 0, sizeof(*o));
 	o->format = co->format;
 	o->watch = co->watch;
+	o->haproxy = co->haproxy;
 	o->warn = duration("warn", co->warn, 0, 86400);
 	o->interval = duration("interval", co->interval, 1, 60);
 	o->color = o->format == ADMIN_HUMAN && isatty(STDOUT_FILENO) &&
@@ -140,7 +142,7 @@ read_list(const char *path, int *argc, char **argv)
 int
 main(int argc, char *argv[])
 {
-	struct cmdopts co = {ADMIN_HUMAN, 0, NULL, NULL, NULL};
+	struct cmdopts co = {ADMIN_HUMAN, 0, NULL, NULL, NULL, NULL};
 	const struct prog_opt opts[] = {
 	    {"tsv", 0, NULL, &co.format, ADMIN_TSV},
 	    {"json", 0, NULL, &co.format, ADMIN_JSON},
@@ -148,6 +150,7 @@ main(int argc, char *argv[])
 	    {"watch", 0, NULL, &co.watch, 1},
 	    {"interval", 0, &co.interval, NULL, 0},
 	    {"list", 'l', &co.list, NULL, 0},
+	    {"haproxy", 0, &co.haproxy, NULL, 0},
 	    {NULL, 0, NULL, NULL, 0},
 	};
 	struct prog pg = {.name = "ocspxy", .opts = opts, .command = 1};

@@ -15,6 +15,7 @@
 #include "breaker.h"
 #include "cache.h"
 #include "config.h"
+#include "haproxy.h"
 #include "log.h"
 #include "ocsp.h"
 #include "metrics.h"
@@ -57,6 +58,9 @@ struct pass {
 	struct inflight *hosts; /* refresh_concurrency of them */
 	struct refresh_stats *st;
 	struct tally t;
+	struct haproxy *hp; /* HAProxy's certificates, read at the first
+			     * store of the pass; NULL when unreachable */
+	int hp_asked;
 };
 
 long
@@ -109,6 +113,30 @@ job_free(struct job *j)
 	free(j);
 }
 
+/*
+ * Sends a response just stored to HAProxy (haproxy_socket) when HAProxy
+ * staples for its certificate. Which certificates it does is asked once
+ * a pass, at its first store. A failure is one log line (haproxy.c's)
+ * and the pass goes on; the entry's next refresh sends it again.
+ */
+static void
+refresh_push(struct pass *ps, const char *key, const unsigned char *der,
+    size_t len)
+{
+	if (ps->cf->haproxy_socket == NULL)
+		return;
+	if (!ps->hp_asked) {
+		ps->hp_asked = 1;
+		ps->hp = haproxy_new(ps->cf->haproxy_socket, ps->cf->prefix);
+	}
+	if (ps->hp != NULL && haproxy_wants(ps->hp, key) &&
+	    haproxy_push(ps->hp, key, der, len) == 0) {
+		ps->st->pushed++;
+		log_debug("%s: sent to haproxy %s", key,
+		    ps->cf->haproxy_socket);
+	}
+}
+
 static void
 job_done(void *arg, const unsigned char *out, size_t outlen, const char *err,
     const char *reason)
@@ -132,6 +160,8 @@ job_done(void *arg, const unsigned char *out, size_t outlen, const char *err,
 		    &res, why);
 	else
 		snprintf(why, sizeof(why), "%s", err);
+	if (o == STORE_STORED)
+		refresh_push(ps, j->key, out, outlen);
 	if (o == STORE_STORED || o == STORE_UNCHANGED) {
 		ps->st->refreshed++;
 		ps->st->unchanged += o == STORE_UNCHANGED;
@@ -507,6 +537,7 @@ done:
 	free(ps.hosts);
 	breaker_free(ps.breaker);
 	cache_free(ps.cache);
+	haproxy_free(ps.hp);
 	return ret;
 }
 
@@ -620,6 +651,7 @@ refresh_fork(const struct config *cf, volatile sig_atomic_t *stop,
 		st->removed += shared[i].removed;
 		st->unchanged += shared[i].unchanged;
 		st->held += shared[i].held;
+		st->pushed += shared[i].pushed;
 	}
 	munmap(shared, n * sizeof(*shared));
 	return ret;
@@ -632,6 +664,7 @@ refresh_pass(const struct config *cf, volatile sig_atomic_t *stop,
 	struct cache *c;
 	time_t start = time(NULL);
 	unsigned long n = refresh_nworkers(cf);
+	char sent[48] = "";
 	int ret;
 
 	memset(st, 0, sizeof(*st));
@@ -650,13 +683,72 @@ refresh_pass(const struct config *cf, volatile sig_atomic_t *stop,
 		refresh_report(c, st);
 		cache_free(c);
 	}
+	if (cf->haproxy_socket != NULL)
+		snprintf(sent, sizeof(sent), ", %ld sent to haproxy",
+		    st->pushed);
 	log_info("refresh pass: %ld entries, %ld due, %ld refreshed, %ld "
 		 "failed, %ld skipped, %ld removed; %ld unchanged, %ld held "
-		 "off, %lld s%s",
+		 "off%s, %lld s%s",
 	    st->seen, st->due, st->refreshed, st->failed, st->skipped,
-	    st->removed, st->unchanged, st->held,
+	    st->removed, st->unchanged, st->held, sent,
 	    (long long)(time(NULL) - start), ret == -1 ? ", cut short" : "");
 	if (ret == -1)
 		return -1;
 	return st->failed > 0 ? 1 : 0;
+}
+
+/*
+ * The valid cached response of key to HAProxy: 0 sent, -1 not (one log
+ * line, here or by haproxy_push()), -2 Redis failed (logged by cache.c).
+ */
+static int
+refresh_haproxy_one(struct cache *c, struct haproxy *hp, const char *key,
+    time_t now)
+{
+	struct cache_entry e;
+	int r, ret = -1;
+
+	if ((r = cache_get(c, key, 0, &e)) == -1)
+		return -2;
+	if (r == 0 || e.response == NULL || e.response_len == 0)
+		log_warnx("haproxy %s: %s: not cached (ocspxy warm the "
+			  "certificate)",
+		    haproxy_get0_path(hp), key);
+	else if (e.nextupd <= now)
+		log_warnx("haproxy %s: %s: the cached response has expired",
+		    haproxy_get0_path(hp), key);
+	else if (haproxy_push(hp, key, (const unsigned char *)e.response,
+		     e.response_len) == 0)
+		ret = 0;
+	cache_entry_clear(&e);
+	return ret;
+}
+
+int
+refresh_haproxy(const struct config *cf, const char *path,
+    struct refresh_push_stats *st)
+{
+	struct haproxy *hp = NULL;
+	struct cache *c = NULL;
+	time_t now = time(NULL);
+	size_t i;
+	int r, ret = -1;
+
+	memset(st, 0, sizeof(*st));
+	if ((hp = haproxy_new(path, cf->prefix)) == NULL ||
+	    (c = cache_new(cf)) == NULL)
+		goto done;
+	st->listed = (long)haproxy_count(hp);
+	for (i = 0; i < haproxy_count(hp); i++) {
+		r = refresh_haproxy_one(c, hp, haproxy_get0_key(hp, i), now);
+		if (r == -2)
+			goto done;
+		if (r == 0)
+			st->pushed++;
+	}
+	ret = st->pushed == st->listed ? 0 : 1;
+done:
+	cache_free(c);
+	haproxy_free(hp);
+	return ret;
 }

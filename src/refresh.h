@@ -19,6 +19,7 @@ struct refresh_stats {
 	long seen, due, refreshed, failed, skipped, removed;
 	long unchanged; /* of refreshed: the stored bytes came back */
 	long held; /* of failed: the responder's breaker was open */
+	long pushed; /* of refreshed: sent to HAProxy (haproxy_socket) */
 };
 
 /*
@@ -44,5 +45,22 @@ long refresh_backoff(const struct config *, const char *key, long failures);
  */
 int refresh_pass(const struct config *, volatile sig_atomic_t *stop,
     struct refresh_stats *);
+
+/* What refresh_haproxy() did: certificates HAProxy listed, pushed. */
+struct refresh_push_stats {
+	long listed, pushed;
+};
+
+/*
+ * Sends HAProxy at the unix socket path (its runtime API) the valid
+ * cached response of every certificate it staples for, as the refresh
+ * daemon does when it starts and `ocspxy export --haproxy` does once. A
+ * certificate it cannot serve (not cached, expired, refused by HAProxy)
+ * is one log line and the others go on. Fills st. Returns 0 when every
+ * one was pushed, 1 when any was not, -1 when HAProxy or Redis could not
+ * be asked (logged).
+ */
+int refresh_haproxy(const struct config *, const char *path,
+    struct refresh_push_stats *st);
 
 #endif

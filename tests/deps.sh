@@ -6,7 +6,7 @@ set -eu
 
 pkgs="gcc make pkg-config libc6-dev libfcgi-dev libhiredis-dev
 libcurl4-openssl-dev libssl-dev openssl curl redis-server redis-tools
-spawn-fcgi lighttpd apache2 libapache2-mod-fcgid python3 mandoc
+spawn-fcgi lighttpd apache2 libapache2-mod-fcgid haproxy python3 mandoc
 clang libclang-rt-14-dev valgrind systemd"
 [ "${1:-}" = bench ] && pkgs="$pkgs wrk hyperfine linux-perf"
 
@@ -29,7 +29,7 @@ apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
 # Debian starts some services on install; we run our own instances.
-for s in nginx lighttpd apache2 redis-server; do
+for s in nginx lighttpd apache2 haproxy redis-server; do
 	if command -v systemctl >/dev/null 2>&1 &&
 	    systemctl is-active --quiet "$s" 2>/dev/null; then
 		systemctl stop "$s" || true

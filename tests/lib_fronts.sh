@@ -406,3 +406,135 @@ tf_unit_verify()
 	rc=$?
 	[ $rc -eq 0 ] && [ ! -s "$out" ]
 }
+
+# ---------------------------------------------------------------- mTLS
+
+# tf_client_cert NAME SERIAL V|R: a client certificate (extended key usage
+# clientAuth) issued by ca1, with ca1's responder as its OCSP URL (AIA,
+# http://127.0.0.1:$PKI_PORT1/), and its line in ca1's index: V good, R
+# revoked (a day ago, keyCompromise). Files: $T/pki/ca1/NAME.crt .key.
+# Make them before ca1's responder starts (it reads its index then).
+tf_client_cert()
+{
+	local ca=$T/pki/ca1 name=$1 subj="/O=ocspxy test/CN=$1 (client)" \
+	    serial exp rev=
+	cat >"$ca/$name.ext" <<-EOF
+	basicConstraints = critical, CA:FALSE
+	keyUsage = critical, digitalSignature
+	extendedKeyUsage = clientAuth
+	subjectKeyIdentifier = hash
+	authorityKeyIdentifier = keyid, issuer
+	authorityInfoAccess = OCSP;URI:http://127.0.0.1:$PKI_PORT1/
+	EOF
+	_t_key ec "$ca/$name.key" || return 1
+	$OPENSSL req -new -key "$ca/$name.key" -subj "$subj" \
+	    -out "$ca/$name.csr" 2>/dev/null || return 1
+	$OPENSSL x509 -req -in "$ca/$name.csr" -CA "$ca/ca.crt" \
+	    -CAkey "$ca/ca.key" -set_serial "$2" -sha256 -days 3650 \
+	    -extfile "$ca/$name.ext" -out "$ca/$name.crt" 2>"$ca/$name.err" ||
+	    { cat "$ca/$name.err" >&2; return 1; }
+	rm -f "$ca/$name.csr"
+	serial=$($OPENSSL x509 -in "$ca/$name.crt" -noout -serial) || return 1
+	serial=${serial#serial=}
+	exp=$($OPENSSL x509 -in "$ca/$name.crt" -noout -enddate)
+	exp=$(date -u -d "${exp#notAfter=}" +%y%m%d%H%M%SZ) || return 1
+	[ "$3" = R ] && rev=$(date -u -d '-1 day' +%y%m%d%H%M%SZ),keyCompromise
+	printf '%s\t%s\t%s\t%s\tunknown\t%s\n' "$3" "$exp" "$rev" "$serial" \
+	    "$subj" >>"$ca/index.txt"
+}
+
+# tf_mtls PORT NAME OUTPREFIX: one HTTPS request to 127.0.0.1:PORT (the
+# server verified against ca1) with the client certificate NAME (from
+# tf_client_cert), in a curl of its own (a new handshake, no resumed
+# session); prints the HTTP status, 000 when the handshake failed (curl's
+# error in OUTPREFIX.curlerr, the body in OUTPREFIX.body).
+tf_mtls()
+{
+	local ca=$T/pki/ca1
+	t_http "$3" --cacert "$ca/ca.crt" --cert "$ca/$2.crt" \
+	    --key "$ca/$2.key" "https://127.0.0.1:$1/ok.txt"
+}
+
+# tf_mtls_in PORT NAME OUTPREFIX: the client NAME gets in: 200 and the
+# body "tls ok" (what tf_nginx_tls_start's server answers; serve the same
+# from other servers). tf_mtls_out PORT NAME OUTPREFIX: it is refused: a
+# failed handshake (000) or an error status, and not the body. Both write
+# the status to OUTPREFIX.code.
+tf_mtls_in()
+{
+	tf_mtls "$@" >"$3.code"
+	[ "$(cat "$3.code")" = 200 ] && grep -qx 'tls ok' "$3.body"
+}
+tf_mtls_out()
+{
+	tf_mtls "$@" >"$3.code"
+	[ "$(cat "$3.code")" != 200 ] && ! grep -qs 'tls ok' "$3.body"
+}
+
+# ---------------------------------------------------------------- HAProxy
+
+# tf_haproxy_cfg PORT DIR SOCKET OUT: the shipped haproxy/ocspxy-stapling.cfg
+# with its frontend on 127.0.0.1:PORT, its certificates from DIR/, its
+# runtime API on SOCKET and its backend on a port nothing listens on.
+tf_haproxy_cfg()
+{
+	sed -e "s|bind :443 |bind 127.0.0.1:$1 |" \
+	    -e "s|/etc/haproxy/certs/|$2/|g" \
+	    -e "s|/run/haproxy/admin\.sock|$3|g" \
+	    -e "s|127\.0\.0\.1:8080|127.0.0.1:$(t_port)|" \
+	    "$SRC_DIR/haproxy/ocspxy-stapling.cfg" >"$4"
+}
+
+# tf_haproxy_start NAME PORT CFG: haproxy -c, then haproxy in the
+# foreground (-db); waits until PORT listens. HAPROXY_PID_<NAME> holds
+# the pid; its output in CFG.log.
+tf_haproxy_start()
+{
+	haproxy -c -f "$3" >"$3.check" 2>&1 || { cat "$3.check" >&2; return 1; }
+	t_serve "HAPROXY_PID_$1" "$2" "$3.log" -- haproxy -db -f "$3"
+}
+
+# tf_haproxy_stop NAME PORT: stop by pid, wait until PORT is free.
+tf_haproxy_stop()
+{
+	local v=HAPROXY_PID_$1
+	[ -n "${!v:-}" ] && t_kill "${!v}"
+	printf -v "$v" %s ""
+	t_wait_gone "$2" 5
+}
+
+# tf_haproxy_cli SOCKET COMMAND: one command on HAProxy's runtime API,
+# its answer on stdout (python3: no socat needed); fails when the socket
+# does not answer within 5 s.
+tf_haproxy_cli()
+{
+	python3 - "$1" "$2" <<-'PY'
+	import socket, sys
+	s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+	s.settimeout(5)
+	s.connect(sys.argv[1])
+	s.sendall(sys.argv[2].encode() + b"\n")
+	out = b""
+	while True:
+	    d = s.recv(65536)
+	    if not d:
+	        break
+	    out += d
+	sys.stdout.write(out.decode(errors="replace"))
+	PY
+}
+
+# tf_haproxy_thisupd SOCKET: the thisUpdate (unix seconds) of the
+# response HAProxy holds for the first certificate it staples for
+# ("show ssl ocsp-response <id>"); fails when it holds none.
+tf_haproxy_thisupd()
+{
+	local id tu
+	id=$(tf_haproxy_cli "$1" "show ssl ocsp-response" |
+	    sed -n 's/^Certificate ID key : *//p' | head -1)
+	[ -n "$id" ] || return 1
+	tu=$(tf_haproxy_cli "$1" "show ssl ocsp-response $id" |
+	    sed -n 's/^ *This Update: //p' | head -1)
+	[ -n "$tu" ] || return 1
+	date -u -d "$tu" +%s
+}
