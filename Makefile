@@ -13,7 +13,10 @@ WARN	 = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow \
 	   -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wpointer-arith
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-ALL_CFLAGS = $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Isrc -MMD -MP
+ALL_CFLAGS = $(WARN) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -Isrc -MMD -MP
+# The version, from one place: the first line of debian/changelog,
+# "ocspxy (VERSION) ...". The programs show it with -V (ocspxy --version).
+VERSION	:= $(shell sed -n '1s/^[^ ]* (\(.*\)) .*/\1/p' debian/changelog)
 
 MODULES	 = log config prog ocsp cache upstream store gate breaker mem http \
 	   proxy refresh metrics admin
@@ -32,6 +35,9 @@ $(BUILD)/%.o: src/%.c
 $(BUILD)/%.o: tests/%.c
 	@mkdir -p $(BUILD)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/prog.o: ALL_CFLAGS += -DOCSPXY_VERSION='"$(VERSION)"'
+$(BUILD)/prog.o: debian/changelog
 
 $(LIB): $(OBJS)
 	rm -f $@
