@@ -73,8 +73,9 @@ fuzz: deps
 run: deps all
 	sh tests/run-local.sh
 
-# Programs, units, the example config and the web server snippets. Units
-# and snippets name @SBINDIR@ and @SYSCONFDIR@, filled in here.
+# Programs, units, the example config and the web server snippets. Units,
+# snippets and ocspxy-spawn's page name @SBINDIR@ and @SYSCONFDIR@, filled
+# in here.
 DATADIR	?= $(PREFIX)/share/ocspxy
 MANDIR	?= $(PREFIX)/share/man
 UNITDIR	?= $(PREFIX)/lib/systemd/system
@@ -103,6 +104,8 @@ install: all
 	install -m 0644 man/ocspxy.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 man/ocspxy-fcgi.8 man/ocspxy-refresh.8 \
 	    $(DESTDIR)$(MANDIR)/man8/
+	$(SUBST) man/ocspxy-spawn.8 > $(DESTDIR)$(MANDIR)/man8/ocspxy-spawn.8
+	chmod 0644 $(DESTDIR)$(MANDIR)/man8/ocspxy-spawn.8
 	test -e $(DESTDIR)$(sysconfdir)/ocspxy/ocspxy.conf || \
 	    install -m 0644 fcgi/ocspxy.conf $(DESTDIR)$(sysconfdir)/ocspxy/ocspxy.conf
 
@@ -115,7 +118,8 @@ uninstall:
 	rm -f $(DESTDIR)$(MANDIR)/man1/ocspxy.1 \
 	    $(DESTDIR)$(MANDIR)/man5/ocspxy.conf.5 \
 	    $(DESTDIR)$(MANDIR)/man8/ocspxy-fcgi.8 \
-	    $(DESTDIR)$(MANDIR)/man8/ocspxy-refresh.8
+	    $(DESTDIR)$(MANDIR)/man8/ocspxy-refresh.8 \
+	    $(DESTDIR)$(MANDIR)/man8/ocspxy-spawn.8
 	cmp -s fcgi/ocspxy.conf $(DESTDIR)$(sysconfdir)/ocspxy/ocspxy.conf && \
 	    rm -f $(DESTDIR)$(sysconfdir)/ocspxy/ocspxy.conf || true
 	rmdir $(DESTDIR)$(sysconfdir)/ocspxy 2>/dev/null || true
