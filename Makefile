@@ -24,7 +24,8 @@ OBJS	 = $(MODULES:%=$(BUILD)/%.o)
 LIB	 = $(BUILD)/libocspxy.a
 PROGS	 = $(BUILD)/ocspxy-fcgi $(BUILD)/ocspxy-refresh $(BUILD)/ocspxy
 
-.PHONY: all check unit deps run install uninstall clean format bench fuzz
+.PHONY: all check unit deps run install uninstall clean format bench fuzz \
+	deb check-deb
 
 all: $(PROGS) $(BUILD)/test-unit
 
@@ -124,8 +125,28 @@ uninstall:
 	    rm -f $(DESTDIR)$(sysconfdir)/ocspxy/ocspxy.conf || true
 	rmdir $(DESTDIR)$(sysconfdir)/ocspxy 2>/dev/null || true
 
+# The Debian package (debian/), built by dpkg-buildpackage -us -uc -b in a
+# copy of the tree, $(DEBDIR)/ocspxy-VERSION/, so that neither its clean
+# step nor the files it writes beside the source folder touch the tree.
+# Leaves $(DEBDIR)/ocspxy_VERSION_ARCH.deb, and its -dbgsym package,
+# .buildinfo and .changes beside it. Installs the build dependencies of
+# debian/control when any is missing.
+DEBDIR	 = build-deb
+deb:
+	@sh tests/deps.sh deb
+	rm -rf $(DEBDIR)
+	mkdir -p $(DEBDIR)/ocspxy-$(VERSION)
+	tar -c --exclude=./.git --exclude='./build' --exclude='./build-*' \
+	    --exclude=./run . | tar -x -C $(DEBDIR)/ocspxy-$(VERSION)
+	cd $(DEBDIR)/ocspxy-$(VERSION) && dpkg-buildpackage -us -uc -b -Jauto
+	@ls $(DEBDIR)/ocspxy_$(VERSION)_*.deb
+
+# The package's test alone: build, lintian, install, use, purge.
+check-deb:
+	bash tests/run.sh t_deb
+
 clean:
-	rm -rf build build-asan build-fuzz run
+	rm -rf build build-asan build-fuzz build-deb run
 
 format:
 	clang-format -i src/*.c src/*.h tests/*.c tests/fuzz/*.c tests/bench/*.c
