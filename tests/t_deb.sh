@@ -34,16 +34,27 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 APT=(apt-get -y -q -o DPkg::Lock::Timeout=120)
 installed=0
+# Says that a t_deb installed the package, until it purged it: a t_deb
+# killed past its trap (run.sh's timeout -k) leaves it for the next one.
+MARK=/var/tmp/ocspxy-t_deb.installed
+
+# deb_purge_now: apt-get purge ocspxy (dpkg --purge if apt fails).
+deb_purge_now()
+{
+	if "${APT[@]}" purge ocspxy >>"$T/purge.log" 2>&1 ||
+	    dpkg --purge ocspxy >>"$T/purge.log" 2>&1; then
+		installed=0
+		rm -f "$MARK"
+		return 0
+	fi
+	return 1
+}
 
 # The package goes away whatever happened, when this test installed it.
 deb_purge()
 {
 	local rc=$?
-	if [ $installed = 1 ]; then
-		"${APT[@]}" purge ocspxy >>"$T/purge.log" 2>&1 ||
-		    dpkg --purge ocspxy >>"$T/purge.log" 2>&1
-		installed=0
-	fi
+	[ $installed = 1 ] && deb_purge_now
 	return $rc
 }
 trap 'deb_purge; t_cleanup' EXIT
@@ -58,9 +69,15 @@ deb_state()
 }
 
 exec 9>/run/lock/ocspxy-t_deb.lock
-check "no other t_deb runs on this machine (flock, up to 200 s)" \
-    flock -w 200 9 || t_done
+check "no other t_deb runs on this machine (flock, up to 120 s)" \
+    flock -w 120 9 || t_done
 st=$(deb_state)
+if [ "$st" != not-installed ] && [ -f "$MARK" ]; then
+	t_note "ocspxy ($st) was left by a t_deb that was killed: purged first"
+	deb_purge_now
+	st=$(deb_state)
+fi
+rm -f "$MARK"
 if [ "$st" != not-installed ]; then
 	fail "ocspxy is on this machine already (dpkg: $st): t_deb installs and purges it; remove it first"
 	t_done
@@ -112,6 +129,7 @@ check "each lintian override in the package has its reason above it" \
 
 # ---------------------------------------------------------------- install
 installed=1
+: >"$MARK"
 s=$(t_now)
 if ! check "apt-get install ./${DEB##*/}" logged "$T/install.log" \
     "${APT[@]}" install --no-install-recommends "$DEB"; then
@@ -230,8 +248,13 @@ code=$(runuser -u ocspxy -- env -i REQUEST_METHOD=PUT /usr/sbin/ocspxy-fcgi \
     sed -n 's/^Status: \([0-9]*\).*/\1/p')
 check "as user ocspxy, the installed config loads (CGI: 405 to PUT)" \
     test "$code" = 405
-check "  ... and its runtime_dir /run/ocspxy-fcgi is usable (no complaint)" \
-    ! grep -q 'upstream_max_waiting is not enforced' "$T/as-ocspxy.err"
+# (not from ocspxy-fcgi's log: an ocspxy-fcgi run as root by another test
+# on this machine may have left its own slot files there)
+if command -v systemd-tmpfiles >/dev/null; then
+	check "  ... and may make its slot files in runtime_dir /run/ocspxy-fcgi" \
+	    runuser -u ocspxy -- sh -c 'f=/run/ocspxy-fcgi/t_deb.$$ && : >"$f" && rm "$f"'
+fi
+
 
 # nginx -t: the installed snippet inside http { }, fastcgi_params beside
 # it as in /etc/nginx
@@ -258,8 +281,7 @@ check "systemd-analyze verify the installed units: no complaint" \
 
 # ---------------------------------------------------------------- purge
 s=$(t_now)
-check "apt-get purge ocspxy" quiet "${APT[@]}" purge ocspxy &&
-    installed=0
+check "apt-get purge ocspxy" deb_purge_now
 t_note "apt-get purge: $(($(t_now) - s)) s"
 check "dpkg forgot ocspxy (state: $(deb_state))" test "$(deb_state)" = not-installed
 # A folder of the list may stay when another package has it too (dpkg
