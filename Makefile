@@ -13,7 +13,10 @@ WARN	 = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow \
 	   -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wpointer-arith
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-ALL_CFLAGS = $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Isrc -MMD -MP
+ALL_CFLAGS = $(WARN) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -Isrc -MMD -MP
+# The version, from one place: the first line of debian/changelog,
+# "ocspxy (VERSION) ...". The programs show it with -V (ocspxy --version).
+VERSION	:= $(shell sed -n '1s/^[^ ]* (\(.*\)) .*/\1/p' debian/changelog)
 
 MODULES	 = log config prog ocsp cache upstream store gate breaker mem http \
 	   proxy refresh metrics admin haproxy
@@ -21,7 +24,8 @@ OBJS	 = $(MODULES:%=$(BUILD)/%.o)
 LIB	 = $(BUILD)/libocspxy.a
 PROGS	 = $(BUILD)/ocspxy-fcgi $(BUILD)/ocspxy-refresh $(BUILD)/ocspxy
 
-.PHONY: all check unit deps run install uninstall clean format bench fuzz
+.PHONY: all check unit deps run install uninstall clean format bench fuzz \
+	deb check-deb
 
 all: $(PROGS) $(BUILD)/test-unit
 
@@ -32,6 +36,9 @@ $(BUILD)/%.o: src/%.c
 $(BUILD)/%.o: tests/%.c
 	@mkdir -p $(BUILD)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/prog.o: ALL_CFLAGS += -DOCSPXY_VERSION='"$(VERSION)"'
+$(BUILD)/prog.o: debian/changelog
 
 $(LIB): $(OBJS)
 	rm -f $@
@@ -67,8 +74,9 @@ fuzz: deps
 run: deps all
 	sh tests/run-local.sh
 
-# Programs, units, the example config and the web server snippets. Units
-# and snippets name @SBINDIR@ and @SYSCONFDIR@, filled in here.
+# Programs, units, the example config and the web server snippets. Units,
+# snippets and ocspxy-spawn's page name @SBINDIR@ and @SYSCONFDIR@, filled
+# in here.
 DATADIR	?= $(PREFIX)/share/ocspxy
 MANDIR	?= $(PREFIX)/share/man
 UNITDIR	?= $(PREFIX)/lib/systemd/system
@@ -97,6 +105,8 @@ install: all
 	install -m 0644 man/ocspxy.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 man/ocspxy-fcgi.8 man/ocspxy-refresh.8 \
 	    $(DESTDIR)$(MANDIR)/man8/
+	$(SUBST) man/ocspxy-spawn.8 > $(DESTDIR)$(MANDIR)/man8/ocspxy-spawn.8
+	chmod 0644 $(DESTDIR)$(MANDIR)/man8/ocspxy-spawn.8
 	test -e $(DESTDIR)$(sysconfdir)/ocspxy/ocspxy.conf || \
 	    install -m 0644 fcgi/ocspxy.conf $(DESTDIR)$(sysconfdir)/ocspxy/ocspxy.conf
 
@@ -109,13 +119,34 @@ uninstall:
 	rm -f $(DESTDIR)$(MANDIR)/man1/ocspxy.1 \
 	    $(DESTDIR)$(MANDIR)/man5/ocspxy.conf.5 \
 	    $(DESTDIR)$(MANDIR)/man8/ocspxy-fcgi.8 \
-	    $(DESTDIR)$(MANDIR)/man8/ocspxy-refresh.8
+	    $(DESTDIR)$(MANDIR)/man8/ocspxy-refresh.8 \
+	    $(DESTDIR)$(MANDIR)/man8/ocspxy-spawn.8
 	cmp -s fcgi/ocspxy.conf $(DESTDIR)$(sysconfdir)/ocspxy/ocspxy.conf && \
 	    rm -f $(DESTDIR)$(sysconfdir)/ocspxy/ocspxy.conf || true
 	rmdir $(DESTDIR)$(sysconfdir)/ocspxy 2>/dev/null || true
 
+# The Debian package (debian/), built by dpkg-buildpackage -us -uc -b in a
+# copy of the tree, $(DEBDIR)/ocspxy-VERSION/, so that neither its clean
+# step nor the files it writes beside the source folder touch the tree.
+# Leaves $(DEBDIR)/ocspxy_VERSION_ARCH.deb, and its -dbgsym package,
+# .buildinfo and .changes beside it. Installs the build dependencies of
+# debian/control when any is missing.
+DEBDIR	 = build-deb
+deb:
+	@sh tests/deps.sh deb
+	rm -rf $(DEBDIR)
+	mkdir -p $(DEBDIR)/ocspxy-$(VERSION)
+	tar -c --exclude=./.git --exclude='./build' --exclude='./build-*' \
+	    --exclude=./run . | tar -x -C $(DEBDIR)/ocspxy-$(VERSION)
+	cd $(DEBDIR)/ocspxy-$(VERSION) && dpkg-buildpackage -us -uc -b -Jauto
+	@ls $(DEBDIR)/ocspxy_$(VERSION)_*.deb
+
+# The package's test alone: build, lintian, install, use, purge.
+check-deb:
+	bash tests/run.sh t_deb
+
 clean:
-	rm -rf build build-asan build-fuzz run
+	rm -rf build build-asan build-fuzz build-deb run
 
 format:
 	clang-format -i src/*.c src/*.h tests/*.c tests/fuzz/*.c tests/bench/*.c

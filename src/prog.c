@@ -1,6 +1,7 @@
 /* prog.c: the set-up the three programs share. */
 #include <getopt.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +10,10 @@
 #include "config.h"
 #include "log.h"
 #include "prog.h"
+
+#ifndef OCSPXY_VERSION /* the Makefile takes it from debian/changelog */
+#define OCSPXY_VERSION "unknown"
+#endif
 
 #define PROG_MAXOPTS 16
 #define PROG_LONGONLY 256 /* getopt's value for the long-only option i */
@@ -34,7 +39,8 @@ prog_val(const struct prog *pg, size_t i)
 	return pg->opts[i].ch != 0 ? pg->opts[i].ch : PROG_LONGONLY + (int)i;
 }
 
-/* getopt_long's lists: -c file, -v, then the program's own options. */
+/* getopt_long's lists: -c file, -v, -V (--version), then the program's
+ * own options. */
 static void
 prog_lists(const struct prog *pg, char *shorts, struct option *longs)
 {
@@ -46,6 +52,8 @@ prog_lists(const struct prog *pg, char *shorts, struct option *longs)
 	shorts[s++] = 'c';
 	shorts[s++] = ':';
 	shorts[s++] = 'v';
+	shorts[s++] = 'V';
+	longs[n++] = (struct option){"version", no_argument, NULL, 'V'};
 	for (i = 0; i < nopts; i++) {
 		o = &pg->opts[i];
 		if (o->ch != 0) {
@@ -70,6 +78,10 @@ prog_take(struct prog *pg, int ch, int after_cmd)
 	const struct prog_opt *o;
 	size_t i, nopts = prog_nopts(pg);
 
+	if (ch == 'V') {
+		printf("%s %s\n", pg->name, OCSPXY_VERSION);
+		exit(fflush(stdout) == 0 ? 0 : 1);
+	}
 	if (ch == 'c' || ch == 'v') {
 		if (pg->command && after_cmd) {
 			log_warnx("-%c goes before the command", ch);
@@ -100,8 +112,8 @@ prog_take(struct prog *pg, int ch, int after_cmd)
 int
 prog_options(struct prog *pg, int argc, char **argv)
 {
-	char shorts[5 + 2 * PROG_MAXOPTS];
-	struct option longs[PROG_MAXOPTS + 1];
+	char shorts[6 + 2 * PROG_MAXOPTS];
+	struct option longs[PROG_MAXOPTS + 2];
 	int ch, at, nwords = 0, rest = 0;
 
 	log_init(pg->name, 0);

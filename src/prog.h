@@ -1,7 +1,7 @@
 /*
  * prog.h: what the mains of ocspxy-fcgi, ocspxy-refresh and ocspxy share:
- * their options (-c file, -v and each program's own), the log's name and
- * verbosity, the config, the signals and libcurl.
+ * their options (-c file, -v, -V and each program's own), the log's name
+ * and verbosity, the config, the signals and libcurl.
  */
 #ifndef OCSPXY_PROG_H
 #define OCSPXY_PROG_H
@@ -31,12 +31,13 @@ struct prog {
 };
 
 /*
- * Names the log after pg->name, then parses argv: -c file, -v and
- * pg->opts. With pg->command, -c and -v come before the command word and
- * pg->opts after it, among its arguments; without, no word may follow
- * the options. "--" ends the options. Sets the log's verbosity. Returns 0,
- * or -1 on a usage error (getopt has named a bad option; the caller
- * prints its usage). pg->argv points into argv, which is reordered.
+ * Names the log after pg->name, then parses argv: -c file, -v, -V and
+ * pg->opts. -V (--version), anywhere, prints "name version" on standard
+ * output and exits 0. With pg->command, -c and -v come before the command
+ * word and pg->opts after it, among its arguments; without, no word may
+ * follow the options. "--" ends the options. Sets the log's verbosity.
+ * Returns 0, or -1 on a usage error (getopt has named a bad option; the
+ * caller prints its usage). pg->argv points into argv, which is reordered.
  */
 int prog_options(struct prog *pg, int argc, char **argv);
 

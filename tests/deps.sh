@@ -1,13 +1,32 @@
 #!/bin/sh
-# deps.sh [bench]: installs the Debian packages that building, running and
-# testing ocspxy need, when any is missing. Installing starts no service
+# deps.sh [bench|deb]: installs the Debian packages that building, running
+# and testing ocspxy need, when any is missing. Installing starts no service
 # we rely on: the tests and `make run` start their own.
+# deb: only what `make deb` needs, the Build-Depends of debian/control
+# (with apt-get build-dep, which adds build-essential and dpkg-dev).
 set -eu
+
+if [ "${1:-}" = deb ]; then
+	top=$(cd "$(dirname "$0")/.." && pwd)
+	if command -v dpkg-checkbuilddeps >/dev/null 2>&1 &&
+	    dpkg-checkbuilddeps "$top/debian/control" 2>/dev/null; then
+		exit 0
+	fi
+	if [ "$(id -u)" != 0 ]; then
+		echo "deps: not root: install the Build-Depends of debian/control first" >&2
+		exit 1
+	fi
+	echo "deps: installing the Build-Depends of debian/control"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get build-dep -y -qq --no-install-recommends "$top" >/dev/null
+	exit 0
+fi
 
 pkgs="gcc make pkg-config libc6-dev libfcgi-dev libhiredis-dev
 libcurl4-openssl-dev libssl-dev openssl curl redis-server redis-tools
 spawn-fcgi lighttpd apache2 libapache2-mod-fcgid haproxy python3 mandoc
-clang libclang-rt-14-dev valgrind systemd"
+clang libclang-rt-14-dev valgrind systemd dpkg-dev debhelper lintian"
 [ "${1:-}" = bench ] && pkgs="$pkgs wrk hyperfine linux-perf"
 
 missing=""
