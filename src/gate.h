@@ -10,13 +10,15 @@
 struct gate;
 
 /*
- * A gate of n places in dir (made when missing). NULL when it cannot be
- * set up: logged once, and the caller goes on without a limit.
+ * A gate of n places in dir (made, with its slot files, when a place is
+ * first asked for; when that fails, logged once, and no limit). NULL when
+ * out of memory (logged).
  */
 struct gate *gate_new(const char *dir, long n);
 void gate_free(struct gate *);
 
-/* Takes a place: 1 taken (gate_leave() gives it back), 0 all taken. */
+/* Takes a place: 1 taken (gate_leave() gives it back) or no limit, 0
+ * all taken. */
 int gate_enter(struct gate *);
 /* Gives our place back, if we hold one. */
 void gate_leave(struct gate *);
