@@ -15,7 +15,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS = $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Isrc -MMD -MP
 
-MODULES	 = log config prog ocsp cache upstream store gate breaker mem http \
+MODULES	 = log config prog ocsp cache sentinel upstream store gate breaker mem http \
 	   proxy refresh metrics admin
 OBJS	 = $(MODULES:%=$(BUILD)/%.o)
 LIB	 = $(BUILD)/libocspxy.a
