@@ -765,14 +765,18 @@ cache_connect_master(struct cache *c, struct failure *f, int *moved, char *prev)
 			return NULL;
 		}
 		redisFree(ctx);
-		sentinel_distrust(c->sn);
 		if (i + 1 >= c->tries) {
 			f->what = "ROLE";
 			snprintf(f->why, sizeof(f->why),
 			    "%s is a %s, not the master, as Sentinel %s said",
 			    addr, role, sentinel_get0_named_by(c->sn));
+			sentinel_distrust(c->sn);
 			return NULL;
 		}
+		log_warnx("redis %s: a %s, not the master, as Sentinel %s said "
+			  "(asking again)",
+		    addr, role, sentinel_get0_named_by(c->sn));
+		sentinel_distrust(c->sn);
 		nanosleep(&wait, NULL);
 	}
 }
@@ -1277,9 +1281,14 @@ cache_hit(struct cache *c, const char *key, struct cache_entry *e)
 	 * memory tier keeps what a hit read as what the master holds, and
 	 * only the master's invalidations keep that exact.
 	 */
-	if (c->raddr != NULL && !c->tracking &&
-	    cache_hit_replica(c, key, h, e) == 1)
-		return 1;
+	if (c->raddr != NULL && !c->tracking) {
+		/* The master is tried again once a second from here too: its
+		 * hits need it not, its counters and its failover line do. */
+		if (c->down && time(NULL) >= c->retry_at)
+			cache_conn(c);
+		if (!c->tracking && cache_hit_replica(c, key, h, e) == 1)
+			return 1;
+	}
 	if ((r = cache_send(c, key, "HMGET", h->cmd, (size_t)h->len)) == NULL)
 		return -1;
 	return entry_found(c, &c->vhit, "HMGET", key, r, e);
