@@ -898,24 +898,33 @@ t_fcgi_stop()
 	rm -f "$T/fcgi.sock" "$T/fcgi.pid"
 }
 
-# t_fcgi_pool SOCK LOG CONF N VAR: another pool of N ocspxy-fcgi
-# processes under spawn-fcgi, on SOCK, stderr appended to LOG (name it
-# $T/run-*.err for t_sanitizer_check), pid file SOCK.pid; their pids
-# recorded and listed in VAR.
+# t_fcgi_pool WHERE LOG CONF N VAR: another pool of N ocspxy-fcgi
+# processes under spawn-fcgi, on WHERE (a socket path, or 127.0.0.1:PORT),
+# stderr appended to LOG (name it $T/run-*.err for t_sanitizer_check),
+# pid file $T/pool-<LOG's name>.pid; their pids recorded and listed in
+# VAR.
 t_fcgi_pool()
 {
-	local sock=$1 log=$2 conf=$3 n=$4 var=$5 bin=$OCSPXY_BUILD/ocspxy-fcgi
-	local p
-	rm -f "$sock" "$sock.pid"
-	spawn-fcgi -s "$sock" -M 0777 -P "$sock.pid" -F "$n" -- \
+	local where=$1 log=$2 conf=$3 n=$4 var=$5 bin=$OCSPXY_BUILD/ocspxy-fcgi
+	local p pidf bind
+	pidf=$T/pool-$(basename "$log").pid
+	rm -f "$pidf"
+	case $where in
+	/*) rm -f "$where"; bind=(-s "$where" -M 0777) ;;
+	*) bind=(-a "${where%:*}" -p "${where##*:}") ;;
+	esac
+	spawn-fcgi "${bind[@]}" -P "$pidf" -F "$n" -- \
 	    /bin/sh -c 'l=$1; shift; exec "$@" 2>>"$l"' sh "$log" \
 	    "$bin" -c "$conf" >>"$T/spawn-fcgi.log" 2>&1 </dev/null || {
 		cat "$T/spawn-fcgi.log" >&2
 		return 1
 	}
-	_t_wait_file "$sock.pid" 5 || return 1
-	t_fcgi_pids "$sock.pid" "$var"
-	_t_wait_file "$sock" 5 || return 1
+	_t_wait_file "$pidf" 5 || return 1
+	t_fcgi_pids "$pidf" "$var"
+	case $where in
+	/*) _t_wait_file "$where" 5 || return 1 ;;
+	*) t_wait_listen "${where##*:}" 5 || return 1 ;;
+	esac
 	sleep 0.1
 	for p in ${!var}; do
 		_t_alive "$p" || {

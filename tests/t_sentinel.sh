@@ -506,4 +506,65 @@ sed 's/^/# /' "$T/cgi.err"
 check "ocspxy status through them names the master on $NEW" \
     grep -q "^redis: master 127.0.0.1:$NEW of mymaster, named by Sentinel 127.0.0.1:$PS2" "$T/status-r.out"
 
+# ---------------------------------------------------------------- 9
+t_note "9. READONLY: the master became a replica and kept the connection"
+# A group of its own: master RX, one Sentinel, one FastCGI process over
+# TCP (no memory tier: every request reads Redis).
+RX=$(t_port)
+RY=$(t_port)
+PS5=$(t_port)
+FP=$(t_port)
+T_REDIS_ARGS="$RARGS --dbfilename dump-$RX.rdb" t_redis_start "$RX" ||
+    fail "redis on $RX"
+T_REDIS_ARGS="$RARGS --dbfilename dump-$RY.rdb" t_redis_start "$RY" ||
+    fail "redis on $RY"
+t_sentinel_start "$PS5" ro "$RX" 1 "requirepass sentpw" \
+    "sentinel auth-pass ro adminpw" || fail "Sentinel on $PS5"
+t_conf "$T/ro.conf" sentinel "127.0.0.1:$PS5" sentinel_master ro \
+    sentinel_password sentpw redis_user ocspxy redis_password s3cret \
+    memory_cache_bytes 0 runtime_dir "$T/run-c"
+check "one ocspxy-fcgi on 127.0.0.1:$FP" \
+    t_fcgi_pool "127.0.0.1:$FP" "$T/run-fcgi-c.err" "$T/ro.conf" 1 PIDS_C
+# fc PREFIX NAME: NAME's request straight to that process (FastCGI).
+fc()
+{
+	python3 "$TESTS_DIR/fcgi_client.py" 127.0.0.1 "$FP" "$T/req-$2.der" \
+	    "$1.raw" 0 REQUEST_METHOD=POST CONTENT_TYPE=application/ocsp-request \
+	    "CONTENT_LENGTH=$(stat -c %s "$T/req-$2.der")" "HTTP_HOST=$(host "$2")" \
+	    "REQUEST_URI=$(upath "$2")" REMOTE_ADDR=127.0.0.1 SERVER_PORT=80
+	t_cgi_split "$1.raw" "$1.hdr" "$1.body"
+}
+fc "$T/ro1" good1
+check "good1 through it: 200" grep -q '^Status: 200' "$T/ro1.hdr"
+check "... stored on $RX" test "$(rpc "$RX" exists "$(key good1)")" = 1
+# The operator moves the master: the Sentinel names RY from now on, and
+# RX replicates RY, keeping its clients' connections (Sentinel would have
+# closed them).
+scli "$PS5" sentinel remove ro >/dev/null
+scli "$PS5" sentinel monitor ro 127.0.0.1 "$RY" 1 >/dev/null
+scli "$PS5" sentinel set ro auth-pass adminpw >/dev/null
+rpc "$RX" replicaof 127.0.0.1 "$RY" >/dev/null
+check "$RX is a replica of $RY now" \
+    eval 't_redis_wait_link "$RX" 5 && [ "$(t_redis_role "$RX")" = slave ]'
+check "... and the Sentinel names $RY" \
+    test "$(t_sentinel_master "$PS5" ro)" = "127.0.0.1:$RY"
+lc=$(wc -l <"$T/run-fcgi-c.err")
+fc "$T/ro2" good2
+tail -n +$((lc + 1)) "$T/run-fcgi-c.err" >"$T/new-c.log"
+sed 's/^/# /' "$T/new-c.log"
+check "good2 (a write $RX refuses, READONLY): 200" grep -q '^Status: 200' "$T/ro2.hdr"
+check "... genuine, good" t_vleaf "$T/ro2.body" good2 good
+check "... $RX refused a write with READONLY (INFO errorstats)" \
+    eval 'rpc "$RX" info errorstats | grep -q "^errorstat_READONLY:count=[1-9]"'
+check "... stored on the master the Sentinel names ($RY)" \
+    test "$(rpc "$RY" exists "$(key good2)")" = 1
+check "... the process logged the new master in one line" \
+    test "$(grep -c "failover: the master of 'ro' now, in place of 127.0.0.1:$RX" "$T/new-c.log")" = 1
+check "... and no outage" ! grep -q 'logged once until it is back' "$T/new-c.log"
+
+# Stopped here, so that a sanitizer's report at exit is in their logs.
+t_kill "$RPID"
+t_fcgi_stop
+# shellcheck disable=SC2086
+t_kill $PIDS_B $PIDS_C
 t_done
