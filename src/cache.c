@@ -688,18 +688,24 @@ cache_connect(struct cache *c, const char *addr, struct failure *f)
 	return ctx;
 }
 
-/* The server's role (ROLE): 1 master, 0 another (in role), -1 with f. */
-static int
+/* What ROLE says of a server. */
+enum role {
+	ROLE_MASTER,
+	ROLE_OTHER, /* a replica (or a Sentinel): named in role */
+	ROLE_FAILED /* no answer, an error: the reason in f */
+};
+
+static enum role
 cache_role(redisContext *ctx, char *role, size_t size, struct failure *f)
 {
 	const char *argv[1] = {"ROLE"};
 	redisReply *r;
-	int ret = -1;
+	enum role ret = ROLE_FAILED;
 
 	f->what = "ROLE";
 	if ((r = redisCommandArgv(ctx, 1, argv, NULL)) == NULL) {
 		snprintf(f->why, sizeof(f->why), "%s", ctx->errstr);
-		return -1;
+		return ROLE_FAILED;
 	}
 	if (r->type == REDIS_REPLY_ERROR)
 		snprintf(f->why, sizeof(f->why), "%s", r->str);
@@ -708,7 +714,7 @@ cache_role(redisContext *ctx, char *role, size_t size, struct failure *f)
 		snprintf(f->why, sizeof(f->why), "unexpected reply");
 	else {
 		snprintf(role, size, "%s", r->element[0]->str);
-		ret = strcmp(role, "master") == 0;
+		ret = strcmp(role, "master") == 0 ? ROLE_MASTER : ROLE_OTHER;
 	}
 	freeReplyObject(r);
 	return ret;
@@ -755,12 +761,12 @@ cache_connect_master(struct cache *c, struct failure *f, int *moved, char *prev)
 		if ((ctx = cache_connect(c, addr, f)) == NULL)
 			return NULL;
 		switch (cache_role(ctx, role, sizeof(role), f)) {
-		case 1:
+		case ROLE_MASTER:
 			*moved = sentinel_confirm(c->sn, addr, prev);
 			return ctx;
-		case 0:
+		case ROLE_OTHER:
 			break;
-		default:
+		case ROLE_FAILED:
 			redisFree(ctx);
 			return NULL;
 		}
