@@ -154,6 +154,7 @@ sentinel_ask(struct sentinel *s, const struct peer *p, char *addr, char *why)
 		if ((r = sentinel_cmd(ctx, 2, auth, why)) == NULL)
 			goto done;
 		freeReplyObject(r);
+		r = NULL;
 	}
 	if ((r = sentinel_cmd(ctx, 3, get, why)) == NULL)
 		goto done;
@@ -164,9 +165,7 @@ sentinel_ask(struct sentinel *s, const struct peer *p, char *addr, char *why)
 	    r->element[0]->type != REDIS_REPLY_STRING ||
 	    r->element[1]->type != REDIS_REPLY_STRING ||
 	    r->element[0]->len + r->element[1]->len + 2 > SENTINEL_ADDRLEN)
-		errfmt(why,
-		    "SENTINEL get-master-addr-by-name: unexpected "
-		    "reply");
+		errfmt(why, "unexpected reply to get-master-addr-by-name");
 	else {
 		snprintf(addr, SENTINEL_ADDRLEN, "%s:%s", r->element[0]->str,
 		    r->element[1]->str);
