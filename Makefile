@@ -18,8 +18,8 @@ ALL_CFLAGS = $(WARN) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -Isrc -MMD -MP
 # "ocspxy (VERSION) ...". The programs show it with -V (ocspxy --version).
 VERSION	:= $(shell sed -n '1s/^[^ ]* (\(.*\)) .*/\1/p' debian/changelog)
 
-MODULES	 = log config prog ocsp cache upstream store gate breaker mem http \
-	   proxy refresh metrics admin haproxy
+MODULES	 = log config prog ocsp cache sentinel upstream store gate breaker mem \
+	   http proxy refresh metrics admin haproxy
 OBJS	 = $(MODULES:%=$(BUILD)/%.o)
 LIB	 = $(BUILD)/libocspxy.a
 PROGS	 = $(BUILD)/ocspxy-fcgi $(BUILD)/ocspxy-refresh $(BUILD)/ocspxy

@@ -988,12 +988,14 @@ static void
 status_summary(struct admin *a, time_t now)
 {
 	struct cache_stats st;
-	char ago[32];
+	char ago[32], master[700];
 	long long t;
 
 	if (a->o->format != ADMIN_HUMAN ||
 	    cache_stats(a->cache, now, &st) == -1)
 		return;
+	if (cache_master(a->cache, master, sizeof(master)) != NULL)
+		printf("redis: %s\n", master);
 	cache_breakers(a->cache, (long long)now * 1000, status_breaker, &now);
 	if ((t = cache_stat(&st, metrics[M_LAST_TIME].field)) > 0) {
 		human_span(now - t, ago);

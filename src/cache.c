@@ -20,6 +20,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "ocsp.h"
+#include "sentinel.h"
 
 /*
  * The fields of an entry, in the order cache_put() writes them: the Perl
@@ -355,8 +356,15 @@ struct hitcmd {
 
 struct cache {
 	struct hitcmd hit[HIT_SLOTS];
-	redisContext *ctx;
-	char *addr;
+	redisContext *ctx; /* to the master */
+	char *addr; /* the master: `redis`, or the one Sentinel named last */
+	struct sentinel *sn; /* the Sentinels, or NULL: `redis` */
+	int tries; /* servers Sentinel may name before one is the master */
+	char *raddr; /* redis_replica, or NULL */
+	redisContext *rctx; /* to raddr: hits while no invalidations flow */
+	int rdown; /* the replica's outage was logged */
+	time_t rretry_at; /* no new try of the replica before */
+	char *user; /* AUTH user password, or NULL: AUTH password */
 	char *password; /* AUTH, or NULL */
 	long db; /* SELECT */
 	char *prefix;
@@ -382,6 +390,10 @@ struct cache {
 };
 
 static int cache_lockname(const struct cache *, const char *, char *, size_t);
+
+/* The reason of a failure, as logged: what Redis, hiredis or a Sentinel
+ * said, with the addresses it names. */
+#define WHYLEN 640
 
 /*
  * The read of the fields whose mask has the bit read, in table order but
@@ -431,7 +443,9 @@ cache_new(const struct config *cf)
 		log_warn("cache: calloc");
 		return NULL;
 	}
-	if ((c->addr = strdup(cf->redis)) == NULL ||
+	/* With Sentinel, the master's name until a Sentinel names it. */
+	if ((c->addr = strdup(cf->nsentinels > 0 ? cf->sentinel_master
+						 : cf->redis)) == NULL ||
 	    (c->prefix = strdup(cf->prefix)) == NULL) {
 		log_warn("cache: strdup");
 		goto fail;
@@ -439,10 +453,23 @@ cache_new(const struct config *cf)
 	c->timeout_ms = cf->redis_timeout_ms;
 	c->ttl = cf->entry_ttl;
 	c->db = cf->redis_db;
-	if (cf->redis_password != NULL &&
-	    (c->password = strdup(cf->redis_password)) == NULL) {
+	if ((cf->redis_password != NULL &&
+		(c->password = strdup(cf->redis_password)) == NULL) ||
+	    (cf->redis_user != NULL &&
+		(c->user = strdup(cf->redis_user)) == NULL) ||
+	    (cf->redis_replica != NULL &&
+		(c->raddr = strdup(cf->redis_replica)) == NULL)) {
 		log_warn("cache: strdup");
 		goto fail;
+	}
+	/* A Sentinel is given a quarter of the timeout, to connect and to
+	 * answer: all of three that hang still take less than one. */
+	if (cf->nsentinels > 0) {
+		if ((c->sn = sentinel_new(cf,
+			 c->timeout_ms / 4 > 10 ? c->timeout_ms / 4 : 10)) ==
+		    NULL)
+			goto fail;
+		c->tries = cf->nsentinels > 1 ? (int)cf->nsentinels : 2;
 	}
 	/*
 	 * Our other keys live beside the entries, not under the prefix:
@@ -493,9 +520,14 @@ cache_free(struct cache *c)
 		return;
 	if (c->ctx != NULL)
 		redisFree(c->ctx);
+	if (c->rctx != NULL)
+		redisFree(c->rctx);
 	for (i = 0; i < HIT_SLOTS; i++)
 		redisFreeCommand(c->hit[i].cmd);
 	free(c->addr);
+	sentinel_free(c->sn);
+	free(c->raddr);
+	free(c->user);
 	free(c->password);
 	free(c->prefix);
 	free(c->aux);
@@ -515,11 +547,32 @@ cache_up(const struct cache *c)
 	return !c->down;
 }
 
+const char *
+cache_get0_addr(const struct cache *c)
+{
+	return c->addr;
+}
+
+const char *
+cache_master(const struct cache *c, char *buf, size_t size)
+{
+	if (c->sn == NULL)
+		return NULL;
+	if (c->ctx != NULL)
+		snprintf(buf, size, "master %s of %s, named by Sentinel %s",
+		    c->addr, sentinel_get0_name(c->sn),
+		    sentinel_get0_named_by(c->sn));
+	else
+		snprintf(buf, size, "master of %s unreachable (last tried: %s)",
+		    sentinel_get0_name(c->sn), c->addr);
+	return buf;
+}
+
 /* Marks an outage: logs the first failure only, retries after a second. */
 static void
 cache_broken(struct cache *c, const char *what, const char *reason)
 {
-	char why[128];
+	char why[WHYLEN];
 
 	/* reason may live in the context freed below. */
 	snprintf(why, sizeof(why), "%s", reason);
@@ -544,17 +597,20 @@ cache_broken(struct cache *c, const char *what, const char *reason)
 /* A step of a new connection that failed, and why. */
 struct failure {
 	const char *what;
-	char why[200];
+	char why[WHYLEN];
 };
 
-/* AUTH and SELECT on a new connection: 0, or -1 with f set. */
+/*
+ * AUTH (with the ACL user, when one is set) and SELECT on a new
+ * connection: 0, or -1 with f set.
+ */
 static int
 cache_hello(struct cache *c, redisContext *ctx, struct failure *f)
 {
-	const char *argv[2];
+	const char *argv[3];
 	char db[32];
 	redisReply *r;
-	int i;
+	int i, argc;
 
 	for (i = 0; i < 2; i++) {
 		if (i == 0 && c->password == NULL)
@@ -562,9 +618,12 @@ cache_hello(struct cache *c, redisContext *ctx, struct failure *f)
 		if (i == 1 && c->db == 0)
 			continue;
 		snprintf(db, sizeof(db), "%ld", c->db);
-		argv[0] = i == 0 ? "AUTH" : "SELECT";
-		argv[1] = i == 0 ? c->password : db;
-		r = redisCommandArgv(ctx, 2, argv, NULL);
+		argc = 0;
+		argv[argc++] = i == 0 ? "AUTH" : "SELECT";
+		if (i == 0 && c->user != NULL)
+			argv[argc++] = c->user;
+		argv[argc++] = i == 0 ? c->password : db;
+		r = redisCommandArgv(ctx, argc, argv, NULL);
 		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
 			f->what = argv[0];
 			snprintf(f->why, sizeof(f->why), "%s",
@@ -579,11 +638,11 @@ cache_hello(struct cache *c, redisContext *ctx, struct failure *f)
 }
 
 /*
- * A new connection to Redis, with its timeouts, AUTH and SELECT done.
- * NULL with f set (nothing logged).
+ * A new connection to addr (unix:/path or host:port), with its timeouts,
+ * AUTH and SELECT done. NULL with f set (nothing logged).
  */
 static redisContext *
-cache_connect(struct cache *c, struct failure *f)
+cache_connect(struct cache *c, const char *addr, struct failure *f)
 {
 	struct timeval tv;
 	redisContext *ctx;
@@ -592,10 +651,10 @@ cache_connect(struct cache *c, struct failure *f)
 
 	tv.tv_sec = c->timeout_ms / 1000;
 	tv.tv_usec = (c->timeout_ms % 1000) * 1000;
-	if (strncmp(c->addr, "unix:", 5) == 0)
-		ctx = redisConnectUnixWithTimeout(c->addr + 5, tv);
+	if (strncmp(addr, "unix:", 5) == 0)
+		ctx = redisConnectUnixWithTimeout(addr + 5, tv);
 	else {
-		if ((host = strdup(c->addr)) == NULL ||
+		if ((host = strdup(addr)) == NULL ||
 		    (colon = strrchr(host, ':')) == NULL) {
 			free(host);
 			f->what = "connect";
@@ -629,30 +688,178 @@ cache_connect(struct cache *c, struct failure *f)
 	return ctx;
 }
 
+/* What ROLE says of a server. */
+enum role {
+	ROLE_MASTER,
+	ROLE_OTHER, /* a replica (or a Sentinel): named in role */
+	ROLE_FAILED /* no answer, an error: the reason in f */
+};
+
+static enum role
+cache_role(redisContext *ctx, char *role, size_t size, struct failure *f)
+{
+	const char *argv[1] = {"ROLE"};
+	redisReply *r;
+	enum role ret = ROLE_FAILED;
+
+	f->what = "ROLE";
+	if ((r = redisCommandArgv(ctx, 1, argv, NULL)) == NULL) {
+		snprintf(f->why, sizeof(f->why), "%s", ctx->errstr);
+		return ROLE_FAILED;
+	}
+	if (r->type == REDIS_REPLY_ERROR)
+		snprintf(f->why, sizeof(f->why), "%s", r->str);
+	else if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+	    r->element[0]->type != REDIS_REPLY_STRING)
+		snprintf(f->why, sizeof(f->why), "unexpected reply");
+	else {
+		snprintf(role, size, "%s", r->element[0]->str);
+		ret = strcmp(role, "master") == 0 ? ROLE_MASTER : ROLE_OTHER;
+	}
+	freeReplyObject(r);
+	return ret;
+}
+
+/* c->addr becomes addr (kept as it was when out of memory). */
+static void
+cache_set_addr(struct cache *c, const char *addr)
+{
+	char *a;
+
+	if (strcmp(c->addr, addr) == 0 || (a = strdup(addr)) == NULL)
+		return;
+	free(c->addr);
+	c->addr = a;
+}
+
+/*
+ * A new connection to the master: `redis`, or the server the Sentinels
+ * name, which ROLE must call master; when it does not, the Sentinels are
+ * asked again after a short wait (the one that named it last), up to
+ * c->tries servers. With a failover (another master than this process
+ * used before), *moved is set and prev names the old one. NULL with f
+ * set (nothing logged but the Sentinels that fail, see sentinel.h).
+ */
+static redisContext *
+cache_connect_master(struct cache *c, struct failure *f, int *moved, char *prev)
+{
+	struct timespec wait = {0, 100 * 1000 * 1000};
+	char addr[SENTINEL_ADDRLEN], why[ERRLEN], role[32];
+	redisContext *ctx;
+	int i;
+
+	*moved = 0;
+	if (c->sn == NULL)
+		return cache_connect(c, c->addr, f);
+	for (i = 0;; i++) {
+		if (sentinel_master(c->sn, addr, why) == -1) {
+			f->what = "Sentinel";
+			snprintf(f->why, sizeof(f->why), "%s", why);
+			return NULL;
+		}
+		cache_set_addr(c, addr);
+		if ((ctx = cache_connect(c, addr, f)) == NULL)
+			return NULL;
+		switch (cache_role(ctx, role, sizeof(role), f)) {
+		case ROLE_MASTER:
+			*moved = sentinel_confirm(c->sn, addr, prev);
+			return ctx;
+		case ROLE_OTHER:
+			break;
+		case ROLE_FAILED:
+			redisFree(ctx);
+			return NULL;
+		}
+		redisFree(ctx);
+		if (i + 1 >= c->tries) {
+			f->what = "ROLE";
+			snprintf(f->why, sizeof(f->why),
+			    "%s is a %s, not the master, as Sentinel %s said",
+			    addr, role, sentinel_get0_named_by(c->sn));
+			sentinel_distrust(c->sn);
+			return NULL;
+		}
+		log_warnx("redis %s: a %s, not the master, as Sentinel %s said "
+			  "(asking again)",
+		    addr, role, sentinel_get0_named_by(c->sn));
+		sentinel_distrust(c->sn);
+		nanosleep(&wait, NULL);
+	}
+}
+
 static void cache_track_start(struct cache *);
 
 static redisContext *
 cache_conn(struct cache *c)
 {
+	char prev[SENTINEL_ADDRLEN];
 	redisContext *ctx;
 	struct failure f;
+	int moved;
 
 	if (c->ctx != NULL)
 		return c->ctx;
 	if (c->down && time(NULL) < c->retry_at)
 		return NULL;
-	if ((ctx = cache_connect(c, &f)) == NULL) {
+	if ((ctx = cache_connect_master(c, &f, &moved, prev)) == NULL) {
 		cache_broken(c, f.what, f.why);
 		return NULL;
 	}
 	c->ctx = ctx;
-	if (c->down) {
-		c->down = 0;
+	/* A failover says it all in one line: also that Redis is back. */
+	if (moved)
+		log_info("redis %s: failover: the master of '%s' now, in "
+			 "place of %s (named by Sentinel %s)",
+		    c->addr, sentinel_get0_name(c->sn), prev,
+		    sentinel_get0_named_by(c->sn));
+	else if (c->down)
 		log_info("redis %s: reachable again", c->addr);
-	}
+	c->down = 0;
 	if (c->track)
 		cache_track_start(c);
 	return c->ctx;
+}
+
+/* The replica fails: logged once, tried again after a second. */
+static void
+cache_replica_broken(struct cache *c, const char *what, const char *reason)
+{
+	char why[WHYLEN];
+
+	/* reason may live in the context freed below. */
+	snprintf(why, sizeof(why), "%s", reason);
+	if (c->rctx != NULL) {
+		redisFree(c->rctx);
+		c->rctx = NULL;
+	}
+	c->rretry_at = time(NULL) + 1;
+	if (c->rdown)
+		return;
+	c->rdown = 1;
+	log_warnx("redis replica %s: %s failed: %s (hits read from the "
+		  "master; logged once until it is back)",
+	    c->raddr, what, why);
+}
+
+/* The replica's connection, or NULL while it is down. */
+static redisContext *
+cache_replica(struct cache *c)
+{
+	struct failure f;
+
+	if (c->rctx != NULL)
+		return c->rctx;
+	if (c->rdown && time(NULL) < c->rretry_at)
+		return NULL;
+	if ((c->rctx = cache_connect(c, c->raddr, &f)) == NULL) {
+		cache_replica_broken(c, f.what, f.why);
+		return NULL;
+	}
+	if (c->rdown) {
+		c->rdown = 0;
+		log_info("redis replica %s: reachable again", c->raddr);
+	}
+	return c->rctx;
 }
 
 /* Commands formatted one after the other, to be sent at once. */
@@ -683,6 +890,19 @@ pipeline_add(struct pipeline *pl, int argc, const char **argv)
 	redisFreeCommand(cmd);
 }
 
+/* 1 when one of the n replies says the server is a read-only replica. */
+static int
+replies_readonly(redisReply **r, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (r[i]->type == REDIS_REPLY_ERROR &&
+		    strncmp(r[i]->str, "READONLY", 8) == 0)
+			return 1;
+	return 0;
+}
+
 /*
  * Sends n formatted commands at once and reads their n replies into r[]
  * (the caller frees each; error replies included). Returns 0, or -1
@@ -694,9 +914,9 @@ cache_send_n(struct cache *c, const char *name, const char *cmds, size_t len,
 {
 	redisContext *ctx;
 	size_t i, got;
-	int reused;
+	int reused, retried;
 
-	for (;;) {
+	for (retried = 0;; retried = 1) {
 		reused = c->ctx != NULL;
 		if ((ctx = cache_conn(c)) == NULL)
 			return -1;
@@ -707,6 +927,18 @@ cache_send_n(struct cache *c, const char *name, const char *cmds, size_t len,
 			    redisGetReply(ctx, (void **)&r[got]) == REDIS_OK &&
 			    r[got] != NULL)
 				got++;
+		/* The master became a replica and kept our connection (Sentinel
+		 * closes it when it reconfigures a server): find the master
+		 * again, once. Nothing was written: a replica refuses it all.
+		 */
+		if (got == n && c->sn != NULL && !retried &&
+		    replies_readonly(r, n)) {
+			for (i = 0; i < n; i++)
+				freeReplyObject(r[i]);
+			redisFree(c->ctx);
+			c->ctx = NULL;
+			continue;
+		}
 		if (got == n)
 			return 0;
 		for (i = 0; i <= got && i < n; i++) {
@@ -715,8 +947,9 @@ cache_send_n(struct cache *c, const char *name, const char *cmds, size_t len,
 			r[i] = NULL;
 		}
 		/* A kept connection that Redis closed (its idle timeout, a
-		 * restart) is no outage: one try on a new connection. */
-		if (reused) {
+		 * restart, Sentinel reconfiguring it) is no outage: one try on
+		 * a new connection (the master found again, with Sentinel). */
+		if (reused && !retried) {
 			redisFree(c->ctx);
 			c->ctx = NULL;
 			continue;
@@ -980,6 +1213,52 @@ entry_found(struct cache *c, const struct view *v, const char *what,
 	return ret;
 }
 
+/*
+ * The hit's HMGET h on the replica. Returns 1 (e filled) when it holds a
+ * response valid now; 0 when it does not (it may lag: the master is
+ * asked), -1 when the replica fails (logged once; the master is asked).
+ */
+static int
+cache_hit_replica(struct cache *c, const char *key, const struct hitcmd *h,
+    struct cache_entry *e)
+{
+	redisContext *ctx;
+	redisReply *r = NULL;
+	int reused, ret;
+
+	for (;;) {
+		reused = c->rctx != NULL;
+		if ((ctx = cache_replica(c)) == NULL)
+			return -1;
+		if (redisAppendFormattedCommand(ctx, h->cmd, (size_t)h->len) ==
+			REDIS_OK &&
+		    redisGetReply(ctx, (void **)&r) == REDIS_OK && r != NULL)
+			break;
+		/* A kept connection it closed: one try on a new one. */
+		if (reused) {
+			redisFree(c->rctx);
+			c->rctx = NULL;
+			continue;
+		}
+		cache_replica_broken(c, "HMGET",
+		    ctx->errstr[0] ? ctx->errstr : "no reply");
+		return -1;
+	}
+	/* LOADING (a full resync), MASTERDOWN (replica-serve-stale-data
+	 * no): the master answers meanwhile. */
+	if (r->type == REDIS_REPLY_ERROR) {
+		cache_replica_broken(c, "HMGET", r->str);
+		freeReplyObject(r);
+		return -1;
+	}
+	if ((ret = entry_found(c, &c->vhit, "HMGET", key, r, e)) == 1 &&
+	    (e->response_len == 0 || e->nextupd <= time(NULL))) {
+		cache_entry_clear(e);
+		ret = 0;
+	}
+	return ret;
+}
+
 int
 cache_hit(struct cache *c, const char *key, struct cache_entry *e)
 {
@@ -1002,6 +1281,19 @@ cache_hit(struct cache *c, const char *key, struct cache_entry *e)
 			return -1;
 		}
 		snprintf(h->key, sizeof(h->key), "%s", key);
+	}
+	/*
+	 * From the replica while no invalidations flow from the master: the
+	 * memory tier keeps what a hit read as what the master holds, and
+	 * only the master's invalidations keep that exact.
+	 */
+	if (c->raddr != NULL && !c->tracking) {
+		/* The master is tried again once a second from here too: its
+		 * hits need it not, its counters and its failover line do. */
+		if (c->down && time(NULL) >= c->retry_at)
+			cache_conn(c);
+		if (!c->tracking && cache_hit_replica(c, key, h, e) == 1)
+			return 1;
 	}
 	if ((r = cache_send(c, key, "HMGET", h->cmd, (size_t)h->len)) == NULL)
 		return -1;
@@ -1690,7 +1982,7 @@ cache_track(struct cache *c)
 static void
 cache_track_fail(struct cache *c, const char *what, const char *reason)
 {
-	char why[200];
+	char why[WHYLEN];
 
 	/* reason may live in the context freed below. */
 	snprintf(why, sizeof(why), "%s", reason);
@@ -1751,7 +2043,7 @@ cache_track_start(struct cache *c)
 	if (c->tctx != NULL)
 		redisFree(c->tctx);
 	c->tracking = 0;
-	if ((c->tctx = cache_connect(c, &f)) == NULL) {
+	if ((c->tctx = cache_connect(c, c->addr, &f)) == NULL) {
 		cache_track_fail(c, f.what, f.why);
 		return;
 	}
@@ -1795,6 +2087,28 @@ track_message(const redisReply *r, void (*fn)(void *, const char *), void *arg)
 				fn(arg, p->element[i]->str);
 }
 
+/*
+ * The invalidation connection broke. When the master's connection is
+ * lost too (a PING tells), that is the outage (logged once), or a new
+ * connection (with its tracking, and with Sentinel the master found
+ * again: a failover is one line); only a tracking connection lost alone
+ * is logged here.
+ */
+static void
+cache_track_lost(struct cache *c, const char *reason)
+{
+	char why[WHYLEN];
+
+	/* reason lives in the context freed below. */
+	snprintf(why, sizeof(why), "%s", reason);
+	redisFree(c->tctx);
+	c->tctx = NULL;
+	c->tracking = 0;
+	if (cache_ping(c) == -1 || c->tracking)
+		return;
+	cache_track_fail(c, "read", why);
+}
+
 int
 cache_track_poll(struct cache *c, void (*fn)(void *, const char *), void *arg)
 {
@@ -1815,7 +2129,7 @@ cache_track_poll(struct cache *c, void (*fn)(void *, const char *), void *arg)
 	pfd.events = POLLIN;
 	for (;;) {
 		if (redisGetReplyFromReader(c->tctx, &r) != REDIS_OK) {
-			cache_track_fail(c, "read", c->tctx->errstr);
+			cache_track_lost(c, c->tctx->errstr);
 			return CACHE_TRACK_NONE;
 		}
 		if (r != NULL) {
@@ -1826,7 +2140,7 @@ cache_track_poll(struct cache *c, void (*fn)(void *, const char *), void *arg)
 		if (poll(&pfd, 1, 0) != 1)
 			break;
 		if (redisBufferRead(c->tctx) != REDIS_OK) {
-			cache_track_fail(c, "read",
+			cache_track_lost(c,
 			    c->tctx->err ? c->tctx->errstr : "closed");
 			return CACHE_TRACK_NONE;
 		}

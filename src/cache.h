@@ -6,6 +6,12 @@
  * the Perl ocsp_proxy (ocsp_responder request response thisupd nextupd
  * status nonce lastchecked) and ours (lasttry failures lasterror etag).
  * Failures of Redis are logged here, once per outage.
+ *
+ * The servers: `redis`, or the master the Sentinels name (sentinel.c),
+ * found again after a connection error or a READONLY reply; every write
+ * and every read but a hit's goes there. With `redis_replica`, a hit is
+ * read from that replica while no invalidations flow (cache_track()),
+ * and from the master when the replica holds no response valid now.
  */
 #ifndef OCSPXY_CACHE_H
 #define OCSPXY_CACHE_H
@@ -48,6 +54,14 @@ struct cache *cache_new(const struct config *);
 void cache_free(struct cache *);
 /* 1 while Redis answers, 0 during an outage. */
 int cache_up(const struct cache *);
+/* The master in use or last tried (unix:/path or host:port); borrowed. */
+const char *cache_get0_addr(const struct cache *);
+/*
+ * With Sentinel, writes into buf (size bytes) which master is in use
+ * ("master HOST:PORT of NAME, named by Sentinel HOST:PORT") or was last
+ * tried, and returns buf; without Sentinel, NULL.
+ */
+const char *cache_master(const struct cache *, char *buf, size_t size);
 /* A PING: 0 when Redis answers, -1 (an outage, logged) when not. */
 int cache_ping(struct cache *);
 

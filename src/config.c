@@ -46,6 +46,11 @@ static const struct ckey ckeys[] = {
     {"redis", C_STR, O(redis), 0, 0, 0, "unix:/run/redis/redis-server.sock"},
     {"redis_password", C_STR, O(redis_password), 0, 1, 512, NULL},
     {"redis_db", C_LONG, O(redis_db), 0, 0, 100000, "0"},
+    {"redis_user", C_STR, O(redis_user), 0, 1, 128, NULL},
+    {"redis_replica", C_STR, O(redis_replica), 0, 1, 1024, NULL},
+    {"sentinel", C_WORDS, L(sentinels), 0, 0, NULL},
+    {"sentinel_master", C_STR, O(sentinel_master), 0, 1, 128, NULL},
+    {"sentinel_password", C_STR, O(sentinel_password), 0, 1, 512, NULL},
     {"prefix", C_STR, O(prefix), 0, 1, 64, "ocspxy_"},
     {"upstream_timeout", C_LONG, O(upstream_timeout), 0, 1, 300, "5"},
     {"upstream_connect_timeout", C_LONG, O(upstream_connect_timeout), 0, 1, 300,
@@ -451,17 +456,26 @@ config_clear(struct config *c, const struct ckey *k)
 	*np = 0;
 }
 
-/* "unix:/path" or "host:port". */
+/* "host:port". */
 static const char *
-config_redis(const char *v)
+config_hostport(const char *v)
 {
 	const char *colon;
 	long port;
 
-	if (strncmp(v, "unix:", 5) == 0)
-		return v[5] == '/' ? NULL : "expected unix:/absolute/path";
 	if ((colon = strrchr(v, ':')) == NULL || colon == v ||
 	    config_long(colon + 1, 1, 65535, &port) != NULL)
+		return "expected host:port";
+	return NULL;
+}
+
+/* "unix:/path" or "host:port". */
+static const char *
+config_redis_addr(const char *v)
+{
+	if (strncmp(v, "unix:", 5) == 0)
+		return v[5] == '/' ? NULL : "expected unix:/absolute/path";
+	if (config_hostport(v) != NULL)
 		return "expected unix:/path or host:port";
 	return NULL;
 }
@@ -506,6 +520,70 @@ config_https_host(const struct config *cf, const char *host)
 			return 1;
 	}
 	return 0;
+}
+
+static const char *
+config_redis(const struct config *c)
+{
+	return config_redis_addr(c->redis);
+}
+
+static const char *
+config_replica(const struct config *c)
+{
+	return config_redis_addr(c->redis_replica);
+}
+
+static const char *
+config_sentinels(const struct config *c)
+{
+	size_t i;
+
+	if (c->nsentinels == 0)
+		return "expected one or more host:port";
+	if (c->nsentinels > CONFIG_MAX_SENTINELS)
+		return "more Sentinels than 16";
+	for (i = 0; i < c->nsentinels; i++)
+		if (config_hostport(c->sentinels[i]) != NULL)
+			return "expected host:port of each Sentinel";
+	return NULL;
+}
+
+/* Values whose shape their type does not say, checked once set. */
+static const struct {
+	size_t off;
+	const char *(*check)(const struct config *);
+} cchecks[] = {
+    {offsetof(struct config, redis), config_redis},
+    {offsetof(struct config, redis_replica), config_replica},
+    {offsetof(struct config, sentinels), config_sentinels},
+};
+
+static const char *
+config_check(const struct config *c, const struct ckey *k)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(cchecks) / sizeof(cchecks[0]); i++)
+		if (cchecks[i].off == k->off)
+			return cchecks[i].check(c);
+	return NULL;
+}
+
+/* Keys that need one another: NULL, or why the file is refused. */
+static const char *
+config_pairs(const struct config *c)
+{
+	if (c->nsentinels > 0 && c->sentinel_master == NULL)
+		return "key 'sentinel' needs 'sentinel_master' (the name "
+		       "the Sentinels monitor)";
+	if (c->sentinel_master != NULL && c->nsentinels == 0)
+		return "key 'sentinel_master' needs 'sentinel'";
+	if (c->sentinel_password != NULL && c->nsentinels == 0)
+		return "key 'sentinel_password' needs 'sentinel'";
+	if (c->redis_user != NULL && c->redis_password == NULL)
+		return "key 'redis_user' needs 'redis_password'";
+	return NULL;
 }
 
 static void
@@ -588,8 +666,7 @@ config_load(const char *path)
 			config_clear(c, k);
 		}
 		if ((why = config_set(c, k, val)) != NULL ||
-		    (k->off == offsetof(struct config, redis) &&
-			(why = config_redis(c->redis)) != NULL)) {
+		    (why = config_check(c, k)) != NULL) {
 			log_warnx("config %s:%ld: key '%s': bad value '%s': %s",
 			    path, lineno, key, val, why);
 			goto fail;
@@ -597,6 +674,10 @@ config_load(const char *path)
 	}
 	if (ferror(fp)) {
 		log_warn("config %s:%ld: read", path, lineno);
+		goto fail;
+	}
+	if ((why = config_pairs(c)) != NULL) {
+		log_warnx("config %s: %s", path, why);
 		goto fail;
 	}
 	if (c->upstream_connect_timeout > c->upstream_timeout)

@@ -29,9 +29,18 @@ struct cfresponder {
 		    * stored it), the whole URL for https:// */
 };
 
+/* sentinel: at most this many Sentinels. */
+#define CONFIG_MAX_SENTINELS 16
+
 struct config {
-	char *redis; /* unix:/path or host:port */
+	char *redis; /* unix:/path or host:port; not used with sentinel */
 	char *redis_password; /* AUTH, or NULL */
+	char *redis_user; /* AUTH user password (Redis 6 ACL), or NULL */
+	char **sentinels; /* "host:port" of each Sentinel; none: redis */
+	size_t nsentinels;
+	char *sentinel_master; /* the master's name at the Sentinels */
+	char *sentinel_password; /* AUTH at the Sentinels, or NULL */
+	char *redis_replica; /* a replica to read hits from, or NULL */
 	long redis_db; /* SELECT */
 	char *prefix; /* key prefix, "ocspxy_" */
 	long upstream_timeout; /* seconds for a whole fetch */

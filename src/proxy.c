@@ -85,18 +85,27 @@ proxy_tally(struct proxy *p, const struct tally *t)
 		proxy_flush(p);
 }
 
-/* The one-line answer of /health, and its status. */
+/*
+ * The one-line answer of /health, and its status; with Sentinel, the
+ * line names the master (master: cache_master()).
+ */
 static int
-proxy_health(const struct cache_stats *st, char *line, size_t size)
+proxy_health(const struct cache_stats *st, const char *master, char *line,
+    size_t size)
 {
+	char what[200];
+
 	if (st == NULL)
-		snprintf(line, size, "redis unreachable\n");
+		snprintf(what, sizeof(what), "redis unreachable");
 	else if (st->expired > 0)
-		snprintf(line, size, "%lld of %lld cached responses expired\n",
-		    st->expired, st->entries);
+		snprintf(what, sizeof(what),
+		    "%lld of %lld cached responses expired", st->expired,
+		    st->entries);
 	else
-		snprintf(line, size,
-		    "ok: %lld cached responses, none expired\n", st->entries);
+		snprintf(what, sizeof(what),
+		    "ok: %lld cached responses, none expired", st->entries);
+	snprintf(line, size, "%s%s%s\n", what, master != NULL ? "; redis " : "",
+	    master != NULL ? master : "");
 	return st != NULL && st->expired == 0 ? 200 : 503;
 }
 
@@ -109,7 +118,7 @@ proxy_endpoint(struct proxy *p, struct http_conn *conn)
 {
 	struct cache_stats st;
 	const char *m, *path, *seg;
-	char *text, line[160];
+	char *text, line[1024], master[700];
 	size_t len;
 	int ok, status;
 
@@ -131,7 +140,9 @@ proxy_endpoint(struct proxy *p, struct http_conn *conn)
 			    text, len);
 		free(text);
 	} else {
-		status = proxy_health(ok ? &st : NULL, line, sizeof(line));
+		status = proxy_health(ok ? &st : NULL,
+		    cache_master(p->cache, master, sizeof(master)), line,
+		    sizeof(line));
 		http_reply_text(conn, status, "text/plain", line, strlen(line));
 	}
 	if (ok)
@@ -418,7 +429,7 @@ proxy_tracking_back(struct proxy *p)
 	mem_walk(p->mem, proxy_write_back, p);
 	log_warnx("redis %s lost its data: %lld of %zu responses in memory "
 		  "written back",
-	    p->cf->redis, p->pending.v[M_WRITEBACKS] - before,
+	    cache_get0_addr(p->cache), p->pending.v[M_WRITEBACKS] - before,
 	    mem_count(p->mem));
 }
 

@@ -26,7 +26,8 @@ fi
 pkgs="gcc make pkg-config libc6-dev libfcgi-dev libhiredis-dev
 libcurl4-openssl-dev libssl-dev openssl curl redis-server redis-tools
 spawn-fcgi lighttpd apache2 libapache2-mod-fcgid haproxy python3 mandoc
-clang libclang-rt-14-dev valgrind systemd dpkg-dev debhelper lintian"
+clang libclang-rt-14-dev valgrind systemd dpkg-dev debhelper lintian
+redis-sentinel"
 [ "${1:-}" = bench ] && pkgs="$pkgs wrk hyperfine linux-perf"
 
 missing=""

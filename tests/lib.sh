@@ -372,6 +372,122 @@ t_redis_snapshot()
 	done
 }
 
+# ---------------------------------------------------------------- replicas, Sentinel
+
+# rpc PORT ARGS...: redis-cli to the server on 127.0.0.1:PORT (password
+# from REDISCLI_AUTH, as for rcli).
+rpc() { local p=$1; shift; redis-cli -p "$p" "$@"; }
+
+# t_redis_role PORT: master, slave, or nothing when it does not answer.
+t_redis_role() { rpc "$1" role 2>/dev/null | head -1; }
+
+# t_redis_replica_start PORT MASTERPORT [ARG...]: a redis-server on
+# 127.0.0.1:PORT (t_redis_start PORT, T_REDIS_ARGS and the ARGs) that
+# replicates 127.0.0.1:MASTERPORT, with a dump file of its own (servers
+# in one folder never load another's); waits until its link is up.
+t_redis_replica_start()
+{
+	local port=$1 master=$2
+	shift 2
+	T_REDIS_ARGS="${T_REDIS_ARGS:-} --dbfilename dump-$port.rdb --replicaof 127.0.0.1 $master $*" \
+	    t_redis_start "$port" || return 1
+	t_redis_wait_link "$port" 10
+}
+
+# t_redis_wait_link PORT [secs]: polls until the replica on PORT has its
+# link to its master up (default 10 s).
+t_redis_wait_link()
+{
+	local n=$((${2:-10} * 20)) i
+	for ((i = 0; i < n; i++)); do
+		rpc "$1" info replication 2>/dev/null |
+		    grep -q '^master_link_status:up' && return 0
+		sleep 0.05
+	done
+	echo "# replica on $1: no link to its master after ${2:-10} s" >&2
+	return 1
+}
+
+# t_redis_port_stop PORT: stops the redis-server t_redis_start PORT
+# started (TERM, then KILL).  t_redis_crash PORT: kills it with SIGKILL,
+# as a crash does.
+t_redis_port_stop() { _t_stop_pidfile "$T/redis-$1.pid"; }
+t_redis_crash()
+{
+	local pid
+	[ -f "$T/redis-$1.pid" ] || return 1
+	pid=$(cat "$T/redis-$1.pid")
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	_t_forget "$pid"
+	rm -f "$T/redis-$1.pid"
+}
+
+# scli PORT ARGS...: redis-cli to the Sentinel on 127.0.0.1:PORT, with
+# the password T_SENTINEL_AUTH (if set).
+scli()
+{
+	local p=$1
+	shift
+	if [ -n "${T_SENTINEL_AUTH:-}" ]; then
+		REDISCLI_AUTH=$T_SENTINEL_AUTH redis-cli -p "$p" "$@"
+	else
+		env -u REDISCLI_AUTH redis-cli -p "$p" "$@"
+	fi
+}
+
+# t_sentinel_start PORT NAME MASTERPORT QUORUM [LINE...]: a Redis Sentinel
+# on 127.0.0.1:PORT that monitors NAME at 127.0.0.1:MASTERPORT, down after
+# 1 s, failover timeout 3 s, with the config LINEs added (requirepass,
+# sentinel auth-pass...); config $T/sentinel-PORT.conf (Sentinel rewrites
+# it), log $T/sentinel-PORT.log, pid in $T/sentinel-PORT.pid
+# (t_sentinel_stop PORT).  redis-sentinel, or redis-server --sentinel.
+t_sentinel_start()
+{
+	local port=$1 name=$2 master=$3 quorum=$4 conf=$T/sentinel-$1.conf
+	local pid i l
+	shift 4
+	{
+		echo "port $port"
+		echo "bind 127.0.0.1"
+		echo "daemonize no"
+		echo "dir $T"
+		echo "logfile $T/sentinel-$port.log"
+		echo "sentinel monitor $name 127.0.0.1 $master $quorum"
+		echo "sentinel down-after-milliseconds $name 1000"
+		echo "sentinel failover-timeout $name 3000"
+		for l in "$@"; do
+			echo "$l"
+		done
+	} >"$conf"
+	if command -v redis-sentinel >/dev/null 2>&1; then
+		redis-sentinel "$conf" </dev/null >/dev/null 2>&1 &
+	else
+		redis-server "$conf" --sentinel </dev/null >/dev/null 2>&1 &
+	fi
+	pid=$!
+	_t_record "$pid"
+	echo "$pid" >"$T/sentinel-$port.pid"
+	for ((i = 0; i < 200; i++)); do
+		[ "$(scli "$port" ping 2>/dev/null)" = PONG ] && return 0
+		_t_alive "$pid" || break
+		sleep 0.05
+	done
+	echo "# redis-sentinel on $port did not start; log:" >&2
+	cat "$T/sentinel-$port.log" >&2
+	return 1
+}
+
+t_sentinel_stop() { _t_stop_pidfile "$T/sentinel-$1.pid"; }
+
+# t_sentinel_master PORT NAME: "host:port" of the master the Sentinel on
+# PORT names for NAME (nothing when it names none).
+t_sentinel_master()
+{
+	scli "$1" sentinel get-master-addr-by-name "$2" 2>/dev/null |
+	    paste -sd: -
+}
+
 # ---------------------------------------------------------------- PKI
 
 # t_pki: two test CAs in $T/pki.
@@ -780,6 +896,43 @@ t_fcgi_stop()
 	[ -n "$FCGI_PIDS" ] && t_kill $FCGI_PIDS
 	FCGI_PIDS=
 	rm -f "$T/fcgi.sock" "$T/fcgi.pid"
+}
+
+# t_fcgi_pool WHERE LOG CONF N VAR: another pool of N ocspxy-fcgi
+# processes under spawn-fcgi, on WHERE (a socket path, or 127.0.0.1:PORT),
+# stderr appended to LOG (name it $T/run-*.err for t_sanitizer_check),
+# pid file $T/pool-<LOG's name>.pid; their pids recorded and listed in
+# VAR.
+t_fcgi_pool()
+{
+	local where=$1 log=$2 conf=$3 n=$4 var=$5 bin=$OCSPXY_BUILD/ocspxy-fcgi
+	local p pidf bind
+	pidf=$T/pool-$(basename "$log").pid
+	rm -f "$pidf"
+	case $where in
+	/*) rm -f "$where"; bind=(-s "$where" -M 0777) ;;
+	*) bind=(-a "${where%:*}" -p "${where##*:}") ;;
+	esac
+	spawn-fcgi "${bind[@]}" -P "$pidf" -F "$n" -- \
+	    /bin/sh -c 'l=$1; shift; exec "$@" 2>>"$l"' sh "$log" \
+	    "$bin" -c "$conf" >>"$T/spawn-fcgi.log" 2>&1 </dev/null || {
+		cat "$T/spawn-fcgi.log" >&2
+		return 1
+	}
+	_t_wait_file "$pidf" 5 || return 1
+	t_fcgi_pids "$pidf" "$var"
+	case $where in
+	/*) _t_wait_file "$where" 5 || return 1 ;;
+	*) t_wait_listen "${where##*:}" 5 || return 1 ;;
+	esac
+	sleep 0.1
+	for p in ${!var}; do
+		_t_alive "$p" || {
+			echo "# ocspxy-fcgi exited at start:" >&2
+			tail -3 "$log" >&2
+			return 1
+		}
+	done
 }
 
 # t_loglines: the lines ocspxy-fcgi has logged so far ($T/fcgi.log).
