@@ -379,10 +379,12 @@ check "7: log says stopped" grep -q stopped "$T/run-c7.err"
 # The same with three workers (one fetch each in flight): SIGTERM reaches
 # them all; then SIGKILL of the daemon alone takes its workers down too.
 # A fake of its own: the first one's timed-out fetch opened its breaker.
+# upstream_timeout 4: a slow machine may start the third worker's fetch
+# after the first one's timeout has opened the breaker again.
 t_fake_stop hang
 FH=$(t_port)
 t_fake_start hang "$FH" hang || fail "7: fake upstream (hang, 3 workers)"
-conf "$T/hang3.conf" upstream_timeout 2 refresh_interval 3600 \
+conf "$T/hang3.conf" upstream_timeout 4 refresh_interval 3600 \
     refresh_concurrency 1 refresh_workers 3 prefix ocspxyt_
 uncopies c00000 3
 copies c00000 30 30 "127.0.0.1:$FH" || fail "7: could not make 30 due copies"
