@@ -388,12 +388,13 @@ conf "$T/hang3.conf" upstream_timeout 4 refresh_interval 3600 \
     refresh_concurrency 1 refresh_workers 3 prefix ocspxyt_
 uncopies c00000 3
 copies c00000 30 30 "127.0.0.1:$FH" || fail "7: could not make 30 due copies"
-# run7 NAME: starts the daemon on hang3.conf; sets pd and WORKERS once
+# run7 NAME [CONF]: starts the daemon on CONF (hang3.conf); sets pd and
+# WORKERS once
 # three fetches hang
 run7()
 {
 	local i
-	"$RB" -c "$T/hang3.conf" -v 2>"$T/run-$1.err" </dev/null &
+	"$RB" -c "${2:-$T/hang3.conf}" -v 2>"$T/run-$1.err" </dev/null &
 	pd=$!
 	_t_record "$pd"
 	f0=$(t_fake_count hang)
@@ -441,6 +442,10 @@ check "7: ... no fetch started after SIGTERM (fake saw $(($(t_fake_count hang) -
 # The fetches the SIGTERM let run out timed out and opened the fake's
 # breaker; this run is about the workers, not the breaker: reset it.
 rcli del "ocspxyt:breaker:127.0.0.1:$FH" >/dev/null
+# The three entries that failed back off now: fresh copies, so that each
+# worker's share has a due one (a share may hold only one).
+uncopies c00000 30
+copies c00000 30 30 "127.0.0.1:$FH" || fail "7: could not make 30 due copies"
 run7 c7k
 # shellcheck disable=SC2086
 set -- $WORKERS
