@@ -221,6 +221,22 @@ tf_entry()
 
 # ---------------------------------------------------------------- TLS
 
+# _tf_sign CA NAME SERIAL SUBJECT: an EC key CA/NAME.key and the
+# certificate CA/NAME.crt for SUBJECT, signed by CA with the extensions
+# of CA/NAME.ext.
+_tf_sign()
+{
+	local ca=$1 name=$2
+	_t_key ec "$ca/$name.key" || return 1
+	$OPENSSL req -new -key "$ca/$name.key" -subj "$4" \
+	    -out "$ca/$name.csr" 2>/dev/null || return 1
+	$OPENSSL x509 -req -in "$ca/$name.csr" -CA "$ca/ca.crt" \
+	    -CAkey "$ca/ca.key" -set_serial "$3" -sha256 -days 3650 \
+	    -extfile "$ca/$name.ext" -out "$ca/$name.crt" 2>"$ca/$name.err" ||
+	    { cat "$ca/$name.err" >&2; return 1; }
+	rm -f "$ca/$name.csr"
+}
+
 # tf_tls_leaf NAME SERIAL [URL]: a TLS server certificate for localhost
 # and 127.0.0.1 issued by ca1, its OCSP URL (AIA) URL (default ca1's
 # responder, http://127.0.0.1:$PKI_PORT1/), status good in ca1's index.
@@ -238,14 +254,7 @@ tf_tls_leaf()
 	authorityKeyIdentifier = keyid, issuer
 	authorityInfoAccess = OCSP;URI:$url
 	EOF
-	_t_key ec "$ca/$name.key" || return 1
-	$OPENSSL req -new -key "$ca/$name.key" -subj "/O=ocspxy test/CN=localhost" \
-	    -out "$ca/$name.csr" 2>/dev/null || return 1
-	$OPENSSL x509 -req -in "$ca/$name.csr" -CA "$ca/ca.crt" \
-	    -CAkey "$ca/ca.key" -set_serial "$2" -sha256 -days 3650 \
-	    -extfile "$ca/$name.ext" -out "$ca/$name.crt" 2>"$ca/$name.err" ||
-	    { cat "$ca/$name.err" >&2; return 1; }
-	rm -f "$ca/$name.csr"
+	_tf_sign "$ca" "$name" "$2" "/O=ocspxy test/CN=localhost" || return 1
 	cat "$ca/$name.crt" "$ca/ca.crt" >"$ca/$name-chain.pem"
 	serial=$($OPENSSL x509 -in "$ca/$name.crt" -noout -serial) || return 1
 	serial=${serial#serial=}
@@ -426,14 +435,7 @@ tf_client_cert()
 	authorityKeyIdentifier = keyid, issuer
 	authorityInfoAccess = OCSP;URI:http://127.0.0.1:$PKI_PORT1/
 	EOF
-	_t_key ec "$ca/$name.key" || return 1
-	$OPENSSL req -new -key "$ca/$name.key" -subj "$subj" \
-	    -out "$ca/$name.csr" 2>/dev/null || return 1
-	$OPENSSL x509 -req -in "$ca/$name.csr" -CA "$ca/ca.crt" \
-	    -CAkey "$ca/ca.key" -set_serial "$2" -sha256 -days 3650 \
-	    -extfile "$ca/$name.ext" -out "$ca/$name.crt" 2>"$ca/$name.err" ||
-	    { cat "$ca/$name.err" >&2; return 1; }
-	rm -f "$ca/$name.csr"
+	_tf_sign "$ca" "$name" "$2" "$subj" || return 1
 	serial=$($OPENSSL x509 -in "$ca/$name.crt" -noout -serial) || return 1
 	serial=${serial#serial=}
 	exp=$($OPENSSL x509 -in "$ca/$name.crt" -noout -enddate)
