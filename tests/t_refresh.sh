@@ -440,12 +440,13 @@ fi
 check "7: ... no fetch started after SIGTERM (fake saw $(($(t_fake_count hang) - f0)))" \
     test "$(($(t_fake_count hang) - f0))" = 3
 # The fetches the SIGTERM let run out timed out and opened the fake's
-# breaker; this run is about the workers, not the breaker: reset it.
-rcli del "ocspxyt:breaker:127.0.0.1:$FH" >/dev/null
-# The three entries that failed back off now: fresh copies, so that each
-# worker's share has a due one (a share may hold only one).
+# breaker, and their entries back off: this run is about the workers, so
+# it starts afresh, with a fake of its own and due copies of their own.
 uncopies c00000 30
-copies c00000 30 30 "127.0.0.1:$FH" || fail "7: could not make 30 due copies"
+t_fake_stop hang
+FH=$(t_port)
+t_fake_start hang "$FH" hang || fail "7: fake upstream (hang, SIGKILL)"
+copies e00000 30 30 "127.0.0.1:$FH" || fail "7: could not make 30 due copies"
 run7 c7k
 # shellcheck disable=SC2086
 set -- $WORKERS
@@ -462,7 +463,7 @@ else
 	t_kill $WORKERS
 fi
 t_fake_stop hang
-uncopies c00000 30
+uncopies e00000 30
 KP=$KP0
 KC1=${KP}d00001
 KC2=${KP}d00002
