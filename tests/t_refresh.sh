@@ -447,7 +447,12 @@ t_fake_stop hang
 FH=$(t_port)
 t_fake_start hang "$FH" hang || fail "7: fake upstream (hang, SIGKILL)"
 copies e00000 30 30 "127.0.0.1:$FH" || fail "7: could not make 30 due copies"
-run7 c7k
+# A longer timeout: no fetch ends (and opens the breaker, which ends the
+# workers' pass) before they are counted; after the SIGKILL they drain
+# for at most that long, within gone's 8 s.
+sed 's/^upstream_timeout 4$/upstream_timeout 6/' "$T/hang3.conf" \
+    >"$T/hang3k.conf"
+run7 c7k "$T/hang3k.conf"
 # shellcheck disable=SC2086
 set -- $WORKERS
 check "7: refresh_workers 3 again: three workers ($#)" test "$#" = 3
