@@ -870,14 +870,15 @@ struct pipeline {
 };
 
 static void
-pipeline_add(struct pipeline *pl, int argc, const char **argv)
+pipeline_add(struct pipeline *pl, int argc, const char **argv,
+    const size_t *lens)
 {
 	char *cmd = NULL, *b;
 	int len;
 
 	if (pl->failed)
 		return;
-	if ((len = redisFormatCommandArgv(&cmd, argc, argv, NULL)) < 0 ||
+	if ((len = redisFormatCommandArgv(&cmd, argc, argv, lens)) < 0 ||
 	    (b = realloc(pl->buf, pl->len + (size_t)len)) == NULL) {
 		pl->failed = 1;
 		redisFreeCommand(cmd);
@@ -1014,6 +1015,91 @@ cache_ping(struct cache *c)
 }
 
 /*
+ * An EVALSHA as argv, with room for what its arguments are made of (the
+ * keys and arguments may point into it).
+ */
+#define EVAL_ARGS 48
+struct evalcmd {
+	int script;
+	int argc;
+	const char *argv[EVAL_ARGS];
+	size_t len[EVAL_ARGS];
+	char nk[8];
+	char lock[OCSP_KEYLEN + 16];
+	char learn[OCSP_KEYLEN + 32];
+	char num[F_COUNT + 4][32];
+};
+
+/*
+ * Writes into ec the EVALSHA of script s over nkeys keys and nargs
+ * arguments (lens NULL: strings). Returns 0, or -1 (logged) when they do
+ * not fit.
+ */
+static int
+eval_argv(struct cache *c, struct evalcmd *ec, int s, int nkeys,
+    const char **keys, int nargs, const char **args, const size_t *lens)
+{
+	int i, n = 0;
+
+	if (nkeys + nargs + 3 > EVAL_ARGS) {
+		log_warnx("redis %s: EVALSHA %s: %d keys and arguments, more "
+			  "than %d",
+		    c->addr, keys[0], nkeys + nargs, EVAL_ARGS - 3);
+		return -1;
+	}
+	ec->script = s;
+	snprintf(ec->nk, sizeof(ec->nk), "%d", nkeys);
+	ec->argv[n] = "EVALSHA";
+	ec->len[n++] = 7;
+	ec->argv[n] = c->scripts[s].sha;
+	ec->len[n++] = 40;
+	ec->argv[n] = ec->nk;
+	ec->len[n++] = strlen(ec->nk);
+	for (i = 0; i < nkeys; i++) {
+		ec->argv[n] = keys[i];
+		ec->len[n++] = strlen(keys[i]);
+	}
+	for (i = 0; i < nargs; i++) {
+		ec->argv[n] = args[i];
+		ec->len[n++] = lens ? lens[i] : strlen(args[i]);
+	}
+	ec->argc = n;
+	return 0;
+}
+
+/*
+ * Runs ec, loading its script with EVAL when Redis does not know it.
+ * Returns the reply (the caller frees it), or NULL (logged).
+ */
+static redisReply *
+eval_run(struct cache *c, struct evalcmd *ec)
+{
+	const char *key = ec->argv[3];
+	redisReply *r;
+
+	if ((r = cache_cmd(c, key, ec->argc, ec->argv, ec->len)) == NULL)
+		return NULL;
+	if (r->type != REDIS_REPLY_ERROR)
+		return r;
+	freeReplyObject(r);
+	ec->argv[0] = "EVAL";
+	ec->len[0] = 4;
+	ec->argv[1] = c->scripts[ec->script].body;
+	ec->len[1] = strlen(ec->argv[1]);
+	r = cache_cmd(c, key, ec->argc, ec->argv, ec->len);
+	ec->argv[0] = "EVALSHA";
+	ec->len[0] = 7;
+	ec->argv[1] = c->scripts[ec->script].sha;
+	ec->len[1] = 40;
+	if (r != NULL && r->type == REDIS_REPLY_ERROR) {
+		log_warnx("redis %s: EVAL %s: %s", c->addr, key, r->str);
+		freeReplyObject(r);
+		return NULL;
+	}
+	return r;
+}
+
+/*
  * EVALSHA over nkeys keys, loading the script with EVAL when Redis does
  * not know it. Returns the reply (the caller frees it), or NULL (logged).
  */
@@ -1021,50 +1107,32 @@ static redisReply *
 cache_eval(struct cache *c, int s, int nkeys, const char **keys, int nargs,
     const char **args, const size_t *lens)
 {
-	const char *argv[40];
-	size_t alen[40];
-	char nk[8];
-	redisReply *r;
-	int i, n = 0;
+	struct evalcmd ec;
 
-	if (nkeys + nargs + 3 > 40) {
-		log_warnx("redis %s: EVALSHA %s: %d keys and arguments, more "
-			  "than 37",
-		    c->addr, keys[0], nkeys + nargs);
+	if (eval_argv(c, &ec, s, nkeys, keys, nargs, args, lens) == -1)
 		return NULL;
-	}
-	snprintf(nk, sizeof(nk), "%d", nkeys);
-	argv[n] = "EVALSHA";
-	alen[n++] = 7;
-	argv[n] = c->scripts[s].sha;
-	alen[n++] = 40;
-	argv[n] = nk;
-	alen[n++] = strlen(nk);
-	for (i = 0; i < nkeys; i++) {
-		argv[n] = keys[i];
-		alen[n++] = strlen(keys[i]);
-	}
-	for (i = 0; i < nargs; i++) {
-		argv[n] = args[i];
-		alen[n++] = lens ? lens[i] : strlen(args[i]);
-	}
-	if ((r = cache_cmd(c, keys[0], n, argv, alen)) == NULL)
-		return NULL;
-	if (r->type != REDIS_REPLY_ERROR)
-		return r;
+	return eval_run(c, &ec);
+}
+
+/* 1 when r is the integer 1 (or more), else 0. */
+static int
+reply_one(const redisReply *r)
+{
+	return r->type == REDIS_REPLY_INTEGER && r->integer >= 1 ? 1 : 0;
+}
+
+/* Runs ec: 1 when its reply is the integer 1, 0, or -1. */
+static int
+eval_int(struct cache *c, struct evalcmd *ec)
+{
+	redisReply *r;
+	int ret;
+
+	if ((r = eval_run(c, ec)) == NULL)
+		return -1;
+	ret = reply_one(r);
 	freeReplyObject(r);
-	argv[0] = "EVAL";
-	alen[0] = 4;
-	argv[1] = c->scripts[s].body;
-	alen[1] = strlen(argv[1]);
-	if ((r = cache_cmd(c, keys[0], n, argv, alen)) == NULL)
-		return NULL;
-	if (r->type == REDIS_REPLY_ERROR) {
-		log_warnx("redis %s: EVAL %s: %s", c->addr, keys[0], r->str);
-		freeReplyObject(r);
-		return NULL;
-	}
-	return r;
+	return ret;
 }
 
 /* Returns 1 when the script reply is the integer 1, 0, or -1. */
@@ -1072,14 +1140,11 @@ static int
 cache_eval_int(struct cache *c, int s, int nkeys, const char **keys, int nargs,
     const char **args, const size_t *lens)
 {
-	redisReply *r;
-	int ret;
+	struct evalcmd ec;
 
-	if ((r = cache_eval(c, s, nkeys, keys, nargs, args, lens)) == NULL)
+	if (eval_argv(c, &ec, s, nkeys, keys, nargs, args, lens) == -1)
 		return -1;
-	ret = r->type == REDIS_REPLY_INTEGER && r->integer >= 1 ? 1 : 0;
-	freeReplyObject(r);
-	return ret;
+	return eval_int(c, &ec);
 }
 
 static time_t
@@ -1315,7 +1380,7 @@ cache_peek_many(struct cache *c, char *const *keys, size_t n,
 	memcpy(argv + 2, c->vpeek.name, c->vpeek.n * sizeof(*argv));
 	for (i = 0; i < n; i++) {
 		argv[1] = keys[i];
-		pipeline_add(&pl, (int)(2 + c->vpeek.n), argv);
+		pipeline_add(&pl, (int)(2 + c->vpeek.n), argv, NULL);
 	}
 	if (pl.failed || (r = calloc(n, sizeof(*r))) == NULL) {
 		log_warnx("redis %s: HMGET of %zu keys: out of memory", c->addr,
@@ -1361,12 +1426,14 @@ cache_entry_clear(struct cache_entry *e)
 	memset(e, 0, sizeof(*e));
 }
 
-int
-cache_put(struct cache *c, const char *key, const struct cache_record *rec)
+/* The EVALSHA that stores rec under key, into ec. 0, or -1 (logged). */
+static int
+put_cmd(struct cache *c, const char *key, const struct cache_record *rec,
+    struct evalcmd *ec)
 {
-	char ttl[32], thisupd[32], nextupd[32], num[F_COUNT][32];
-	char learn[OCSP_KEYLEN + 32], lock[OCSP_KEYLEN + 16];
-	const char *keys[6] = {key, learn, c->k_next, c->k_this, lock,
+	char *ttl = ec->num[F_COUNT], *thisupd = ec->num[F_COUNT + 1];
+	char *nextupd = ec->num[F_COUNT + 2];
+	const char *keys[6] = {key, ec->learn, c->k_next, c->k_this, ec->lock,
 	    c->k_present};
 	const char *a[6 + 2 * F_COUNT];
 	size_t l[6 + 2 * F_COUNT], i;
@@ -1375,16 +1442,18 @@ cache_put(struct cache *c, const char *key, const struct cache_record *rec)
 
 	/* The key outlives its response by entry_ttl: a hit never needs
 	 * to renew it, and a client's miss renews it (cache_get()). */
-	snprintf(ttl, sizeof(ttl), "%lld",
+	snprintf(ttl, 32, "%lld",
 	    (long long)c->ttl +
 		(rec->nextupd > rec->now ? (long long)(rec->nextupd - rec->now)
 					 : 0));
-	snprintf(thisupd, sizeof(thisupd), "%lld", (long long)rec->thisupd);
-	snprintf(nextupd, sizeof(nextupd), "%lld", (long long)rec->nextupd);
-	snprintf(learn, sizeof(learn), "%sresponder:%s", c->aux,
+	snprintf(thisupd, 32, "%lld", (long long)rec->thisupd);
+	snprintf(nextupd, 32, "%lld", (long long)rec->nextupd);
+	snprintf(ec->learn, sizeof(ec->learn), "%sresponder:%s", c->aux,
 	    rec->keyhash ? rec->keyhash : "");
-	if (cache_lockname(c, key, lock, sizeof(lock)) == -1)
+	if (cache_lockname(c, key, ec->lock, sizeof(ec->lock)) == -1) {
+		log_warnx("redis %s: store %s: key too long", c->addr, key);
 		return -1;
+	}
 	a[0] = ttl;
 	a[1] = thisupd;
 	a[2] = nextupd;
@@ -1411,26 +1480,49 @@ cache_put(struct cache *c, const char *key, const struct cache_record *rec)
 		a[n] = fields[i].name;
 		l[n] = strlen(a[n]);
 		n++;
-		a[n] = field_put(&fields[i], &w, num[i], &l[n]);
+		a[n] = field_put(&fields[i], &w, ec->num[i], &l[n]);
 		n++;
 	}
-	return cache_eval_int(c, S_PUT, 6, keys, n, a, l);
+	return eval_argv(c, ec, S_PUT, 6, keys, n, a, l);
+}
+
+int
+cache_put(struct cache *c, const char *key, const struct cache_record *rec)
+{
+	struct evalcmd ec;
+
+	if (put_cmd(c, key, rec, &ec) == -1)
+		return -1;
+	return eval_int(c, &ec);
+}
+
+/* The EVALSHA of a failed refresh of key, into ec. 0, or -1 (logged). */
+static int
+fail_cmd(struct cache *c, const char *key, time_t now, const char *why,
+    int unlock, struct evalcmd *ec)
+{
+	const char *keys[2] = {key, ec->lock};
+	const char *args[6] = {ec->num[0], why, unlock ? c->token : "",
+	    fields[F_FAILURES].name, fields[F_LASTTRY].name,
+	    fields[F_LASTERROR].name};
+
+	if (cache_lockname(c, key, ec->lock, sizeof(ec->lock)) == -1) {
+		log_warnx("redis %s: %s: key too long", c->addr, key);
+		return -1;
+	}
+	snprintf(ec->num[0], 32, "%lld", (long long)now);
+	return eval_argv(c, ec, S_FAIL, 2, keys, 6, args, NULL);
 }
 
 int
 cache_fail(struct cache *c, const char *key, time_t now, const char *why,
     int unlock)
 {
-	char t[32], lock[OCSP_KEYLEN + 16];
-	const char *keys[2] = {key, lock};
-	const char *args[6] = {t, why, unlock ? c->token : "",
-	    fields[F_FAILURES].name, fields[F_LASTTRY].name,
-	    fields[F_LASTERROR].name};
+	struct evalcmd ec;
 
-	if (cache_lockname(c, key, lock, sizeof(lock)) == -1)
+	if (fail_cmd(c, key, now, why, unlock, &ec) == -1)
 		return -1;
-	snprintf(t, sizeof(t), "%lld", (long long)now);
-	return cache_eval_int(c, S_FAIL, 2, keys, 6, args, NULL);
+	return eval_int(c, &ec);
 }
 
 int
@@ -1501,19 +1593,32 @@ cache_lock_fail(struct cache *c, const char *key, long long now_ms)
 	return cache_eval_int(c, S_LOCKFAIL, 1, keys, 3, args, NULL);
 }
 
-int
-cache_touch(struct cache *c, const char *key, time_t now, int unlock)
+/* The EVALSHA of an unchanged answer for key, into ec. 0, or -1. */
+static int
+touch_cmd(struct cache *c, const char *key, time_t now, int unlock,
+    struct evalcmd *ec)
 {
-	char t[32], lock[OCSP_KEYLEN + 16];
-	const char *keys[2] = {key, lock};
-	const char *args[6] = {t, unlock ? c->token : "",
+	const char *keys[2] = {key, ec->lock};
+	const char *args[6] = {ec->num[0], unlock ? c->token : "",
 	    fields[F_LASTCHECKED].name, fields[F_LASTTRY].name,
 	    fields[F_FAILURES].name, fields[F_LASTERROR].name};
 
-	if (cache_lockname(c, key, lock, sizeof(lock)) == -1)
+	if (cache_lockname(c, key, ec->lock, sizeof(ec->lock)) == -1) {
+		log_warnx("redis %s: %s: key too long", c->addr, key);
 		return -1;
-	snprintf(t, sizeof(t), "%lld", (long long)now);
-	return cache_eval_int(c, S_TOUCH, 2, keys, 6, args, NULL);
+	}
+	snprintf(ec->num[0], 32, "%lld", (long long)now);
+	return eval_argv(c, ec, S_TOUCH, 2, keys, 6, args, NULL);
+}
+
+int
+cache_touch(struct cache *c, const char *key, time_t now, int unlock)
+{
+	struct evalcmd ec;
+
+	if (touch_cmd(c, key, now, unlock, &ec) == -1)
+		return -1;
+	return eval_int(c, &ec);
 }
 
 /* The name of host's breaker into buf; -1 when it does not fit. */
@@ -1652,17 +1757,338 @@ cache_lock_get(struct cache *c, const char *key, long ms, struct cache_entry *e)
 	}
 }
 
+/* The EVALSHA that lets go of our lock on key, into ec. 0, or -1. */
+static int
+unlock_cmd(struct cache *c, const char *key, struct evalcmd *ec)
+{
+	const char *keys[1] = {ec->lock};
+	const char *args[1] = {c->token};
+
+	if (cache_lockname(c, key, ec->lock, sizeof(ec->lock)) == -1) {
+		log_warnx("redis %s: %s: key too long", c->addr, key);
+		return -1;
+	}
+	return eval_argv(c, ec, S_UNLOCK, 1, keys, 1, args, NULL);
+}
+
 int
 cache_unlock(struct cache *c, const char *key)
 {
-	char name[OCSP_KEYLEN + 16];
-	const char *keys[1] = {name};
-	const char *args[1] = {c->token};
+	struct evalcmd ec;
 
-	if (cache_lockname(c, key, name, sizeof(name)) == -1)
+	if (unlock_cmd(c, key, &ec) == -1)
 		return -1;
-	return cache_eval_int(c, S_UNLOCK, 1, keys, 1, args, NULL) == -1 ? -1
-									 : 0;
+	return eval_int(c, &ec) == -1 ? -1 : 0;
+}
+
+/*
+ * A batch: operations formatted as they are queued, sent in one round
+ * trip by cache_batch_run(), each answered to its own callback.
+ */
+enum op_kind {
+	OP_LOCKGET, /* SET NX PX of the lock, HMGET of the entry */
+	OP_EVAL /* one EVALSHA: a store, a touch, a failure, an unlock */
+};
+struct op {
+	enum op_kind kind;
+	int script; /* OP_EVAL */
+	size_t off, len; /* its commands in the pipeline's bytes */
+	size_t first; /* the index of its first reply */
+	char *key; /* for the log */
+	cache_batch_fn *fn;
+	void *arg;
+};
+struct cache_batch {
+	struct pipeline pl;
+	struct op *ops;
+	size_t n, cap;
+};
+
+struct cache_batch *
+cache_batch_new(void)
+{
+	struct cache_batch *b;
+
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		log_warn("cache: calloc");
+	return b;
+}
+
+/* Frees what ops[0..n) hold, and the pipeline's bytes. */
+static void
+ops_free(struct op *ops, size_t n, struct pipeline *pl)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(ops[i].key);
+	free(ops);
+	free(pl->buf);
+}
+
+void
+cache_batch_free(struct cache_batch *b)
+{
+	if (b == NULL)
+		return;
+	ops_free(b->ops, b->n, &b->pl);
+	free(b);
+}
+
+size_t
+cache_batch_len(const struct cache_batch *b)
+{
+	return b->n;
+}
+
+/*
+ * Records the operation whose commands were just added to the pipeline
+ * from off on; -1 (logged) when memory ran out (the batch then fails
+ * whole, each callback told -1).
+ */
+static int
+op_add(struct cache *c, struct cache_batch *b, enum op_kind kind, int script,
+    size_t off, const char *key, cache_batch_fn *fn, void *arg)
+{
+	struct op *o;
+	size_t cap = b->cap ? b->cap * 2 : 32;
+
+	if (b->n == b->cap) {
+		if ((o = reallocarray(b->ops, cap, sizeof(*o))) == NULL)
+			goto oom;
+		b->ops = o;
+		b->cap = cap;
+	}
+	o = &b->ops[b->n];
+	memset(o, 0, sizeof(*o));
+	o->kind = kind;
+	o->script = script;
+	o->off = off;
+	o->len = b->pl.len - off;
+	o->fn = fn;
+	o->arg = arg;
+	if ((o->key = strdup(key)) == NULL || b->pl.failed) {
+		free(o->key);
+		goto oom;
+	}
+	b->n++;
+	return 0;
+oom:
+	log_warnx("redis %s: %s: out of memory for a batch", c->addr, key);
+	b->pl.failed = 1;
+	return -1;
+}
+
+/* Queues ec, built for key. 0, or -1 (logged). */
+static int
+batch_eval(struct cache *c, struct cache_batch *b, const char *key,
+    struct evalcmd *ec, cache_batch_fn *fn, void *arg)
+{
+	size_t off = b->pl.len;
+
+	pipeline_add(&b->pl, ec->argc, ec->argv, ec->len);
+	return op_add(c, b, OP_EVAL, ec->script, off, key, fn, arg);
+}
+
+int
+cache_batch_lock_get(struct cache *c, struct cache_batch *b, const char *key,
+    long ms, cache_batch_fn *fn, void *arg)
+{
+	char name[OCSP_KEYLEN + 16], px[32];
+	const char *set[6] = {"SET", name, c->token, "NX", "PX", px};
+	const char *get[2 + F_COUNT] = {"HMGET", key};
+	size_t off = b->pl.len;
+
+	if (cache_lockname(c, key, name, sizeof(name)) == -1) {
+		log_warnx("redis %s: lock %s: key too long", c->addr, key);
+		return -1;
+	}
+	snprintf(px, sizeof(px), "%ld", ms);
+	memcpy(get + 2, c->vfull.name, c->vfull.n * sizeof(*get));
+	pipeline_add(&b->pl, 6, set, NULL);
+	pipeline_add(&b->pl, (int)(2 + c->vfull.n), get, NULL);
+	return op_add(c, b, OP_LOCKGET, 0, off, key, fn, arg);
+}
+
+int
+cache_batch_put(struct cache *c, struct cache_batch *b, const char *key,
+    const struct cache_record *rec, cache_batch_fn *fn, void *arg)
+{
+	struct evalcmd ec;
+
+	if (put_cmd(c, key, rec, &ec) == -1)
+		return -1;
+	return batch_eval(c, b, key, &ec, fn, arg);
+}
+
+int
+cache_batch_touch(struct cache *c, struct cache_batch *b, const char *key,
+    time_t now, int unlock, cache_batch_fn *fn, void *arg)
+{
+	struct evalcmd ec;
+
+	if (touch_cmd(c, key, now, unlock, &ec) == -1)
+		return -1;
+	return batch_eval(c, b, key, &ec, fn, arg);
+}
+
+int
+cache_batch_fail(struct cache *c, struct cache_batch *b, const char *key,
+    time_t now, const char *why, int unlock, cache_batch_fn *fn, void *arg)
+{
+	struct evalcmd ec;
+
+	if (fail_cmd(c, key, now, why, unlock, &ec) == -1)
+		return -1;
+	return batch_eval(c, b, key, &ec, fn, arg);
+}
+
+int
+cache_batch_unlock(struct cache *c, struct cache_batch *b, const char *key,
+    cache_batch_fn *fn, void *arg)
+{
+	struct evalcmd ec;
+
+	if (unlock_cmd(c, key, &ec) == -1)
+		return -1;
+	return batch_eval(c, b, key, &ec, fn, arg);
+}
+
+/* 1 when r is Redis's answer to an EVALSHA of a script it lacks. */
+static int
+reply_noscript(const redisReply *r)
+{
+	return r != NULL && r->type == REDIS_REPLY_ERROR &&
+	    strncmp(r->str, "NOSCRIPT", 8) == 0;
+}
+
+/*
+ * Loads the scripts that Redis lacked (SCRIPT LOAD), and sends the
+ * operations that named them again, in one more round trip; their
+ * replies replace the NOSCRIPT errors in r. 0, or -1 (logged).
+ */
+static int
+batch_reload(struct cache *c, const struct op *ops, size_t n, const char *bytes,
+    redisReply **r)
+{
+	const char *argv[3] = {"SCRIPT", "LOAD", NULL};
+	struct pipeline again;
+	redisReply *lr, **r2 = NULL;
+	int loaded[S_COUNT] = {0};
+	size_t i, k = 0;
+	int ret = -1;
+
+	memset(&again, 0, sizeof(again));
+	for (i = 0; i < n; i++) {
+		if (!reply_noscript(r[ops[i].first]))
+			continue;
+		if (!loaded[ops[i].script]) {
+			argv[2] = c->scripts[ops[i].script].body;
+			if ((lr = cache_cmd(c, NULL, 3, argv, NULL)) == NULL)
+				goto done;
+			freeReplyObject(lr);
+			loaded[ops[i].script] = 1;
+		}
+		if ((again.buf = realloc(again.buf, again.len + ops[i].len)) ==
+		    NULL) {
+			log_warnx("redis %s: EVALSHA: out of memory", c->addr);
+			goto done;
+		}
+		memcpy(again.buf + again.len, bytes + ops[i].off, ops[i].len);
+		again.len += ops[i].len;
+		again.n++;
+	}
+	if (again.n == 0)
+		return 0;
+	if ((r2 = calloc(again.n, sizeof(*r2))) == NULL ||
+	    cache_send_n(c, "EVALSHA", again.buf, again.len, again.n, r2) == -1)
+		goto done;
+	for (i = 0; i < n; i++)
+		if (reply_noscript(r[ops[i].first])) {
+			freeReplyObject(r[ops[i].first]);
+			r[ops[i].first] = r2[k++];
+		}
+	ret = 0;
+done:
+	free(r2);
+	free(again.buf);
+	return ret;
+}
+
+/* Answers o from its replies (taking them) to its callback. */
+static void
+op_answer(struct cache *c, const struct op *o, redisReply **r)
+{
+	struct cache_entry e;
+	redisReply *set = r[o->first];
+	int v;
+
+	if (o->kind == OP_EVAL) {
+		if (set->type == REDIS_REPLY_ERROR) {
+			log_warnx("redis %s: EVALSHA %s: %s", c->addr, o->key,
+			    set->str);
+			v = -1;
+		} else
+			v = reply_one(set);
+		freeReplyObject(set);
+		o->fn(o->arg, v, NULL);
+		return;
+	}
+	if (set->type != REDIS_REPLY_STATUS) {
+		if (set->type == REDIS_REPLY_ERROR)
+			log_warnx("redis %s: lock %s: %s", c->addr, o->key,
+			    set->str);
+		v = set->type == REDIS_REPLY_ERROR ? -1 : 0;
+		freeReplyObject(set);
+		freeReplyObject(r[o->first + 1]);
+		o->fn(o->arg, v, NULL);
+		return;
+	}
+	freeReplyObject(set);
+	memset(&e, 0, sizeof(e));
+	v = entry_found(c, &c->vfull, "read", o->key, r[o->first + 1], &e);
+	o->fn(o->arg, v == 0 ? 2 : v, v == 1 ? &e : NULL);
+}
+
+int
+cache_batch_run(struct cache *c, struct cache_batch *b)
+{
+	struct cache_batch now = *b;
+	redisReply **r = NULL;
+	size_t i, nr = 0;
+	int ret = -1;
+
+	/* Emptied first: the callbacks may queue the next batch. */
+	memset(b, 0, sizeof(*b));
+	for (i = 0; i < now.n; i++) {
+		now.ops[i].first = nr;
+		nr += now.ops[i].kind == OP_LOCKGET ? 2 : 1;
+	}
+	if (now.n == 0) {
+		ret = 0;
+		goto done;
+	}
+	if (now.pl.failed || (r = calloc(nr, sizeof(*r))) == NULL) {
+		if (!now.pl.failed)
+			log_warnx("redis %s: a batch of %zu: out of memory",
+			    c->addr, now.n);
+	} else if (cache_send_n(c, "batch", now.pl.buf, now.pl.len, nr, r) ==
+		0 &&
+	    batch_reload(c, now.ops, now.n, now.pl.buf, r) == 0)
+		ret = 0;
+	for (i = 0; i < now.n; i++)
+		if (ret == 0)
+			op_answer(c, &now.ops[i], r);
+		else
+			now.ops[i].fn(now.ops[i].arg, -1, NULL);
+	if (ret == -1 && r != NULL)
+		for (i = 0; i < nr; i++)
+			if (r[i] != NULL)
+				freeReplyObject(r[i]);
+done:
+	free(r);
+	ops_free(now.ops, now.n, &now.pl);
+	return ret;
 }
 
 int
@@ -1832,7 +2258,7 @@ cache_count(struct cache *c, const struct cache_count *add, size_t n)
 		snprintf(v[pl.n], sizeof(v[pl.n]), "%lld", add[i].delta);
 		argv[2] = add[i].name;
 		argv[3] = v[pl.n];
-		pipeline_add(&pl, 4, argv);
+		pipeline_add(&pl, 4, argv, NULL);
 	}
 	if (pl.failed) {
 		log_warnx("redis %s: HINCRBY %s: out of memory", c->addr,

@@ -45,6 +45,7 @@ struct cache_record {
 	const char *status;
 	time_t thisupd, nextupd, now;
 	const char *keyhash; /* learn responder, or NULL */
+	char kh[129]; /* room for keyhash (store_record()) */
 	const char *etag; /* SHA-1 hex of the response */
 	int unlock; /* let go of our lock too */
 };
@@ -173,6 +174,41 @@ int cache_breakers(struct cache *, long long now_ms,
  */
 int cache_lock_get(struct cache *, const char *key, long ms,
     struct cache_entry *);
+
+/*
+ * A batch of operations for the refresh daemon, formatted as they are
+ * queued and sent in one round trip by cache_batch_run(), each answered
+ * to its callback fn(arg, result, e) with the result its single
+ * counterpart returns: cache_batch_lock_get() as cache_lock_get() (with
+ * 1, e is the entry, the callback's to keep or clear; else NULL),
+ * cache_batch_put() as cache_put(), cache_batch_touch() as
+ * cache_touch(), cache_batch_fail() as cache_fail(), cache_batch_unlock()
+ * 1 or 0. When Redis fails, every callback is told -1. The queue calls
+ * return 0, or -1 (logged: a key too long, out of memory; the callback
+ * is then never called for it).
+ */
+struct cache_batch;
+typedef void cache_batch_fn(void *arg, int result, struct cache_entry *e);
+struct cache_batch *cache_batch_new(void);
+void cache_batch_free(struct cache_batch *);
+/* The operations queued. */
+size_t cache_batch_len(const struct cache_batch *);
+int cache_batch_lock_get(struct cache *, struct cache_batch *, const char *key,
+    long ms, cache_batch_fn *, void *);
+int cache_batch_put(struct cache *, struct cache_batch *, const char *key,
+    const struct cache_record *, cache_batch_fn *, void *);
+int cache_batch_touch(struct cache *, struct cache_batch *, const char *key,
+    time_t now, int unlock, cache_batch_fn *, void *);
+int cache_batch_fail(struct cache *, struct cache_batch *, const char *key,
+    time_t now, const char *why, int unlock, cache_batch_fn *, void *);
+int cache_batch_unlock(struct cache *, struct cache_batch *, const char *key,
+    cache_batch_fn *, void *);
+/*
+ * Sends what is queued at once and calls back each operation in the
+ * order queued; the batch is empty again before the first callback (they
+ * may queue the next). Returns 0, or -1 when Redis failed (logged).
+ */
+int cache_batch_run(struct cache *, struct cache_batch *);
 
 /*
  * One SCAN step over the entry keys from *cursor (0 to start); calls fn

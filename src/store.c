@@ -76,6 +76,36 @@ store_unfit(const struct ocsp_status *st)
 	return NULL;
 }
 
+int
+store_record(const struct store_item *it, const unsigned char *resp, size_t len,
+    time_t now, const struct store_result *res, struct cache_record *rec,
+    unsigned char **plain, char *err)
+{
+	memset(rec, 0, sizeof(*rec));
+	*plain = NULL;
+	rec->responder = it->responder;
+	/* Refresh with the client's request, or a plain one for a nonce. */
+	if (ocsp_req_has_nonce(it->req)) {
+		if (ocsp_req_plain(it->req, plain, &rec->request_len, err) ==
+		    -1)
+			return -1;
+		rec->request = *plain;
+	} else
+		rec->request = ocsp_req_get0_der(it->req, &rec->request_len);
+	if (it->learn &&
+	    ocsp_req_keyhash(it->req, rec->kh, sizeof(rec->kh)) == 0)
+		rec->keyhash = rec->kh;
+	rec->unlock = it->unlock;
+	rec->response = resp;
+	rec->response_len = len;
+	rec->etag = res->etag;
+	rec->status = ocsp_status_name(res->st.status);
+	rec->thisupd = res->st.thisupd;
+	rec->nextupd = res->st.nextupd;
+	rec->now = now;
+	return 0;
+}
+
 /* Writes the record of an answer checked into st. */
 static enum store_outcome
 store_put(struct cache *cache, const struct store_item *it,
@@ -83,30 +113,11 @@ store_put(struct cache *cache, const struct store_item *it,
     const struct store_result *res, char *err)
 {
 	struct cache_record rec;
-	unsigned char *plain = NULL;
-	char kh[129];
+	unsigned char *plain;
 	enum store_outcome ret = STORE_PASSED;
 
-	memset(&rec, 0, sizeof(rec));
-	rec.responder = it->responder;
-	/* Refresh with the client's request, or a plain one for a nonce. */
-	if (ocsp_req_has_nonce(it->req)) {
-		if (ocsp_req_plain(it->req, &plain, &rec.request_len, err) ==
-		    -1)
-			return STORE_PASSED;
-		rec.request = plain;
-	} else
-		rec.request = ocsp_req_get0_der(it->req, &rec.request_len);
-	if (it->learn && ocsp_req_keyhash(it->req, kh, sizeof(kh)) == 0)
-		rec.keyhash = kh;
-	rec.unlock = it->unlock;
-	rec.response = resp;
-	rec.response_len = len;
-	rec.etag = res->etag;
-	rec.status = ocsp_status_name(res->st.status);
-	rec.thisupd = res->st.thisupd;
-	rec.nextupd = res->st.nextupd;
-	rec.now = now;
+	if (store_record(it, resp, len, now, res, &rec, &plain, err) == -1)
+		return STORE_PASSED;
 	switch (cache_put(cache, it->key, &rec)) {
 	case 1:
 		ret = STORE_STORED;
@@ -132,13 +143,12 @@ store_same(const struct cache_entry *prev, const unsigned char *resp,
 
 /*
  * The stored bytes came back (a pre-signing responder): their signature
- * was checked when they were stored, their time window is checked here,
- * and only lastchecked is written.
+ * was checked when they were stored, their time window is checked here.
+ * STORE_UNCHANGED when only lastchecked is to be written.
  */
 static enum store_outcome
-store_unchanged(struct cache *cache, const struct config *cf,
-    const struct store_item *it, time_t now, struct store_result *res,
-    char *err)
+store_same_valid(const struct config *cf, const struct store_item *it,
+    time_t now, struct store_result *res, char *err)
 {
 	const struct cache_entry *prev = it->prev;
 	int i;
@@ -159,29 +169,20 @@ store_unchanged(struct cache *cache, const struct config *cf,
 		    (long long)(prev->thisupd - now));
 		return STORE_INVALID;
 	}
-	switch (cache_touch(cache, it->key, now, it->unlock)) {
-	case 1:
-		return STORE_UNCHANGED;
-	case 0:
-		errfmt(err, "the entry is gone");
-		return STORE_PASSED;
-	default:
-		errfmt(err, "the cache is unavailable");
-		return STORE_PASSED;
-	}
+	return STORE_UNCHANGED;
 }
 
 enum store_outcome
-store_response(struct cache *cache, const struct config *cf,
-    const struct store_item *it, const unsigned char *resp, size_t len,
-    time_t now, struct store_result *res, char *err)
+store_judge(const struct config *cf, const struct store_item *it,
+    const unsigned char *resp, size_t len, time_t now, struct store_result *res,
+    char *err)
 {
 	const char *why;
 
 	memset(res, 0, sizeof(*res));
 	store_etag(resp, len, res->etag);
 	if (store_same(it->prev, resp, len))
-		return store_unchanged(cache, cf, it, now, res, err);
+		return store_same_valid(cf, it, now, res, err);
 	if (ocsp_resp_check(resp, len, it->req, cf->issuers, now,
 		cf->clock_skew, &res->st, err) == -1)
 		return STORE_INVALID;
@@ -194,5 +195,31 @@ store_response(struct cache *cache, const struct config *cf,
 		errfmt(err, "%s", why);
 		return STORE_PASSED;
 	}
-	return store_put(cache, it, resp, len, now, res, err);
+	return STORE_STORED;
+}
+
+const char *
+store_touched(int r, char *err)
+{
+	if (r == 1)
+		return NULL;
+	errfmt(err, "%s",
+	    r == 0 ? "the entry is gone" : "the cache is unavailable");
+	return err;
+}
+
+enum store_outcome
+store_response(struct cache *cache, const struct config *cf,
+    const struct store_item *it, const unsigned char *resp, size_t len,
+    time_t now, struct store_result *res, char *err)
+{
+	enum store_outcome o = store_judge(cf, it, resp, len, now, res, err);
+
+	if (o == STORE_STORED)
+		return store_put(cache, it, resp, len, now, res, err);
+	if (o == STORE_UNCHANGED &&
+	    store_touched(cache_touch(cache, it->key, now, it->unlock), err) !=
+		NULL)
+		return STORE_PASSED;
+	return o;
 }

@@ -59,6 +59,28 @@ enum store_outcome store_response(struct cache *, const struct config *,
     const struct store_item *it, const unsigned char *resp, size_t len,
     time_t now, struct store_result *res, char *err);
 
+/*
+ * store_response() without the write, for those who write many at once
+ * (the refresh daemon): STORE_STORED when the answer is to be stored
+ * (store_record(), then cache_put()), STORE_UNCHANGED when only
+ * lastchecked is to be written (cache_touch(), then store_touched()).
+ */
+enum store_outcome store_judge(const struct config *,
+    const struct store_item *it, const unsigned char *resp, size_t len,
+    time_t now, struct store_result *res, char *err);
+/*
+ * The record that stores an answer store_judge() found fit, pointing
+ * into it, resp, res and rec itself; *plain (a request without its nonce,
+ * or NULL) is the caller's to OPENSSL_free() after the write. 0, or -1
+ * (err says why).
+ */
+struct cache_record;
+int store_record(const struct store_item *it, const unsigned char *resp,
+    size_t len, time_t now, const struct store_result *res,
+    struct cache_record *rec, unsigned char **plain, char *err);
+/* NULL when cache_touch() returned 1, else err saying why not. */
+const char *store_touched(int r, char *err);
+
 /* "nextUpdate in Ns" or "no nextUpdate", for log lines; buf or a constant. */
 const char *store_next_text(const struct ocsp_status *, time_t now, char *buf,
     size_t size);
