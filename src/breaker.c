@@ -15,11 +15,13 @@
 struct mem {
 	char host[256]; /* "" when free */
 	long long until, backoff, trial; /* ms */
+	long long closed_at; /* Redis said closed then (breaker_trust()) */
 };
 
 struct breaker {
 	struct cache *cache; /* borrowed */
 	long trial_ms;
+	long trust_ms; /* a closed verdict holds that long, 0: none */
 	unsigned int seed;
 	struct mem m[BREAKER_SLOTS];
 };
@@ -37,6 +39,12 @@ breaker_new(struct cache *c, long trial_ms)
 	b->trial_ms = trial_ms;
 	b->seed = (unsigned int)getpid() ^ (unsigned int)time(NULL);
 	return b;
+}
+
+void
+breaker_trust(struct breaker *b, long ms)
+{
+	b->trust_ms = ms;
 }
 
 void
@@ -144,6 +152,7 @@ mem_close(struct breaker *b, const char *host)
 enum breaker_verdict
 breaker_check(struct breaker *b, const char *url, time_t *until)
 {
+	struct mem *m;
 	char host[256];
 	long long now = cache_now_ms(), u = 0;
 	int r;
@@ -151,10 +160,15 @@ breaker_check(struct breaker *b, const char *url, time_t *until)
 	*until = 0;
 	if (breaker_host(url, host, sizeof(host)) == -1)
 		return BREAKER_GO;
+	if (b->trust_ms > 0 && (m = mem_find(b, host, 0)) != NULL &&
+	    m->until == 0 && now - m->closed_at < b->trust_ms)
+		return BREAKER_GO;
 	r = cache_breaker_check(b->cache, host, now, b->trial_ms, &u);
 	switch (r) {
 	case CACHE_BREAKER_CLOSED:
 		mem_close(b, host);
+		if (b->trust_ms > 0)
+			mem_find(b, host, 1)->closed_at = now;
 		return BREAKER_GO;
 	case CACHE_BREAKER_TRIAL:
 		return BREAKER_TRIAL;

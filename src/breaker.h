@@ -23,6 +23,12 @@ struct breaker;
  */
 struct breaker *breaker_new(struct cache *, long trial_ms);
 void breaker_free(struct breaker *);
+/*
+ * From now on, a closed verdict read from Redis holds for ms without
+ * asking again, unless a fetch of ours fails first (the refresh daemon:
+ * another process's opening is seen up to ms late).
+ */
+void breaker_trust(struct breaker *, long ms);
 
 enum breaker_verdict {
 	BREAKER_GO, /* closed: fetch */

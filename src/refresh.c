@@ -32,7 +32,11 @@ struct batch {
 	unsigned long slice, nslices; /* our share of the keys */
 };
 
-/* One fetch in flight. */
+/*
+ * One due entry: its lock and read queued, then (locked) waiting for
+ * room, fetched, and its write queued; freed once its last operation
+ * was answered.
+ */
 struct job {
 	struct pass *pass;
 	char *key;
@@ -40,8 +44,12 @@ struct job {
 	char *responder;
 	struct ocsp_req *req; /* owns the DER being posted */
 	struct cache_entry e; /* the entry as locked: its response */
-	struct inflight *host; /* its responder's count */
+	struct inflight *host; /* its responder's count, while fetched */
 	enum breaker_verdict verdict;
+	enum store_outcome o; /* the write queued: STORED or UNCHANGED */
+	struct store_result res;
+	unsigned char *resp; /* what is stored, for HAProxy */
+	size_t resp_len;
 };
 
 /* Fetches in flight from one responder (host and port). */
@@ -50,14 +58,26 @@ struct inflight {
 	long n;
 };
 
+/*
+ * Due entries are locked REFRESH_AHEAD times refresh_concurrency at once,
+ * in the round trip that also writes what the fetches before them
+ * brought; the locked ones wait in ready[] for room.
+ */
+#define REFRESH_AHEAD 2
+
 struct pass {
 	const struct config *cf;
 	struct cache *cache;
+	struct cache_batch *b; /* locks and writes, sent at once */
+	struct job **ready; /* locked, waiting for room */
+	size_t nready, ahead;
+	size_t nlocking; /* locks queued since the last round trip */
+	long lock_ms;
+	int failed; /* Redis failed: the walk ends */
 	struct upstream_multi *multi;
 	struct breaker *breaker;
 	struct inflight *hosts; /* refresh_concurrency of them */
 	struct refresh_stats *st;
-	struct tally t;
 	struct haproxy *hp; /* HAProxy's certificates, read at the first
 			     * store of the pass; NULL when unreachable */
 	int hp_asked;
@@ -98,19 +118,65 @@ refresh_due(const struct config *cf, const char *key,
 	return now - t->lastchecked >= cf->refresh_max_age;
 }
 
+/* The fetch is over: its responder's count goes down. */
+static void
+job_landed(struct job *j)
+{
+	if (j->host != NULL)
+		j->host->n--;
+	j->host = NULL;
+}
+
 static void
 job_free(struct job *j)
 {
 	if (j == NULL)
 		return;
+	job_landed(j);
 	free(j->key);
 	free(j->url);
 	free(j->responder);
+	free(j->resp);
 	ocsp_req_free(j->req);
 	cache_entry_clear(&j->e);
-	if (j->host != NULL)
-		j->host->n--;
 	free(j);
+}
+
+/* The last operation of a job was answered: whatever it said, done. */
+static void
+job_release(void *arg, int r, struct cache_entry *e)
+{
+	(void)r;
+	(void)e;
+	job_free(arg);
+}
+
+/*
+ * Lets go of the job's lock, in the next round trip, and of the job. A
+ * lock that could not be queued (logged) expires.
+ */
+static void
+job_unlock(struct job *j)
+{
+	struct pass *ps = j->pass;
+
+	if (cache_batch_unlock(ps->cache, ps->b, j->key, job_release, j) == -1)
+		job_free(j);
+}
+
+/*
+ * Records a failed refresh on the entry (which lets go of the lock), in
+ * the next round trip, and the job goes with it.
+ */
+static void
+job_fail(struct job *j, const char *why)
+{
+	struct pass *ps = j->pass;
+
+	ps->st->failed++;
+	if (cache_batch_fail(ps->cache, ps->b, j->key, time(NULL), why, 1,
+		job_release, j) == -1)
+		job_free(j);
 }
 
 /*
@@ -123,7 +189,7 @@ static void
 refresh_push(struct pass *ps, const char *key, const unsigned char *der,
     size_t len)
 {
-	if (ps->cf->haproxy_socket == NULL)
+	if (ps->cf->haproxy_socket == NULL || der == NULL)
 		return;
 	if (!ps->hp_asked) {
 		ps->hp_asked = 1;
@@ -137,6 +203,70 @@ refresh_push(struct pass *ps, const char *key, const unsigned char *der,
 	}
 }
 
+/* A store or a touch was answered (cache_put(), cache_touch()). */
+static void
+job_written(void *arg, int r, struct cache_entry *e)
+{
+	struct job *j = arg;
+	struct pass *ps = j->pass;
+	char why[ERRLEN], next[48];
+	time_t now = time(NULL);
+
+	(void)e;
+	if (r == 1) {
+		if (j->o == STORE_STORED)
+			refresh_push(ps, j->key, j->resp, j->resp_len);
+		ps->st->refreshed++;
+		ps->st->unchanged += j->o == STORE_UNCHANGED;
+		log_debug("%s: refreshed from %s: %s, %s%s", j->key, j->url,
+		    ocsp_status_name(j->res.st.status),
+		    store_next_text(&j->res.st, now, next, sizeof(next)),
+		    j->o == STORE_UNCHANGED ? ", unchanged" : "");
+		job_free(j);
+		return;
+	}
+	if (j->o == STORE_UNCHANGED)
+		store_touched(r, why);
+	else
+		errfmt(why, "%s",
+		    r == 0 ? "the cache holds a newer response"
+			   : "the cache is unavailable");
+	log_warnx("%s: refresh from %s failed: valid but not stored: %s",
+	    j->key, j->url, why);
+	job_fail(j, why);
+}
+
+/* Queues the store of a fit answer (store_judge()). */
+static void
+job_store(struct job *j, const struct store_item *it, const unsigned char *out,
+    size_t outlen, time_t now)
+{
+	struct pass *ps = j->pass;
+	struct cache_record rec;
+	unsigned char *plain;
+	char why[ERRLEN];
+	int r;
+
+	if (store_record(it, out, outlen, now, &j->res, &rec, &plain, why) ==
+	    -1) {
+		log_warnx("%s: refresh from %s failed: valid but not stored: "
+			  "%s",
+		    j->key, j->url, why);
+		job_fail(j, why);
+		return;
+	}
+	if (ps->cf->haproxy_socket != NULL &&
+	    (j->resp = malloc(outlen)) != NULL) {
+		memcpy(j->resp, out, outlen);
+		j->resp_len = outlen;
+	}
+	r = cache_batch_put(ps->cache, ps->b, j->key, &rec, job_written, j);
+	OPENSSL_free(plain);
+	if (r == -1)
+		job_free(j);
+}
+
+/* A fetch ended: its answer judged, its write queued. */
 static void
 job_done(void *arg, const unsigned char *out, size_t outlen, const char *err,
     const char *reason)
@@ -148,40 +278,29 @@ job_done(void *arg, const unsigned char *out, size_t outlen, const char *err,
 	    .responder = j->responder,
 	    .prev = &j->e,
 	    .unlock = 1};
-	struct store_result res;
-	enum store_outcome o = STORE_INVALID;
-	char why[ERRLEN], next[48];
+	char why[ERRLEN];
 	time_t now = time(NULL);
 
 	why[0] = '\0';
+	job_landed(j);
 	breaker_done(ps->breaker, j->url, j->verdict, reason);
-	if (out != NULL)
-		o = store_response(ps->cache, ps->cf, &it, out, outlen, now,
-		    &res, why);
-	else
-		snprintf(why, sizeof(why), "%s", err);
-	if (o == STORE_STORED)
-		refresh_push(ps, j->key, out, outlen);
-	if (o == STORE_STORED || o == STORE_UNCHANGED) {
-		ps->st->refreshed++;
-		ps->st->unchanged += o == STORE_UNCHANGED;
-		log_debug("%s: refreshed from %s: %s, %s%s", j->key, j->url,
-		    ocsp_status_name(res.st.status),
-		    store_next_text(&res.st, now, next, sizeof(next)),
-		    o == STORE_UNCHANGED ? ", unchanged" : "");
-	} else {
-		ps->st->failed++;
-		/* Lets go of the lock too (a no-op if the store did). */
-		cache_fail(ps->cache, j->key, now, why, 1);
-		if (out == NULL)
-			log_warnx("%s: refresh failed: %s", j->key, why);
-		else
-			log_warnx("%s: refresh from %s failed: %s%s", j->key,
-			    j->url,
-			    o == STORE_PASSED ? "valid but not stored: " : "",
-			    why);
+	if (out == NULL) {
+		log_warnx("%s: refresh failed: %s", j->key, err);
+		job_fail(j, err);
+		return;
 	}
-	job_free(j);
+	j->o = store_judge(ps->cf, &it, out, outlen, now, &j->res, why);
+	if (j->o == STORE_STORED)
+		job_store(j, &it, out, outlen, now);
+	else if (j->o == STORE_UNCHANGED) {
+		if (cache_batch_touch(ps->cache, ps->b, j->key, now, 1,
+			job_written, j) == -1)
+			job_free(j);
+	} else {
+		log_warnx("%s: refresh from %s failed: %s%s", j->key, j->url,
+		    j->o == STORE_PASSED ? "valid but not stored: " : "", why);
+		job_fail(j, why);
+	}
 }
 
 /* A fetch abandoned at shutdown: its lock is let go, nothing counted. */
@@ -215,46 +334,67 @@ entry_times(const struct cache_entry *e, struct refresh_times *t)
 }
 
 /*
- * Locks the job's key and reads it into j->e: 1 when it is to be
- * fetched (the lock held), 0 when not (skipped or removed; no lock), -1
- * when Redis fails.
+ * Judges a locked entry as it reads now (another daemon or a client may
+ * have refreshed it since the peek) and makes its request: 1 ready to
+ * fetch, 0 not (skipped or removed).
  */
 static int
-refresh_lock(struct pass *ps, struct job *j, time_t now)
+job_prepare(struct pass *ps, struct job *j)
 {
 	struct refresh_times t;
 	const struct cache_entry *e = &j->e;
-	int r;
+	char err[ERRLEN];
 
-	/* Lock and read again: another daemon may have just done it. */
-	r = cache_lock_get(ps->cache, j->key,
-	    (ps->cf->upstream_timeout + 5) * 1000, &j->e);
-	if (r == 0) {
-		ps->st->skipped++;
-		log_debug("%s: locked by another daemon or a client", j->key);
-	}
-	if (r != 1) {
-		if (r == 2)
-			cache_unlock(ps->cache, j->key);
-		return r == -1 ? -1 : 0;
-	}
 	entry_times(e, &t);
-	if (!refresh_due(ps->cf, j->key, &t, now)) {
+	if (!refresh_due(ps->cf, j->key, &t, time(NULL))) {
 		ps->st->skipped++;
-		cache_unlock(ps->cache, j->key);
 		return 0;
 	}
-	/* Judged under the lock, on what it holds now: a client may have
-	 * stored the key again since the batch was read. */
 	if (e->request == NULL || e->request_len == 0 || e->responder == NULL ||
 	    *e->responder == '\0') {
 		refresh_remove(ps, j->key,
 		    e->request == NULL || e->request_len == 0 ? "no request"
 							      : "no responder");
-		cache_unlock(ps->cache, j->key);
+		return 0;
+	}
+	if ((j->req = ocsp_req_parse((const unsigned char *)e->request,
+		 e->request_len, err)) == NULL) {
+		refresh_remove(ps, j->key, err);
+		return 0;
+	}
+	if ((j->responder = strdup(e->responder)) == NULL ||
+	    (j->url = store_url(e->responder)) == NULL) {
+		log_warnx("%s: refresh: out of memory", j->key);
 		return 0;
 	}
 	return 1;
+}
+
+/* The lock and read of a job were answered (cache_lock_get()). */
+static void
+job_locked(void *arg, int r, struct cache_entry *e)
+{
+	struct job *j = arg;
+	struct pass *ps = j->pass;
+
+	if (r == -1)
+		ps->failed = 1;
+	if (r == 0) {
+		ps->st->skipped++;
+		log_debug("%s: locked by another daemon or a client", j->key);
+	}
+	if (r == 2)
+		job_unlock(j);
+	if (r != 1) {
+		if (r != 2)
+			job_free(j);
+		return;
+	}
+	j->e = *e;
+	if (!job_prepare(ps, j))
+		job_unlock(j);
+	else
+		ps->ready[ps->nready++] = j;
 }
 
 /* The in-flight count of url's responder (a free one taken), or NULL. */
@@ -295,15 +435,13 @@ refresh_start(struct pass *ps, struct job *j, time_t now)
 	ps->st->due++;
 	j->verdict = breaker_check(ps->breaker, j->url, &until);
 	if (j->verdict == BREAKER_HOLD) {
-		ps->st->failed++;
 		ps->st->held++;
 		errfmt(err,
 		    "not fetched: responder held off (circuit open) "
 		    "for %lld s more",
 		    (long long)(until - now));
 		log_debug("%s: refresh %s", j->key, err);
-		cache_fail(ps->cache, j->key, now, err, 1);
-		job_free(j);
+		job_fail(j, err);
 		return;
 	}
 	der = ocsp_req_get0_der(j->req, &len);
@@ -312,58 +450,10 @@ refresh_start(struct pass *ps, struct job *j, time_t now)
 	if (upstream_multi_add(ps->multi, j->url, der, len, j, err) == -1) {
 		/* Recorded like a failed fetch (and the lock let go), so
 		 * that it backs off and `ocspxy status` says why. */
-		ps->st->failed++;
 		log_warnx("%s: refresh: %s", j->key, err);
-		cache_fail(ps->cache, j->key, now, err, 1);
-		job_free(j);
+		job_landed(j);
+		job_fail(j, err);
 	}
-}
-
-/*
- * Locks key, as peek read it, and starts its fetch when it is due.
- * Returns 0, or -1 when Redis fails or memory runs out.
- */
-static int
-refresh_one(struct pass *ps, const char *key, const struct cache_entry *peek)
-{
-	struct refresh_times t;
-	struct job *j;
-	char err[ERRLEN];
-	time_t now = time(NULL);
-	int r;
-
-	ps->st->seen++;
-	/* (An entry without times, corrupt or gone, is due.) */
-	entry_times(peek, &t);
-	if (!refresh_due(ps->cf, key, &t, now))
-		return 0;
-	if ((j = calloc(1, sizeof(*j))) == NULL ||
-	    (j->key = strdup(key)) == NULL) {
-		log_warnx("%s: refresh: out of memory", key);
-		job_free(j);
-		return -1;
-	}
-	j->pass = ps;
-	if ((r = refresh_lock(ps, j, now)) != 1) {
-		job_free(j);
-		return r;
-	}
-	if ((j->responder = strdup(j->e.responder)) == NULL ||
-	    (j->url = store_url(j->e.responder)) == NULL) {
-		log_warnx("%s: refresh: out of memory", key);
-		cache_unlock(ps->cache, key);
-		job_free(j);
-		return -1;
-	}
-	if ((j->req = ocsp_req_parse((const unsigned char *)j->e.request,
-		 j->e.request_len, err)) == NULL) {
-		refresh_remove(ps, key, err);
-		cache_unlock(ps->cache, key);
-		job_free(j);
-		return 0;
-	}
-	refresh_start(ps, j, now);
-	return 0;
 }
 
 /* Which of n workers refreshes key. */
@@ -429,18 +519,14 @@ batch_clear(struct batch *b)
 
 /*
  * Runs the transfers until fewer than refresh_concurrency are in flight,
- * and fewer than refresh_per_responder from the responder peek names, or
- * a stop.
+ * and fewer than refresh_per_responder from url's responder, or a stop.
  */
 static int
-refresh_room(struct pass *ps, const struct cache_entry *peek,
-    volatile sig_atomic_t *stop)
+refresh_room(struct pass *ps, const char *url, volatile sig_atomic_t *stop)
 {
-	const struct inflight *h = NULL;
+	const struct inflight *h = refresh_host(ps, url);
 	int n;
 
-	if (peek->responder != NULL)
-		h = refresh_host(ps, peek->responder);
 	while ((n = upstream_multi_run(ps->multi, 0, job_done)) >= 0 &&
 	    !*stop &&
 	    (n >= ps->cf->refresh_concurrency ||
@@ -448,6 +534,68 @@ refresh_room(struct pass *ps, const struct cache_entry *peek,
 		if (upstream_multi_run(ps->multi, 200, job_done) == -1)
 			return -1;
 	return n < 0 ? -1 : 0;
+}
+
+/*
+ * One round trip: the writes of the fetches that ended and the locks
+ * queued since the last; then the fetches of the entries locked start,
+ * each when there is room. Returns 0, or -1 when Redis or the transfers
+ * failed (logged).
+ */
+static int
+refresh_round(struct pass *ps, volatile sig_atomic_t *stop)
+{
+	size_t i;
+	int ret = 0;
+
+	if (cache_batch_run(ps->cache, ps->b) == -1)
+		ps->failed = 1;
+	for (i = 0; i < ps->nready; i++) {
+		if (ret == 0 && !*stop && !ps->failed &&
+		    refresh_room(ps, ps->ready[i]->url, stop) == -1)
+			ret = -1;
+		if (ret == 0 && !*stop && !ps->failed)
+			refresh_start(ps, ps->ready[i], time(NULL));
+		else
+			job_unlock(ps->ready[i]);
+	}
+	ps->nready = 0;
+	return ret == -1 || ps->failed ? -1 : 0;
+}
+
+/*
+ * Queues the lock and read of key, as peek read it, when it is due; a
+ * round trip once enough are queued. Returns 0, or -1 when Redis fails
+ * or memory runs out.
+ */
+static int
+refresh_one(struct pass *ps, const char *key, const struct cache_entry *peek,
+    volatile sig_atomic_t *stop)
+{
+	struct refresh_times t;
+	struct job *j;
+
+	ps->st->seen++;
+	/* (An entry without times, corrupt or gone, is due.) */
+	entry_times(peek, &t);
+	if (!refresh_due(ps->cf, key, &t, time(NULL)))
+		return 0;
+	if ((j = calloc(1, sizeof(*j))) == NULL ||
+	    (j->key = strdup(key)) == NULL) {
+		log_warnx("%s: refresh: out of memory", key);
+		job_free(j);
+		return -1;
+	}
+	j->pass = ps;
+	if (cache_batch_lock_get(ps->cache, ps->b, key, ps->lock_ms, job_locked,
+		j) == -1) {
+		job_free(j);
+		return -1;
+	}
+	if (++ps->nlocking < ps->ahead)
+		return 0;
+	ps->nlocking = 0;
+	return refresh_round(ps, stop);
 }
 
 /*
@@ -473,6 +621,79 @@ refresh_report(struct cache *c, const struct refresh_stats *st)
 		    gone);
 }
 
+/* Sets up a pass over cf's cache: 0, or -1 (logged). */
+static int
+pass_init(struct pass *ps, const struct config *cf, struct refresh_stats *st)
+{
+	memset(ps, 0, sizeof(*ps));
+	ps->cf = cf;
+	ps->st = st;
+	ps->ahead = (size_t)cf->refresh_concurrency * REFRESH_AHEAD;
+	/* A job locked ahead waits for room at most about one fetch. */
+	ps->lock_ms = (2 * cf->upstream_timeout + 5) * 1000;
+	if ((ps->cache = cache_new(cf)) == NULL ||
+	    (ps->b = cache_batch_new()) == NULL ||
+	    (ps->multi = upstream_multi_new(cf)) == NULL ||
+	    (ps->breaker = breaker_new(ps->cache,
+		 (cf->upstream_timeout + 1) * 1000)) == NULL)
+		return -1;
+	/* A breaker opened by another process is seen up to 200 ms late:
+	 * one Redis round trip per responder and not per entry. */
+	breaker_trust(ps->breaker, 200);
+	if ((ps->ready = calloc(ps->ahead, sizeof(*ps->ready))) == NULL ||
+	    (ps->hosts = calloc((size_t)cf->refresh_concurrency,
+		 sizeof(*ps->hosts))) == NULL) {
+		log_warn("refresh: calloc");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Sends what is queued; the entries it locks are let go at once (the
+ * walk was cut short), in one more round trip.
+ */
+static void
+pass_flush(struct pass *ps)
+{
+	size_t i;
+
+	if (ps->b == NULL)
+		return;
+	cache_batch_run(ps->cache, ps->b);
+	for (i = 0; i < ps->nready; i++)
+		job_unlock(ps->ready[i]);
+	ps->nready = 0;
+	cache_batch_run(ps->cache, ps->b);
+}
+
+/*
+ * Lets the fetches in flight end, within upstream_timeout, writing what
+ * they bring; then what is still queued is sent and the pass freed.
+ */
+static void
+pass_end(struct pass *ps)
+{
+	time_t deadline = time(NULL) + ps->cf->upstream_timeout;
+	int n = 0;
+
+	if (ps->multi != NULL)
+		while ((n = upstream_multi_run(ps->multi, 200, job_done)) > 0 &&
+		    time(NULL) < deadline)
+			pass_flush(ps);
+	if (n > 0)
+		log_info("refresh: %d fetches abandoned", n);
+	pass_flush(ps);
+	upstream_multi_free(ps->multi, job_drop);
+	pass_flush(ps);
+	cache_batch_free(ps->b);
+	free(ps->ready);
+	free(ps->hosts);
+	breaker_free(ps->breaker);
+	cache_free(ps->cache);
+	haproxy_free(ps->hp);
+}
+
 /*
  * Walks the keys of slice (of nslices: a key's share by its hash), and
  * refreshes the due ones. Returns 0, or -1 (logged) when the walk was
@@ -487,57 +708,31 @@ refresh_slice(const struct config *cf, volatile sig_atomic_t *stop,
 	struct batch b;
 	unsigned long long cursor = 0;
 	size_t i;
-	time_t deadline;
-	int ret = -1, n;
+	int ret = -1;
 
-	memset(&ps, 0, sizeof(ps));
 	memset(&b, 0, sizeof(b));
-	ps.cf = cf;
-	ps.st = st;
 	b.slice = slice;
 	b.nslices = nslices;
-	if ((ps.cache = cache_new(cf)) == NULL ||
-	    (ps.multi = upstream_multi_new(cf)) == NULL ||
-	    (ps.breaker = breaker_new(ps.cache,
-		 (cf->upstream_timeout + 1) * 1000)) == NULL ||
-	    (ps.hosts = calloc((size_t)cf->refresh_concurrency,
-		 sizeof(*ps.hosts))) == NULL)
+	if (pass_init(&ps, cf, st) == -1)
 		goto done;
 	do {
 		if (cache_scan(ps.cache, &cursor, 200, batch_add, &b) == -1 ||
 		    batch_peek(&ps, &b) == -1)
-			goto drain;
-		for (i = 0; i < b.n && !*stop; i++) {
-			if (b.bad[i])
-				continue;
-			if (refresh_room(&ps, &b.e[i], stop) == -1)
-				goto drain;
-			if (*stop)
-				break;
-			if (refresh_one(&ps, b.keys[i], &b.e[i]) == -1)
-				goto drain;
-		}
+			goto done;
+		for (i = 0; i < b.n && !*stop; i++)
+			if (!b.bad[i] &&
+			    refresh_one(&ps, b.keys[i], &b.e[i], stop) == -1)
+				goto done;
 		batch_clear(&b);
 	} while (cursor != 0 && !*stop);
-	ret = 0;
-drain:
-	/* Let the fetches in flight end, within upstream_timeout. */
-	deadline = time(NULL) + cf->upstream_timeout;
-	while ((n = upstream_multi_run(ps.multi, 200, job_done)) > 0 &&
-	    time(NULL) < deadline)
-		;
-	if (n > 0)
-		log_info("refresh: %d fetches abandoned", n);
+	if (refresh_round(&ps, stop) == 0)
+		ret = 0;
 done:
+	pass_end(&ps);
 	batch_clear(&b);
 	free(b.keys);
 	free(b.e);
 	free(b.bad);
-	upstream_multi_free(ps.multi, job_drop);
-	free(ps.hosts);
-	breaker_free(ps.breaker);
-	cache_free(ps.cache);
-	haproxy_free(ps.hp);
 	return ret;
 }
 
