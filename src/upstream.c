@@ -54,6 +54,10 @@ struct upstream_multi {
 	struct curl_slist *hdrs;
 	int running;
 	struct xfer *list; /* in flight */
+	struct xfer *idle; /* ended, their handles kept for the next */
+	char *url; /* the last URL the policy let through, */
+	const struct scheme *scheme; /* its scheme */
+	int listed; /* and whether upstream_allow names its host */
 };
 
 static struct curl_slist *
@@ -499,10 +503,51 @@ upstream_multi_free(struct upstream_multi *um, void (*drop)(void *))
 			drop(x->arg);
 		xfer_free(x);
 	}
+	while ((x = um->idle) != NULL) {
+		um->idle = x->next;
+		xfer_free(x);
+	}
 	if (um->m != NULL)
 		curl_multi_cleanup(um->m);
 	curl_slist_free_all(um->hdrs);
+	free(um->url);
 	free(um);
+}
+
+/*
+ * A transfer for url: an idle one reused (its handle keeps libcurl's
+ * state: a handle per transfer costs more than the transfer), its URL
+ * judged by the policy unless it is the last one judged. NULL with err.
+ */
+static struct xfer *
+multi_xfer(struct upstream_multi *um, const char *url, char *err)
+{
+	struct xfer *x;
+
+	if ((x = um->idle) != NULL)
+		um->idle = x->next;
+	else if ((x = calloc(1, sizeof(*x))) == NULL) {
+		errfmt(err, "%s: out of memory", url);
+		return NULL;
+	}
+	x->next = x->prev = NULL;
+	x->cf = um->cf;
+	x->max = (size_t)um->cf->max_response_bytes;
+	if (um->url != NULL && strcmp(um->url, url) == 0) {
+		x->scheme = um->scheme;
+		x->listed = um->listed;
+		return x;
+	}
+	if (xfer_policy(x, url, err) == -1) {
+		xfer_free(x);
+		return NULL;
+	}
+	free(um->url);
+	if ((um->url = strdup(url)) != NULL) {
+		um->scheme = x->scheme;
+		um->listed = x->listed;
+	}
+	return x;
 }
 
 int
@@ -511,18 +556,10 @@ upstream_multi_add(struct upstream_multi *um, const char *url,
 {
 	struct xfer *x;
 
-	if ((x = calloc(1, sizeof(*x))) == NULL) {
-		errfmt(err, "%s: out of memory", url);
+	if ((x = multi_xfer(um, url, err)) == NULL)
 		return -1;
-	}
-	x->cf = um->cf;
-	x->max = (size_t)um->cf->max_response_bytes;
 	x->arg = arg;
-	if (xfer_policy(x, url, err) == -1) {
-		xfer_free(x);
-		return -1;
-	}
-	if ((x->h = curl_easy_init()) == NULL ||
+	if ((x->h == NULL && (x->h = curl_easy_init()) == NULL) ||
 	    xfer_setup(x, um->hdrs, url, body, len) == -1 ||
 	    curl_multi_add_handle(um->m, x->h) != CURLM_OK) {
 		errfmt(err, "%s: libcurl refused the transfer", url);
@@ -571,7 +608,8 @@ upstream_multi_run(struct upstream_multi *um, int ms, upstream_done_fn done)
 		else
 			done(x->arg, NULL, 0, err,
 			    x->reason ? x->reason : "other");
-		xfer_free(x);
+		x->next = um->idle;
+		um->idle = x;
 	}
 	return um->running;
 }
