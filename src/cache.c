@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,7 +40,7 @@ enum field_kind {
 #define READ_HIT                                                               \
 	0x01 /* cache_hit(): what a hit serves and what the                    \
 	      * memory tier needs to write it back */
-#define READ_PEEK 0x02 /* cache_peek_many(): what the refresh needs */
+#define READ_PEEK 0x02 /* cache_peek_many(): the refresh's schedule */
 #define READ_FULL 0x04 /* cache_get(), cache_lock_get() */
 #define FOUND 0x08 /* present: the read found an entry */
 #define RENEWS 0x10 /* present: a client's miss renews the key */
@@ -69,9 +70,9 @@ struct field {
 #define M(m) offsetof(struct cache_entry, m)
 static const struct field fields[F_COUNT] = {
     [F_RESPONDER] = {"ocsp_responder", FIELD_STR, M(responder), 0,
-	READ_ALL | FOUND, NULL},
+	READ_HIT | READ_FULL | FOUND, NULL},
     [F_REQUEST] = {"request", FIELD_BYTES, M(request), M(request_len),
-	READ_ALL | FOUND | RENEWS, NULL},
+	READ_HIT | READ_FULL | FOUND | RENEWS, NULL},
     [F_RESPONSE] = {"response", FIELD_BYTES, M(response), M(response_len),
 	READ_HIT | READ_FULL | FOUND | RENEWS, NULL},
     [F_THISUPD] = {"thisupd", FIELD_TIME, M(thisupd), 0, READ_ALL, NULL},
@@ -387,7 +388,11 @@ struct cache {
 	time_t track_retry_at; /* no new try before */
 	struct script scripts[S_COUNT];
 	struct view vhit, vpeek, vfull; /* the reads, from fields[] */
+	struct flight *fl; /* a batch sent, its replies read as they come */
 };
+
+static void flight_free(struct flight *);
+static void flight_read(struct cache *, int wait);
 
 static int cache_lockname(const struct cache *, const char *, char *, size_t);
 
@@ -518,6 +523,7 @@ cache_free(struct cache *c)
 
 	if (c == NULL)
 		return;
+	flight_free(c->fl);
 	if (c->ctx != NULL)
 		redisFree(c->ctx);
 	if (c->rctx != NULL)
@@ -917,6 +923,9 @@ cache_send_n(struct cache *c, const char *name, const char *cmds, size_t len,
 	size_t i, got;
 	int reused, retried;
 
+	/* A batch in flight on the connection first reads its replies. */
+	if (c->fl != NULL)
+		flight_read(c, 1);
 	for (retried = 0;; retried = 1) {
 		reused = c->ctx != NULL;
 		if ((ctx = cache_conn(c)) == NULL)
@@ -2050,45 +2059,264 @@ op_answer(struct cache *c, const struct op *o, redisReply **r)
 	o->fn(o->arg, v == 0 ? 2 : v, v == 1 ? &e : NULL);
 }
 
+/*
+ * A batch sent by cache_batch_send(): its replies read as they arrive,
+ * its callbacks called once all are in (or Redis failed).
+ */
+enum flight_state {
+	FLIGHT_ON, /* replies awaited */
+	FLIGHT_IN, /* every reply read */
+	FLIGHT_FAILED /* Redis failed (logged) */
+};
+struct flight {
+	enum flight_state state;
+	struct cache_batch b; /* the operations and their bytes */
+	redisReply **r;
+	size_t nr, got;
+	long long deadline_ms;
+	int reused; /* sent on a connection kept from before */
+};
+
+static void
+flight_free(struct flight *fl)
+{
+	size_t i;
+
+	if (fl == NULL)
+		return;
+	for (i = 0; fl->r != NULL && i < fl->nr; i++)
+		if (fl->r[i] != NULL)
+			freeReplyObject(fl->r[i]);
+	free(fl->r);
+	ops_free(fl->b.ops, fl->b.n, &fl->b.pl);
+	free(fl);
+}
+
+/*
+ * The connection failed before every reply was read. One that Redis
+ * closed while kept (its idle timeout, a restart) before a reply came is
+ * no outage: the batch goes again, at once, on a new connection.
+ */
+static void
+flight_lost(struct cache *c, const char *why)
+{
+	struct flight *fl = c->fl;
+
+	fl->state = FLIGHT_FAILED;
+	if (fl->reused && fl->got == 0) {
+		redisFree(c->ctx);
+		c->ctx = NULL;
+		if (cache_send_n(c, "batch", fl->b.pl.buf, fl->b.pl.len, fl->nr,
+			fl->r) == 0) {
+			fl->got = fl->nr;
+			fl->state = FLIGHT_IN;
+		}
+		return;
+	}
+	cache_broken(c, "batch", why);
+}
+
+/*
+ * Takes what arrived on the connection (with wait, blocking until some
+ * does): 1 some did, 0 none yet, or -1 with why set (the connection
+ * closed, failed or timed out).
+ */
+static int
+flight_take(struct cache *c, int wait, char *why, size_t size)
+{
+	redisContext *ctx = c->ctx;
+	char buf[16384];
+	ssize_t n;
+
+	if (wait) {
+		if (redisBufferRead(ctx) == REDIS_OK)
+			return 1;
+		snprintf(why, size, "%s", ctx->errstr);
+		return -1;
+	}
+	if (cache_now_ms() > c->fl->deadline_ms) {
+		snprintf(why, size, "no reply within redis_timeout");
+		return -1;
+	}
+	while ((n = recv(ctx->fd, buf, sizeof(buf), MSG_DONTWAIT)) == -1 &&
+	    errno == EINTR)
+		;
+	if (n > 0 && redisReaderFeed(ctx->reader, buf, (size_t)n) == REDIS_OK)
+		return 1;
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	snprintf(why, size, "%s",
+	    n == 0	? "connection closed"
+		: n > 0 ? "protocol error"
+			: strerror(errno));
+	return -1;
+}
+
+/*
+ * Reads the replies of the batch in flight that arrived (with wait,
+ * until every one is in, or the connection's timeout).
+ */
+static void
+flight_read(struct cache *c, int wait)
+{
+	struct flight *fl = c->fl;
+	char why[WHYLEN];
+	void *rep;
+	size_t i;
+
+	while (fl->state == FLIGHT_ON && fl->got < fl->nr) {
+		rep = NULL;
+		if (redisGetReplyFromReader(c->ctx, &rep) != REDIS_OK) {
+			flight_lost(c, c->ctx->errstr);
+			return;
+		}
+		if (rep != NULL) {
+			fl->r[fl->got++] = rep;
+			continue;
+		}
+		switch (flight_take(c, wait, why, sizeof(why))) {
+		case -1:
+			flight_lost(c, why);
+			return;
+		case 0:
+			return; /* more to come */
+		}
+	}
+	if (fl->state != FLIGHT_ON)
+		return;
+	fl->state = FLIGHT_IN;
+	/* Sent to a master that became a replica (see cache_send_n()):
+	 * nothing was written; again, to the master found again. */
+	if (c->sn != NULL && replies_readonly(fl->r, fl->nr)) {
+		for (i = 0; i < fl->nr; i++) {
+			freeReplyObject(fl->r[i]);
+			fl->r[i] = NULL;
+		}
+		redisFree(c->ctx);
+		c->ctx = NULL;
+		if (cache_send_n(c, "batch", fl->b.pl.buf, fl->b.pl.len, fl->nr,
+			fl->r) == -1)
+			fl->state = FLIGHT_FAILED;
+	}
+}
+
+/* The callbacks of the batch whose replies are in, or that failed. */
+static int
+flight_answer(struct cache *c)
+{
+	struct flight *fl = c->fl;
+	size_t i;
+	int ok;
+
+	/* Taken off first: the callbacks may send the next batch. */
+	c->fl = NULL;
+	ok = fl->state == FLIGHT_IN &&
+	    batch_reload(c, fl->b.ops, fl->b.n, fl->b.pl.buf, fl->r) == 0;
+	for (i = 0; i < fl->b.n; i++)
+		if (ok)
+			op_answer(c, &fl->b.ops[i], fl->r);
+		else
+			fl->b.ops[i].fn(fl->b.ops[i].arg, -1, NULL);
+	if (ok)
+		memset(fl->r, 0, fl->nr * sizeof(*fl->r)); /* taken */
+	flight_free(fl);
+	return ok ? 0 : -1;
+}
+
+int
+cache_batch_send(struct cache *c, struct cache_batch *b)
+{
+	struct flight *fl;
+	redisContext *ctx;
+	size_t i;
+	int done = 0;
+
+	if (c->fl != NULL)
+		cache_batch_finish(c);
+	if (b->n == 0)
+		return 0;
+	if ((fl = calloc(1, sizeof(*fl))) == NULL) {
+		log_warnx("redis %s: a batch of %zu: out of memory", c->addr,
+		    b->n);
+		return -1;
+	}
+	fl->b = *b;
+	memset(b, 0, sizeof(*b));
+	c->fl = fl;
+	for (i = 0; i < fl->b.n; i++) {
+		fl->b.ops[i].first = fl->nr;
+		fl->nr += fl->b.ops[i].kind == OP_LOCKGET ? 2 : 1;
+	}
+	fl->state = FLIGHT_FAILED;
+	if (fl->b.pl.failed ||
+	    (fl->r = calloc(fl->nr, sizeof(*fl->r))) == NULL) {
+		if (!fl->b.pl.failed)
+			log_warnx("redis %s: a batch of %zu: out of memory",
+			    c->addr, fl->b.n);
+		return -1;
+	}
+	fl->reused = c->ctx != NULL;
+	if ((ctx = cache_conn(c)) == NULL)
+		return -1;
+	fl->state = FLIGHT_ON;
+	fl->deadline_ms = cache_now_ms() + c->timeout_ms;
+	if (redisAppendFormattedCommand(ctx, fl->b.pl.buf, fl->b.pl.len) !=
+	    REDIS_OK) {
+		flight_lost(c, ctx->errstr);
+		return fl->state == FLIGHT_FAILED ? -1 : 0;
+	}
+	while (!done)
+		if (redisBufferWrite(ctx, &done) != REDIS_OK) {
+			flight_lost(c, ctx->errstr);
+			return fl->state == FLIGHT_FAILED ? -1 : 0;
+		}
+	return 0;
+}
+
+int
+cache_batch_fd(const struct cache *c)
+{
+	return c->fl != NULL && c->fl->state == FLIGHT_ON && c->ctx != NULL
+	    ? c->ctx->fd
+	    : -1;
+}
+
+int
+cache_batch_busy(const struct cache *c)
+{
+	return c->fl != NULL;
+}
+
+int
+cache_batch_poll(struct cache *c)
+{
+	if (c->fl == NULL)
+		return 1;
+	if (c->fl->state == FLIGHT_ON)
+		flight_read(c, 0);
+	if (c->fl->state == FLIGHT_ON)
+		return 0;
+	return flight_answer(c) == 0 ? 1 : -1;
+}
+
+int
+cache_batch_finish(struct cache *c)
+{
+	if (c->fl == NULL)
+		return 0;
+	if (c->fl->state == FLIGHT_ON)
+		flight_read(c, 1);
+	return flight_answer(c);
+}
+
 int
 cache_batch_run(struct cache *c, struct cache_batch *b)
 {
-	struct cache_batch now = *b;
-	redisReply **r = NULL;
-	size_t i, nr = 0;
-	int ret = -1;
-
-	/* Emptied first: the callbacks may queue the next batch. */
-	memset(b, 0, sizeof(*b));
-	for (i = 0; i < now.n; i++) {
-		now.ops[i].first = nr;
-		nr += now.ops[i].kind == OP_LOCKGET ? 2 : 1;
+	if (cache_batch_send(c, b) == -1) {
+		cache_batch_finish(c);
+		return -1;
 	}
-	if (now.n == 0) {
-		ret = 0;
-		goto done;
-	}
-	if (now.pl.failed || (r = calloc(nr, sizeof(*r))) == NULL) {
-		if (!now.pl.failed)
-			log_warnx("redis %s: a batch of %zu: out of memory",
-			    c->addr, now.n);
-	} else if (cache_send_n(c, "batch", now.pl.buf, now.pl.len, nr, r) ==
-		0 &&
-	    batch_reload(c, now.ops, now.n, now.pl.buf, r) == 0)
-		ret = 0;
-	for (i = 0; i < now.n; i++)
-		if (ret == 0)
-			op_answer(c, &now.ops[i], r);
-		else
-			now.ops[i].fn(now.ops[i].arg, -1, NULL);
-	if (ret == -1 && r != NULL)
-		for (i = 0; i < nr; i++)
-			if (r[i] != NULL)
-				freeReplyObject(r[i]);
-done:
-	free(r);
-	ops_free(now.ops, now.n, &now.pl);
-	return ret;
+	return cache_batch_finish(c);
 }
 
 int

@@ -72,8 +72,9 @@ int cache_ping(struct cache *);
  */
 int cache_hit(struct cache *, const char *key, struct cache_entry *);
 /*
- * What the refresh schedule needs of n keys, without the responses:
- * request, responder and times, an HMGET each, all in one round trip.
+ * What the refresh schedule needs of n keys: their times (thisupd,
+ * nextupd, lastchecked, lasttry, failures), an HMGET each, all in one
+ * round trip.
  * Fills e[i] (fields of a missing key are NULL and 0; free each with
  * cache_entry_clear()) and bad[i] (1: keys[i] is no hash, logged).
  * Returns 0, or -1 when Redis fails (logged; nothing to free).
@@ -209,6 +210,26 @@ int cache_batch_unlock(struct cache *, struct cache_batch *, const char *key,
  * may queue the next). Returns 0, or -1 when Redis failed (logged).
  */
 int cache_batch_run(struct cache *, struct cache_batch *);
+/*
+ * The same without waiting: sends the batch (after cache_batch_finish()
+ * of one in flight) and returns; the batch is empty again. Its replies
+ * are read by cache_batch_poll() when cache_batch_fd() is readable, and
+ * before any other command of the cache. 0, or -1 when Redis failed
+ * (logged; cache_batch_poll() then tells the callbacks).
+ */
+int cache_batch_send(struct cache *, struct cache_batch *);
+/* The descriptor to wait on for the replies, or -1 (none awaited). */
+int cache_batch_fd(const struct cache *);
+/* 1 while a batch sent has not been answered yet. */
+int cache_batch_busy(const struct cache *);
+/*
+ * Reads the replies that arrived, without blocking; once all are in,
+ * calls the callbacks. Returns 0 while replies are awaited, 1 when none
+ * are (the callbacks called), -1 when Redis failed (each told -1).
+ */
+int cache_batch_poll(struct cache *);
+/* The same, waiting for the replies (at most redis_timeout): 0, or -1. */
+int cache_batch_finish(struct cache *);
 
 /*
  * One SCAN step over the entry keys from *cursor (0 to start); calls fn

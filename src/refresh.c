@@ -45,6 +45,7 @@ struct job {
 	struct ocsp_req *req; /* owns the DER being posted */
 	struct cache_entry e; /* the entry as locked: its response */
 	struct inflight *host; /* its responder's count, while fetched */
+	int fetching; /* counted in the pass's running */
 	enum breaker_verdict verdict;
 	enum store_outcome o; /* the write queued: STORED or UNCHANGED */
 	struct store_result res;
@@ -59,21 +60,31 @@ struct inflight {
 };
 
 /*
- * Due entries are locked REFRESH_AHEAD times refresh_concurrency at once,
- * in the round trip that also writes what the fetches before them
- * brought; the locked ones wait in ready[] for room.
+ * A pass is one loop over three things at once: the walk over the keys
+ * (a SCAN step and the peek of its keys, a round trip each), the batch of
+ * locks and writes in flight to Redis (one at a time, its replies read as
+ * they come), and the fetches in flight. At most REFRESH_AHEAD times
+ * refresh_concurrency entries are locked, or being locked, ahead of
+ * their fetch; they wait in ready[] for room.
  */
-#define REFRESH_AHEAD 2
+#define REFRESH_AHEAD 4
 
 struct pass {
 	const struct config *cf;
+	volatile sig_atomic_t *stop;
 	struct cache *cache;
-	struct cache_batch *b; /* locks and writes, sent at once */
-	struct job **ready; /* locked, waiting for room */
-	size_t nready, ahead;
-	size_t nlocking; /* locks queued since the last round trip */
+	struct cache_batch *b; /* locks and writes queued, sent at once */
+	struct job **ready; /* locked, waiting for room: [head, nready) */
+	size_t head, nready, ahead;
+	size_t nlocking; /* locks queued or in flight */
+	size_t nqueued; /* locks queued */
 	long lock_ms;
+	long running; /* fetches in flight */
 	int failed; /* Redis failed: the walk ends */
+	struct batch scan; /* the SCAN step walked */
+	size_t next; /* its next key */
+	unsigned long long cursor;
+	int scanned, walked; /* a SCAN step was made; every key seen */
 	struct upstream_multi *multi;
 	struct breaker *breaker;
 	struct inflight *hosts; /* refresh_concurrency of them */
@@ -125,6 +136,9 @@ job_landed(struct job *j)
 	if (j->host != NULL)
 		j->host->n--;
 	j->host = NULL;
+	if (j->fetching)
+		j->pass->running--;
+	j->fetching = 0;
 }
 
 static void
@@ -377,6 +391,7 @@ job_locked(void *arg, int r, struct cache_entry *e)
 	struct job *j = arg;
 	struct pass *ps = j->pass;
 
+	ps->nlocking--;
 	if (r == -1)
 		ps->failed = 1;
 	if (r == 0) {
@@ -391,10 +406,18 @@ job_locked(void *arg, int r, struct cache_entry *e)
 		return;
 	}
 	j->e = *e;
-	if (!job_prepare(ps, j))
+	if (!job_prepare(ps, j)) {
 		job_unlock(j);
-	else
-		ps->ready[ps->nready++] = j;
+		return;
+	}
+	/* (At most ahead wait, so that there is room once moved down.) */
+	if (ps->nready == ps->ahead) {
+		memmove(ps->ready, ps->ready + ps->head,
+		    (ps->nready - ps->head) * sizeof(*ps->ready));
+		ps->nready -= ps->head;
+		ps->head = 0;
+	}
+	ps->ready[ps->nready++] = j;
 }
 
 /* The in-flight count of url's responder (a free one taken), or NULL. */
@@ -447,6 +470,8 @@ refresh_start(struct pass *ps, struct job *j, time_t now)
 	der = ocsp_req_get0_der(j->req, &len);
 	if ((j->host = refresh_host(ps, j->url)) != NULL)
 		j->host->n++;
+	j->fetching = 1;
+	ps->running++;
 	if (upstream_multi_add(ps->multi, j->url, der, len, j, err) == -1) {
 		/* Recorded like a failed fetch (and the lock let go), so
 		 * that it backs off and `ocspxy status` says why. */
@@ -517,60 +542,46 @@ batch_clear(struct batch *b)
 	}
 }
 
-/*
- * Runs the transfers until fewer than refresh_concurrency are in flight,
- * and fewer than refresh_per_responder from url's responder, or a stop.
- */
+/* 1 when a fetch from url's responder may start now. */
 static int
-refresh_room(struct pass *ps, const char *url, volatile sig_atomic_t *stop)
+refresh_room(struct pass *ps, const char *url)
 {
-	const struct inflight *h = refresh_host(ps, url);
-	int n;
+	const struct inflight *h;
 
-	while ((n = upstream_multi_run(ps->multi, 0, job_done)) >= 0 &&
-	    !*stop &&
-	    (n >= ps->cf->refresh_concurrency ||
-		(h != NULL && h->n >= ps->cf->refresh_per_responder)))
-		if (upstream_multi_run(ps->multi, 200, job_done) == -1)
-			return -1;
-	return n < 0 ? -1 : 0;
+	if (ps->running >= ps->cf->refresh_concurrency)
+		return 0;
+	h = refresh_host(ps, url);
+	return h == NULL || h->n < ps->cf->refresh_per_responder;
 }
 
 /*
- * One round trip: the writes of the fetches that ended and the locks
- * queued since the last; then the fetches of the entries locked start,
- * each when there is room. Returns 0, or -1 when Redis or the transfers
- * failed (logged).
+ * Starts the fetches of the entries locked, in turn, while there is
+ * room; at a stop, lets them go.
  */
-static int
-refresh_round(struct pass *ps, volatile sig_atomic_t *stop)
+static void
+refresh_ready(struct pass *ps)
 {
-	size_t i;
-	int ret = 0;
+	struct job *j;
 
-	if (cache_batch_run(ps->cache, ps->b) == -1)
-		ps->failed = 1;
-	for (i = 0; i < ps->nready; i++) {
-		if (ret == 0 && !*stop && !ps->failed &&
-		    refresh_room(ps, ps->ready[i]->url, stop) == -1)
-			ret = -1;
-		if (ret == 0 && !*stop && !ps->failed)
-			refresh_start(ps, ps->ready[i], time(NULL));
+	while (ps->head < ps->nready) {
+		j = ps->ready[ps->head];
+		if (*ps->stop || ps->failed)
+			job_unlock(j);
+		else if (refresh_room(ps, j->url))
+			refresh_start(ps, j, time(NULL));
 		else
-			job_unlock(ps->ready[i]);
+			return;
+		ps->head++;
 	}
-	ps->nready = 0;
-	return ret == -1 || ps->failed ? -1 : 0;
+	ps->head = ps->nready = 0;
 }
 
 /*
- * Queues the lock and read of key, as peek read it, when it is due; a
- * round trip once enough are queued. Returns 0, or -1 when Redis fails
- * or memory runs out.
+ * Queues the lock and read of key, as peek read it, when it is due.
+ * Returns 0, or -1 when memory runs out (logged).
  */
 static int
-refresh_one(struct pass *ps, const char *key, const struct cache_entry *peek,
-    volatile sig_atomic_t *stop)
+refresh_one(struct pass *ps, const char *key, const struct cache_entry *peek)
 {
 	struct refresh_times t;
 	struct job *j;
@@ -592,10 +603,93 @@ refresh_one(struct pass *ps, const char *key, const struct cache_entry *peek,
 		job_free(j);
 		return -1;
 	}
-	if (++ps->nlocking < ps->ahead)
-		return 0;
-	ps->nlocking = 0;
-	return refresh_round(ps, stop);
+	ps->nlocking++;
+	ps->nqueued++;
+	return 0;
+}
+
+/*
+ * Walks on over the keys, queueing the locks of the due ones, until
+ * ahead are locked or being locked, or every key was seen. Returns 0,
+ * or -1 (logged) when Redis fails or memory runs out.
+ */
+static int
+refresh_walk(struct pass *ps)
+{
+	struct batch *b = &ps->scan;
+	size_t i;
+
+	while (
+	    !ps->walked && ps->nready - ps->head + ps->nlocking < ps->ahead) {
+		if (ps->next < b->n) {
+			i = ps->next++;
+			if (!b->bad[i] &&
+			    refresh_one(ps, b->keys[i], &b->e[i]) == -1)
+				return -1;
+			continue;
+		}
+		batch_clear(b);
+		ps->next = 0;
+		if (ps->scanned && ps->cursor == 0) {
+			ps->walked = 1;
+			break;
+		}
+		ps->scanned = 1;
+		if (cache_scan(ps->cache, &ps->cursor, 200, batch_add, b) ==
+			-1 ||
+		    batch_peek(ps, b) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * 1 when the batch is to go now: it locks refresh_concurrency entries or
+ * more (a round trip is worth as much as it carries; the writes go
+ * along), or no entry locked waits for room, or the walk is over.
+ */
+static int
+refresh_send_now(const struct pass *ps)
+{
+	return ps->nqueued >= (size_t)ps->cf->refresh_concurrency * 2 ||
+	    (cache_batch_len(ps->b) > 0 &&
+		(ps->head == ps->nready || ps->walked));
+}
+
+/*
+ * The loop of a pass: until every key was seen and every fetch and
+ * write ended, or a stop, or Redis failed. Returns 0, or -1 (logged).
+ */
+static int
+refresh_loop(struct pass *ps)
+{
+	int fd;
+
+	for (;;) {
+		refresh_ready(ps);
+		if (*ps->stop || ps->failed)
+			break;
+		if (!cache_batch_busy(ps->cache)) {
+			if (refresh_walk(ps) == -1)
+				return -1;
+			if (refresh_send_now(ps)) {
+				ps->nqueued = 0;
+				cache_batch_send(ps->cache, ps->b);
+			}
+		}
+		if (ps->walked && !cache_batch_busy(ps->cache) &&
+		    ps->head == ps->nready && ps->running == 0 &&
+		    cache_batch_len(ps->b) == 0)
+			break;
+		fd = cache_batch_fd(ps->cache);
+		if (upstream_multi_run(ps->multi,
+			cache_batch_busy(ps->cache) && fd == -1 ? 0 : 200, fd,
+			job_done) == -1)
+			return -1;
+		if (cache_batch_poll(ps->cache) == -1)
+			ps->failed = 1;
+	}
+	return *ps->stop || !ps->failed ? 0 : -1;
 }
 
 /*
@@ -623,10 +717,12 @@ refresh_report(struct cache *c, const struct refresh_stats *st)
 
 /* Sets up a pass over cf's cache: 0, or -1 (logged). */
 static int
-pass_init(struct pass *ps, const struct config *cf, struct refresh_stats *st)
+pass_init(struct pass *ps, const struct config *cf, volatile sig_atomic_t *stop,
+    struct refresh_stats *st)
 {
 	memset(ps, 0, sizeof(*ps));
 	ps->cf = cf;
+	ps->stop = stop;
 	ps->st = st;
 	ps->ahead = (size_t)cf->refresh_concurrency * REFRESH_AHEAD;
 	/* A job locked ahead waits for room at most about one fetch. */
@@ -650,20 +746,18 @@ pass_init(struct pass *ps, const struct config *cf, struct refresh_stats *st)
 }
 
 /*
- * Sends what is queued; the entries it locks are let go at once (the
- * walk was cut short), in one more round trip.
+ * Sends what is queued, waiting for the replies; the entries it locks
+ * are let go at once (the walk is over), in one more round trip.
  */
 static void
 pass_flush(struct pass *ps)
 {
-	size_t i;
-
 	if (ps->b == NULL)
 		return;
 	cache_batch_run(ps->cache, ps->b);
-	for (i = 0; i < ps->nready; i++)
-		job_unlock(ps->ready[i]);
-	ps->nready = 0;
+	while (ps->head < ps->nready)
+		job_unlock(ps->ready[ps->head++]);
+	ps->head = ps->nready = 0;
 	cache_batch_run(ps->cache, ps->b);
 }
 
@@ -677,16 +771,21 @@ pass_end(struct pass *ps)
 	time_t deadline = time(NULL) + ps->cf->upstream_timeout;
 	int n = 0;
 
-	if (ps->multi != NULL)
-		while ((n = upstream_multi_run(ps->multi, 200, job_done)) > 0 &&
-		    time(NULL) < deadline)
-			pass_flush(ps);
+	pass_flush(ps);
+	while (ps->running > 0 &&
+	    (n = upstream_multi_run(ps->multi, 200, -1, job_done)) > 0 &&
+	    time(NULL) < deadline)
+		pass_flush(ps);
 	if (n > 0)
 		log_info("refresh: %d fetches abandoned", n);
 	pass_flush(ps);
 	upstream_multi_free(ps->multi, job_drop);
 	pass_flush(ps);
 	cache_batch_free(ps->b);
+	batch_clear(&ps->scan);
+	free(ps->scan.keys);
+	free(ps->scan.e);
+	free(ps->scan.bad);
 	free(ps->ready);
 	free(ps->hosts);
 	breaker_free(ps->breaker);
@@ -705,34 +804,14 @@ refresh_slice(const struct config *cf, volatile sig_atomic_t *stop,
     struct refresh_stats *st, unsigned long slice, unsigned long nslices)
 {
 	struct pass ps;
-	struct batch b;
-	unsigned long long cursor = 0;
-	size_t i;
 	int ret = -1;
 
-	memset(&b, 0, sizeof(b));
-	b.slice = slice;
-	b.nslices = nslices;
-	if (pass_init(&ps, cf, st) == -1)
-		goto done;
-	do {
-		if (cache_scan(ps.cache, &cursor, 200, batch_add, &b) == -1 ||
-		    batch_peek(&ps, &b) == -1)
-			goto done;
-		for (i = 0; i < b.n && !*stop; i++)
-			if (!b.bad[i] &&
-			    refresh_one(&ps, b.keys[i], &b.e[i], stop) == -1)
-				goto done;
-		batch_clear(&b);
-	} while (cursor != 0 && !*stop);
-	if (refresh_round(&ps, stop) == 0)
-		ret = 0;
-done:
+	if (pass_init(&ps, cf, stop, st) == 0) {
+		ps.scan.slice = slice;
+		ps.scan.nslices = nslices;
+		ret = refresh_loop(&ps);
+	}
 	pass_end(&ps);
-	batch_clear(&b);
-	free(b.keys);
-	free(b.e);
-	free(b.bad);
 	return ret;
 }
 

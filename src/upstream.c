@@ -574,28 +574,21 @@ upstream_multi_add(struct upstream_multi *um, const char *url,
 	return 0;
 }
 
-int
-upstream_multi_run(struct upstream_multi *um, int ms, upstream_done_fn done)
+/* Calls done for each transfer that ended; returns how many did. */
+static int
+multi_ended(struct upstream_multi *um, upstream_done_fn done)
 {
 	char err[ERRLEN];
 	struct xfer *x;
 	CURLMsg *msg;
-	CURLcode rc;
 	char *url;
-	int still, left;
+	int left, n = 0;
 
-	if (curl_multi_perform(um->m, &still) != CURLM_OK ||
-	    curl_multi_poll(um->m, NULL, 0, ms, NULL) != CURLM_OK ||
-	    curl_multi_perform(um->m, &still) != CURLM_OK) {
-		log_warnx("upstream: libcurl multi failed");
-		return -1;
-	}
 	while ((msg = curl_multi_info_read(um->m, &left)) != NULL) {
 		if (msg->msg != CURLMSG_DONE)
 			continue;
 		x = NULL;
 		url = NULL;
-		rc = msg->data.result;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
 		    (char **)&x);
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_EFFECTIVE_URL,
@@ -603,13 +596,38 @@ upstream_multi_run(struct upstream_multi *um, int ms, upstream_done_fn done)
 		if (x == NULL)
 			continue;
 		xfer_unlink(um, x);
-		if (xfer_result(x, rc, url ? url : "?", err) == 0)
+		if (xfer_result(x, msg->data.result, url ? url : "?", err) == 0)
 			done(x->arg, x->data, x->len, NULL, NULL);
 		else
 			done(x->arg, NULL, 0, err,
 			    x->reason ? x->reason : "other");
 		x->next = um->idle;
 		um->idle = x;
+		n++;
 	}
+	return n;
+}
+
+int
+upstream_multi_run(struct upstream_multi *um, int ms, int fd,
+    upstream_done_fn done)
+{
+	struct curl_waitfd wfd = {.fd = fd, .events = CURL_WAIT_POLLIN};
+	int still;
+
+	/* A fast responder answers within the first perform: then there is
+	 * nothing to wait for. */
+	if (curl_multi_perform(um->m, &still) != CURLM_OK)
+		goto fail;
+	if (multi_ended(um, done) > 0)
+		return um->running;
+	if (curl_multi_poll(um->m, fd == -1 ? NULL : &wfd, fd == -1 ? 0 : 1, ms,
+		NULL) != CURLM_OK ||
+	    curl_multi_perform(um->m, &still) != CURLM_OK)
+		goto fail;
+	multi_ended(um, done);
 	return um->running;
+fail:
+	log_warnx("upstream: libcurl multi failed");
+	return -1;
 }

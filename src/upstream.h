@@ -53,9 +53,11 @@ void upstream_multi_free(struct upstream_multi *, void (*drop)(void *));
 int upstream_multi_add(struct upstream_multi *, const char *url,
     const unsigned char *body, size_t len, void *arg, char *err);
 /*
- * Runs transfers for at most ms milliseconds, calling done for each one
- * that ends. Returns the number still in flight, or -1 on a libcurl error.
+ * Runs transfers for at most ms milliseconds, or until fd (unless -1)
+ * is readable, calling done for each one that ends. Returns the number
+ * still in flight, or -1 on a libcurl error.
  */
-int upstream_multi_run(struct upstream_multi *, int ms, upstream_done_fn);
+int upstream_multi_run(struct upstream_multi *, int ms, int fd,
+    upstream_done_fn);
 
 #endif
