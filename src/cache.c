@@ -227,18 +227,26 @@ static const char lockfail_lua[] =
     "return 0\n";
 
 /*
- * The stored response came back: lastchecked (and the failure fields)
- * only. KEYS: the entry, its lock; ARGV: now, our token or "", the fields
- * lastchecked, lasttry, failures and lasterror.
+ * Stored responses came back: lastchecked (and the failure fields) only.
+ * KEYS: an entry, its lock, the next entry, its lock...; ARGV: now, our
+ * token or "", the fields lastchecked, lasttry, failures and lasterror.
+ * Returns for each entry 1, or 0 when it is gone.
  */
 static const char touch_lua[] =
-    "if ARGV[2] ~= '' and redis.call('GET', KEYS[2]) == ARGV[2] then\n"
-    "  redis.call('DEL', KEYS[2])\n"
-    "end\n"
-    "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
-    "redis.call('HSET', KEYS[1], ARGV[3], ARGV[1], ARGV[4], ARGV[1],"
+    "local out = {}\n"
+    "for i = 1, #KEYS, 2 do\n"
+    "  if ARGV[2] ~= '' and redis.call('GET', KEYS[i + 1]) == ARGV[2] then\n"
+    "    redis.call('DEL', KEYS[i + 1])\n"
+    "  end\n"
+    "  if redis.call('EXISTS', KEYS[i]) == 1 then\n"
+    "    redis.call('HSET', KEYS[i], ARGV[3], ARGV[1], ARGV[4], ARGV[1],"
     " ARGV[5], '0', ARGV[6], '')\n"
-    "return 1\n";
+    "    out[#out + 1] = 1\n"
+    "  else\n"
+    "    out[#out + 1] = 0\n"
+    "  end\n"
+    "end\n"
+    "return out\n";
 
 /*
  * A responder's breaker (times in ms). KEYS: its hash; ARGV: now, how
@@ -1624,10 +1632,19 @@ int
 cache_touch(struct cache *c, const char *key, time_t now, int unlock)
 {
 	struct evalcmd ec;
+	redisReply *r;
+	int ret;
 
-	if (touch_cmd(c, key, now, unlock, &ec) == -1)
+	if (touch_cmd(c, key, now, unlock, &ec) == -1 ||
+	    (r = eval_run(c, &ec)) == NULL)
 		return -1;
-	return eval_int(c, &ec);
+	ret = r->type == REDIS_REPLY_ARRAY && r->elements == 1
+	    ? reply_one(r->element[0])
+	    : -1;
+	if (ret == -1)
+		log_warnx("redis %s: touch %s: unexpected reply", c->addr, key);
+	freeReplyObject(r);
+	return ret;
 }
 
 /* The name of host's breaker into buf; -1 when it does not fit. */
@@ -1796,10 +1813,19 @@ cache_unlock(struct cache *c, const char *key)
  */
 enum op_kind {
 	OP_LOCKGET, /* SET NX PX of the lock, HMGET of the entry */
-	OP_EVAL /* one EVALSHA: a store, a touch, a failure, an unlock */
+	OP_EVAL, /* one EVALSHA: a store, a failure, an unlock */
+	OP_TOUCHES /* one EVALSHA of touch_lua for every touch queued */
+};
+/* A touch queued: its entry and its callback. */
+struct touch {
+	char *key;
+	cache_batch_fn *fn;
+	void *arg;
 };
 struct op {
 	enum op_kind kind;
+	struct touch *t; /* OP_TOUCHES: nt of them */
+	size_t nt;
 	int script; /* OP_EVAL */
 	size_t off, len; /* its commands in the pipeline's bytes */
 	size_t first; /* the index of its first reply */
@@ -1811,6 +1837,9 @@ struct cache_batch {
 	struct pipeline pl;
 	struct op *ops;
 	size_t n, cap;
+	struct touch *t; /* touches, sent as one operation */
+	size_t nt, tcap;
+	time_t tnow; /* the last touch's time */
 };
 
 struct cache_batch *
@@ -1823,14 +1852,26 @@ cache_batch_new(void)
 	return b;
 }
 
+static void
+touches_free(struct touch *t, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(t[i].key);
+	free(t);
+}
+
 /* Frees what ops[0..n) hold, and the pipeline's bytes. */
 static void
 ops_free(struct op *ops, size_t n, struct pipeline *pl)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		free(ops[i].key);
+		touches_free(ops[i].t, ops[i].nt);
+	}
 	free(ops);
 	free(pl->buf);
 }
@@ -1841,13 +1882,14 @@ cache_batch_free(struct cache_batch *b)
 	if (b == NULL)
 		return;
 	ops_free(b->ops, b->n, &b->pl);
+	touches_free(b->t, b->nt);
 	free(b);
 }
 
 size_t
 cache_batch_len(const struct cache_batch *b)
 {
-	return b->n;
+	return b->n + b->nt;
 }
 
 /*
@@ -1932,13 +1974,96 @@ cache_batch_put(struct cache *c, struct cache_batch *b, const char *key,
 
 int
 cache_batch_touch(struct cache *c, struct cache_batch *b, const char *key,
-    time_t now, int unlock, cache_batch_fn *fn, void *arg)
+    time_t now, cache_batch_fn *fn, void *arg)
 {
-	struct evalcmd ec;
+	struct touch *t;
+	size_t cap = b->tcap ? b->tcap * 2 : 32;
 
-	if (touch_cmd(c, key, now, unlock, &ec) == -1)
-		return -1;
-	return batch_eval(c, b, key, &ec, fn, arg);
+	if (b->nt == b->tcap) {
+		if ((t = reallocarray(b->t, cap, sizeof(*t))) == NULL)
+			goto oom;
+		b->t = t;
+		b->tcap = cap;
+	}
+	t = &b->t[b->nt];
+	if ((t->key = strdup(key)) == NULL)
+		goto oom;
+	t->fn = fn;
+	t->arg = arg;
+	b->nt++;
+	b->tnow = now;
+	return 0;
+oom:
+	log_warnx("redis %s: %s: out of memory for a batch", c->addr, key);
+	return -1;
+}
+
+/*
+ * The touches queued become one operation of the batch: one EVALSHA of
+ * touch_lua over all of them, that lets go of our locks. 0, or -1
+ * (logged; the batch then fails whole).
+ */
+static int
+batch_touches(struct cache *c, struct cache_batch *b)
+{
+	const size_t lsz = OCSP_KEYLEN + 16;
+	size_t n = 3 + 2 * b->nt + 6, i, k = 0, off = b->pl.len;
+	const char **argv = calloc(n, sizeof(*argv));
+	size_t *len = calloc(n, sizeof(*len));
+	char *locks = malloc(b->nt * lsz), nk[32], now[32];
+	int ret = -1;
+
+	if (argv == NULL || len == NULL || locks == NULL) {
+		log_warnx("redis %s: touch: out of memory", c->addr);
+		b->pl.failed = 1;
+		goto done;
+	}
+	snprintf(nk, sizeof(nk), "%zu", 2 * b->nt);
+	snprintf(now, sizeof(now), "%lld", (long long)b->tnow);
+	argv[k++] = "EVALSHA";
+	argv[k++] = c->scripts[S_TOUCH].sha;
+	argv[k++] = nk;
+	for (i = 0; i < b->nt; i++) {
+		if (cache_lockname(c, b->t[i].key, locks + i * lsz, lsz) ==
+		    -1) {
+			log_warnx("redis %s: %s: key too long", c->addr,
+			    b->t[i].key);
+			b->pl.failed = 1;
+			goto done;
+		}
+		argv[k++] = b->t[i].key;
+		argv[k++] = locks + i * lsz;
+	}
+	argv[k++] = now;
+	argv[k++] = c->token;
+	argv[k++] = fields[F_LASTCHECKED].name;
+	argv[k++] = fields[F_LASTTRY].name;
+	argv[k++] = fields[F_FAILURES].name;
+	argv[k++] = fields[F_LASTERROR].name;
+	for (i = 0; i < n; i++)
+		len[i] = strlen(argv[i]);
+	pipeline_add(&b->pl, (int)n, argv, len);
+	if (op_add(c, b, OP_TOUCHES, S_TOUCH, off, b->t[0].key, NULL, NULL) ==
+	    0) {
+		b->ops[b->n - 1].t = b->t;
+		b->ops[b->n - 1].nt = b->nt;
+		b->t = NULL;
+		b->nt = b->tcap = 0;
+		ret = 0;
+	}
+done:
+	free(argv);
+	free(len);
+	free(locks);
+	if (ret == -1) {
+		/* (Their callbacks' queueing fails too: the batch failed.) */
+		for (i = 0; i < b->nt; i++)
+			b->t[i].fn(b->t[i].arg, -1, NULL);
+		touches_free(b->t, b->nt);
+		b->t = NULL;
+		b->nt = b->tcap = 0;
+	}
+	return ret;
 }
 
 int
@@ -2024,6 +2149,36 @@ done:
 	return ret;
 }
 
+/* Tells o's callbacks that Redis failed. */
+static void
+op_fail(const struct op *o)
+{
+	size_t i;
+
+	if (o->kind != OP_TOUCHES) {
+		o->fn(o->arg, -1, NULL);
+		return;
+	}
+	for (i = 0; i < o->nt; i++)
+		o->t[i].fn(o->t[i].arg, -1, NULL);
+}
+
+/* Answers each touch of o from its reply r (taking it). */
+static void
+touches_answer(struct cache *c, const struct op *o, redisReply *r)
+{
+	size_t i;
+
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != o->nt) {
+		log_warnx("redis %s: touch of %zu entries: %s", c->addr, o->nt,
+		    r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+		op_fail(o);
+	} else
+		for (i = 0; i < o->nt; i++)
+			o->t[i].fn(o->t[i].arg, reply_one(r->element[i]), NULL);
+	freeReplyObject(r);
+}
+
 /* Answers o from its replies (taking them) to its callback. */
 static void
 op_answer(struct cache *c, const struct op *o, redisReply **r)
@@ -2032,6 +2187,10 @@ op_answer(struct cache *c, const struct op *o, redisReply **r)
 	redisReply *set = r[o->first];
 	int v;
 
+	if (o->kind == OP_TOUCHES) {
+		touches_answer(c, o, set);
+		return;
+	}
 	if (o->kind == OP_EVAL) {
 		if (set->type == REDIS_REPLY_ERROR) {
 			log_warnx("redis %s: EVALSHA %s: %s", c->addr, o->key,
@@ -2216,7 +2375,7 @@ flight_answer(struct cache *c)
 		if (ok)
 			op_answer(c, &fl->b.ops[i], fl->r);
 		else
-			fl->b.ops[i].fn(fl->b.ops[i].arg, -1, NULL);
+			op_fail(&fl->b.ops[i]);
 	if (ok)
 		memset(fl->r, 0, fl->nr * sizeof(*fl->r)); /* taken */
 	flight_free(fl);
@@ -2233,6 +2392,8 @@ cache_batch_send(struct cache *c, struct cache_batch *b)
 
 	if (c->fl != NULL)
 		cache_batch_finish(c);
+	if (b->nt > 0)
+		batch_touches(c, b);
 	if (b->n == 0)
 		return 0;
 	if ((fl = calloc(1, sizeof(*fl))) == NULL) {

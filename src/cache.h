@@ -198,8 +198,9 @@ int cache_batch_lock_get(struct cache *, struct cache_batch *, const char *key,
     long ms, cache_batch_fn *, void *);
 int cache_batch_put(struct cache *, struct cache_batch *, const char *key,
     const struct cache_record *, cache_batch_fn *, void *);
+/* (The touches of a batch go as one command, and let go of our locks.) */
 int cache_batch_touch(struct cache *, struct cache_batch *, const char *key,
-    time_t now, int unlock, cache_batch_fn *, void *);
+    time_t now, cache_batch_fn *, void *);
 int cache_batch_fail(struct cache *, struct cache_batch *, const char *key,
     time_t now, const char *why, int unlock, cache_batch_fn *, void *);
 int cache_batch_unlock(struct cache *, struct cache_batch *, const char *key,

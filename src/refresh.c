@@ -307,7 +307,7 @@ job_done(void *arg, const unsigned char *out, size_t outlen, const char *err,
 	if (j->o == STORE_STORED)
 		job_store(j, &it, out, outlen, now);
 	else if (j->o == STORE_UNCHANGED) {
-		if (cache_batch_touch(ps->cache, ps->b, j->key, now, 1,
+		if (cache_batch_touch(ps->cache, ps->b, j->key, now,
 			job_written, j) == -1)
 			job_free(j);
 	} else {
