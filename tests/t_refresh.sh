@@ -659,4 +659,47 @@ check "10: ... naming the socket and why" \
     grep -q "no-redis.sock: connect failed: No such file" "$T/run-c10.err"
 check "10: the pass says it was cut short" grep -q 'cut short' "$T/run-c10.err"
 
+# ---------------------------------------------------------------- 12
+t_note "12: Redis SIGKILLed during a pass: the pass ends, the outage said once"
+# Four due entries at a fake that never answers: their locks and reads
+# are answered and their fetches hang; Redis dies before they time out,
+# so the writes of their failures meet a dead connection.
+FK=$(t_port)
+t_fake_start hang "$FK" hang || fail "12: fake upstream (hang)"
+copies f00000 4 4 "127.0.0.1:$FK" || fail "12: could not make 4 due copies"
+conf "$T/kill.conf" upstream_timeout 3 refresh_workers 1
+"$RB" -c "$T/kill.conf" --once -v 2>"$T/run-c12.err" </dev/null &
+pd=$!
+_t_record "$pd"
+for i in $(seq 1 50); do
+	[ "$(t_fake_count hang)" -ge 4 ] && break
+	sleep 0.1
+done
+check "12: four fetches hang in flight ($(t_fake_count hang))" \
+    test "$(t_fake_count hang)" = 4
+kill -KILL "$REDIS_PID"
+wait "$REDIS_PID" 2>/dev/null
+_t_forget "$REDIS_PID"
+REDIS_PID=
+for i in $(seq 1 100); do
+	_t_alive "$pd" || break
+	sleep 0.1
+done
+if _t_alive "$pd"; then
+	fail "12: still running 10 s after Redis died (upstream_timeout 3)"
+	t_kill "$pd"
+else
+	wait "$pd"
+	rc=$?
+	_t_forget "$pd"
+	check "12: exits 1, not by a signal (exit $rc)" test "$rc" = 1
+fi
+n=$(grep -c 'going on without the cache' "$T/run-c12.err")
+check "12: one log line for the outage ($n)" test "$n" = 1
+check "12: the pass says it was cut short" grep -q 'cut short' "$T/run-c12.err"
+check "12: ... after its four fetches timed out" \
+    test "$(grep -c 'refresh failed: .*timed out' "$T/run-c12.err")" = 4
+t_fake_stop hang
+t_redis_start || fail "12: redis-server does not start again"
+
 t_done
