@@ -19,14 +19,21 @@
 #include "log.h"
 #include "ocsp.h"
 
+/* The longest name of http_params[] (checked as the table is compiled). */
+#define HTTP_NAMEMAX 31
+
 struct http_conn {
 	FCGX_Request rq;
 	int cgi; /* no FastCGI socket: one request on stdin and stdout */
 	int tcp; /* the socket is no unix one: connections inherit its
 		  * idle timeout, which is taken off each of them */
-	/* The parameters of the request at hand, found in one pass. */
+	/* The parameters of the request at hand, found in one pass as it
+	 * is accepted. */
 	const char *param[HTTP_NPARAMS];
-	int scanned;
+	/* For that pass, http_params[] by the length of the names: the
+	 * first of each length, and after each the next of its length
+	 * (HTTP_NPARAMS: none). */
+	unsigned char first[HTTP_NAMEMAX + 1], next[HTTP_NPARAMS];
 };
 
 static volatile sig_atomic_t http_stopping;
@@ -35,9 +42,12 @@ static const struct {
 	const char *name;
 	size_t len;
 } http_params[HTTP_NPARAMS] = {
+/* A name longer than HTTP_NAMEMAX is an array of negative size. */
 #define P(s)                                                                   \
 	{                                                                      \
-		s, sizeof(s) - 1                                               \
+		s,                                                             \
+		    sizeof(s) - 1 +                                            \
+		    0 * sizeof(char[sizeof(s) - 1 <= HTTP_NAMEMAX ? 1 : -1])   \
 	}
     [HTTP_REQUEST_METHOD] = P("REQUEST_METHOD"),
     [HTTP_REQUEST_URI] = P("REQUEST_URI"),
@@ -51,26 +61,46 @@ static const struct {
 #undef P
 };
 
-/* One pass over the request's parameters for those we read. */
+/* Indexes http_params[] by the length of the names. */
+static void
+http_index(struct http_conn *c)
+{
+	size_t i, len;
+
+	memset(c->first, HTTP_NPARAMS, sizeof(c->first));
+	for (i = HTTP_NPARAMS; i-- > 0;) {
+		len = http_params[i].len;
+		c->next[i] = c->first[len];
+		c->first[len] = (unsigned char)i;
+	}
+}
+
+/*
+ * One pass over the request's parameters for those we read: the length
+ * of each name (up to its '=') leaves a few of ours to compare, often
+ * none.
+ */
 static void
 http_scan(struct http_conn *c)
 {
 	char **p;
+	const char *eq;
 	size_t i, len;
 
 	memset(c->param, 0, sizeof(c->param));
-	c->scanned = 1;
-	for (p = c->rq.envp; p != NULL && *p != NULL; p++)
-		for (i = 0; i < HTTP_NPARAMS; i++) {
-			len = http_params[i].len;
-			if ((*p)[0] == http_params[i].name[0] &&
-			    strncmp(*p, http_params[i].name, len) == 0 &&
-			    (*p)[len] == '=') {
+	for (p = c->rq.envp; p != NULL && *p != NULL; p++) {
+		if ((eq = strchr(*p, '=')) == NULL)
+			continue;
+		len = (size_t)(eq - *p);
+		i = len <= HTTP_NAMEMAX ? c->first[len] : HTTP_NPARAMS;
+		for (; i < HTTP_NPARAMS; i = c->next[i])
+			if (**p == http_params[i].name[0] &&
+			    memcmp(*p, http_params[i].name, len) == 0) {
 				if (c->param[i] == NULL)
-					c->param[i] = *p + len + 1;
+					c->param[i] = eq + 1;
 				break;
 			}
-		}
+	}
 }
 
 const char *
@@ -80,8 +110,6 @@ http_param(struct http_conn *c, enum http_param which)
 		return NULL;
 	if (c->cgi)
 		return getenv(http_params[which].name);
-	if (!c->scanned)
-		http_scan(c);
 	return c->param[which];
 }
 
@@ -393,6 +421,7 @@ http_conn_new(void)
 	}
 	if ((c->cgi = FCGX_IsCGI()))
 		return c;
+	http_index(c);
 	if (FCGX_Init() != 0 ||
 	    FCGX_InitRequest(&c->rq, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
 		log_warnx("libfcgi initialisation failed");
@@ -451,6 +480,7 @@ http_accept(struct http_conn *c)
 	    setsockopt(c->rq.ipcFd, SOL_SOCKET, SO_RCVTIMEO, &none,
 		sizeof(none)) == -1)
 		log_warn("setsockopt SO_RCVTIMEO on a connection");
+	http_scan(c);
 	return HTTP_REQUEST;
 }
 
@@ -459,7 +489,7 @@ http_finish(struct http_conn *c)
 {
 	FCGX_Request *rq = &c->rq;
 
-	c->scanned = 0;
+	memset(c->param, 0, sizeof(c->param)); /* FCGX_Finish_r frees them */
 	if (c->cgi)
 		return;
 	/* The end of FCGI_STDIN is at hand (buffered) once the body is
