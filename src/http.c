@@ -158,15 +158,24 @@ http_has_token(const char *value, const char *token)
 	return 0;
 }
 
+/* A character of a host[:port], an IPv6 "[address]:port" included. */
+static int
+http_host_char(unsigned char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	    (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' || ch == ':' ||
+	    ch == '[' || ch == ']' || ch == '_';
+}
+
 int
 http_host_ok(const char *h)
 {
-	size_t n = strlen(h);
+	size_t n;
 
-	return n > 0 && n < 256 &&
-	    strspn(h,
-		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		"0123456789.-:[]_") == n;
+	for (n = 0; h[n] != '\0'; n++)
+		if (n == 255 || !http_host_char((unsigned char)h[n]))
+			return 0;
+	return n > 0;
 }
 
 const char *
@@ -541,10 +550,8 @@ struct head {
 };
 
 static void
-head_put(struct head *h, const char *s)
+head_putn(struct head *h, const char *s, size_t len)
 {
-	size_t len = strlen(s);
-
 	if (h->n + len >= sizeof(h->b)) {
 		h->n = sizeof(h->b);
 		return;
@@ -554,55 +561,111 @@ head_put(struct head *h, const char *s)
 }
 
 static void
+head_put(struct head *h, const char *s)
+{
+	head_putn(h, s, strlen(s));
+}
+
+/* A string literal, its length known as it is compiled. */
+#define HEAD_LIT(h, lit) head_putn((h), "" lit, sizeof(lit) - 1)
+
+static void
 head_num(struct head *h, unsigned long long v)
 {
 	char d[24];
 	size_t i = sizeof(d);
 
-	d[--i] = '\0';
 	do
 		d[--i] = (char)('0' + v % 10);
 	while ((v /= 10) != 0);
-	head_put(h, d + i);
+	head_putn(h, d + i, sizeof(d) - i);
+}
+
+/*
+ * A memo: the head of the last OCSP answer, and what it was made of. The
+ * next answer of the same response in the same second has the same head.
+ */
+static struct {
+	struct head h; /* h.n == 0: none */
+	size_t len;
+	time_t thisupd, nextupd, now;
+	int tagged; /* -1: a tag too long to keep, never the same */
+	char tag[64];
+} http_last;
+
+/* 1 when http_last.h is the head of an answer of these. */
+static int
+http_last_same(size_t len, time_t thisupd, time_t nextupd, const char *tag,
+    time_t now)
+{
+	if (http_last.h.n == 0 || http_last.len != len ||
+	    http_last.now != now || http_last.thisupd != thisupd ||
+	    http_last.nextupd != nextupd)
+		return 0;
+	if (tag == NULL)
+		return http_last.tagged == 0;
+	return http_last.tagged == 1 && strcmp(http_last.tag, tag) == 0;
+}
+
+/* Puts the head of an answer of these into http_last. */
+static void
+http_last_make(size_t len, time_t thisupd, time_t nextupd, const char *tag,
+    time_t now)
+{
+	struct head *h = &http_last.h;
+	char date[32], lm[32], ex[32];
+
+	h->n = 0;
+	http_date(now, date);
+	HEAD_LIT(h,
+	    "Status: 200 OK\r\n"
+	    "Content-Type: application/ocsp-response\r\n"
+	    "Content-Length: ");
+	head_num(h, len);
+	HEAD_LIT(h, "\r\nDate: ");
+	head_put(h, date);
+	if (nextupd > now) {
+		http_date(thisupd, lm);
+		http_date(nextupd, ex);
+		HEAD_LIT(h, "\r\nLast-Modified: ");
+		head_put(h, lm);
+		HEAD_LIT(h, "\r\nExpires: ");
+		head_put(h, ex);
+		if (tag != NULL) {
+			HEAD_LIT(h, "\r\nETag: \"");
+			head_put(h, tag);
+			HEAD_LIT(h, "\"");
+		}
+		HEAD_LIT(h, "\r\nCache-Control: max-age=");
+		head_num(h, (unsigned long long)(nextupd - now));
+		HEAD_LIT(h, ", public, no-transform, must-revalidate\r\n\r\n");
+	} else
+		HEAD_LIT(h,
+		    "\r\nCache-Control: no-cache, no-transform\r\n\r\n");
+	if (h->n >= sizeof(h->b)) { /* does not fit: nothing is sent */
+		h->n = 0;
+		return;
+	}
+	http_last.len = len;
+	http_last.thisupd = thisupd;
+	http_last.nextupd = nextupd;
+	http_last.now = now;
+	http_last.tagged = tag == NULL		  ? 0
+	    : strlen(tag) < sizeof(http_last.tag) ? 1
+						  : -1;
+	if (http_last.tagged == 1)
+		memcpy(http_last.tag, tag, strlen(tag) + 1);
 }
 
 void
 http_reply_ocsp(struct http_conn *c, const unsigned char *der, size_t len,
     time_t thisupd, time_t nextupd, const char *tag, time_t now)
 {
-	struct head h;
-	char date[32], lm[32], ex[32];
-
-	h.n = 0;
-	http_date(now, date);
-	head_put(&h,
-	    "Status: 200 OK\r\n"
-	    "Content-Type: application/ocsp-response\r\n"
-	    "Content-Length: ");
-	head_num(&h, len);
-	head_put(&h, "\r\nDate: ");
-	head_put(&h, date);
-	if (nextupd > now) {
-		http_date(thisupd, lm);
-		http_date(nextupd, ex);
-		head_put(&h, "\r\nLast-Modified: ");
-		head_put(&h, lm);
-		head_put(&h, "\r\nExpires: ");
-		head_put(&h, ex);
-		if (tag != NULL) {
-			head_put(&h, "\r\nETag: \"");
-			head_put(&h, tag);
-			head_put(&h, "\"");
-		}
-		head_put(&h, "\r\nCache-Control: max-age=");
-		head_num(&h, (unsigned long long)(nextupd - now));
-		head_put(&h, ", public, no-transform, must-revalidate\r\n\r\n");
-	} else
-		head_put(&h,
-		    "\r\nCache-Control: no-cache, no-transform\r\n\r\n");
-	if (h.n >= sizeof(h.b))
+	if (!http_last_same(len, thisupd, nextupd, tag, now))
+		http_last_make(len, thisupd, nextupd, tag, now);
+	if (http_last.h.n == 0)
 		return;
-	http_write(c, h.b, h.n);
+	http_write(c, http_last.h.b, http_last.h.n);
 	http_write(c, der, len);
 }
 
