@@ -93,8 +93,10 @@ http_scan(struct http_conn *c)
 			continue;
 		len = (size_t)(eq - *p);
 		i = len <= HTTP_NAMEMAX ? c->first[len] : HTTP_NPARAMS;
+		/* First and last letters part most names of a length. */
 		for (; i < HTTP_NPARAMS; i = c->next[i])
 			if (**p == http_params[i].name[0] &&
+			    eq[-1] == http_params[i].name[len - 1] &&
 			    memcmp(*p, http_params[i].name, len) == 0) {
 				if (c->param[i] == NULL)
 					c->param[i] = eq + 1;
