@@ -19,14 +19,21 @@
 #include "log.h"
 #include "ocsp.h"
 
+/* The longest name of http_params[] (checked as the table is compiled). */
+#define HTTP_NAMEMAX 31
+
 struct http_conn {
 	FCGX_Request rq;
 	int cgi; /* no FastCGI socket: one request on stdin and stdout */
 	int tcp; /* the socket is no unix one: connections inherit its
 		  * idle timeout, which is taken off each of them */
-	/* The parameters of the request at hand, found in one pass. */
+	/* The parameters of the request at hand, found in one pass as it
+	 * is accepted. */
 	const char *param[HTTP_NPARAMS];
-	int scanned;
+	/* For that pass, http_params[] by the length of the names: the
+	 * first of each length, and after each the next of its length
+	 * (HTTP_NPARAMS: none). */
+	unsigned char first[HTTP_NAMEMAX + 1], next[HTTP_NPARAMS];
 };
 
 static volatile sig_atomic_t http_stopping;
@@ -35,9 +42,12 @@ static const struct {
 	const char *name;
 	size_t len;
 } http_params[HTTP_NPARAMS] = {
+/* A name longer than HTTP_NAMEMAX is an array of negative size. */
 #define P(s)                                                                   \
 	{                                                                      \
-		s, sizeof(s) - 1                                               \
+		s,                                                             \
+		    sizeof(s) - 1 +                                            \
+		    0 * sizeof(char[sizeof(s) - 1 <= HTTP_NAMEMAX ? 1 : -1])   \
 	}
     [HTTP_REQUEST_METHOD] = P("REQUEST_METHOD"),
     [HTTP_REQUEST_URI] = P("REQUEST_URI"),
@@ -51,26 +61,48 @@ static const struct {
 #undef P
 };
 
-/* One pass over the request's parameters for those we read. */
+/* Indexes http_params[] by the length of the names. */
+static void
+http_index(struct http_conn *c)
+{
+	size_t i, len;
+
+	memset(c->first, HTTP_NPARAMS, sizeof(c->first));
+	for (i = HTTP_NPARAMS; i-- > 0;) {
+		len = http_params[i].len;
+		c->next[i] = c->first[len];
+		c->first[len] = (unsigned char)i;
+	}
+}
+
+/*
+ * One pass over the request's parameters for those we read: the length
+ * of each name (up to its '=') leaves a few of ours to compare, often
+ * none.
+ */
 static void
 http_scan(struct http_conn *c)
 {
 	char **p;
+	const char *eq;
 	size_t i, len;
 
 	memset(c->param, 0, sizeof(c->param));
-	c->scanned = 1;
-	for (p = c->rq.envp; p != NULL && *p != NULL; p++)
-		for (i = 0; i < HTTP_NPARAMS; i++) {
-			len = http_params[i].len;
-			if ((*p)[0] == http_params[i].name[0] &&
-			    strncmp(*p, http_params[i].name, len) == 0 &&
-			    (*p)[len] == '=') {
+	for (p = c->rq.envp; p != NULL && *p != NULL; p++) {
+		if ((eq = strchr(*p, '=')) == NULL)
+			continue;
+		len = (size_t)(eq - *p);
+		i = len <= HTTP_NAMEMAX ? c->first[len] : HTTP_NPARAMS;
+		/* First and last letters part most names of a length. */
+		for (; i < HTTP_NPARAMS; i = c->next[i])
+			if (**p == http_params[i].name[0] &&
+			    eq[-1] == http_params[i].name[len - 1] &&
+			    memcmp(*p, http_params[i].name, len) == 0) {
 				if (c->param[i] == NULL)
-					c->param[i] = *p + len + 1;
+					c->param[i] = eq + 1;
 				break;
 			}
-		}
+	}
 }
 
 const char *
@@ -80,8 +112,6 @@ http_param(struct http_conn *c, enum http_param which)
 		return NULL;
 	if (c->cgi)
 		return getenv(http_params[which].name);
-	if (!c->scanned)
-		http_scan(c);
 	return c->param[which];
 }
 
@@ -130,15 +160,24 @@ http_has_token(const char *value, const char *token)
 	return 0;
 }
 
+/* A character of a host[:port], an IPv6 "[address]:port" included. */
+static int
+http_host_char(unsigned char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	    (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' || ch == ':' ||
+	    ch == '[' || ch == ']' || ch == '_';
+}
+
 int
 http_host_ok(const char *h)
 {
-	size_t n = strlen(h);
+	size_t n;
 
-	return n > 0 && n < 256 &&
-	    strspn(h,
-		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		"0123456789.-:[]_") == n;
+	for (n = 0; h[n] != '\0'; n++)
+		if (n == 255 || !http_host_char((unsigned char)h[n]))
+			return 0;
+	return n > 0;
 }
 
 const char *
@@ -393,6 +432,7 @@ http_conn_new(void)
 	}
 	if ((c->cgi = FCGX_IsCGI()))
 		return c;
+	http_index(c);
 	if (FCGX_Init() != 0 ||
 	    FCGX_InitRequest(&c->rq, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
 		log_warnx("libfcgi initialisation failed");
@@ -451,6 +491,7 @@ http_accept(struct http_conn *c)
 	    setsockopt(c->rq.ipcFd, SOL_SOCKET, SO_RCVTIMEO, &none,
 		sizeof(none)) == -1)
 		log_warn("setsockopt SO_RCVTIMEO on a connection");
+	http_scan(c);
 	return HTTP_REQUEST;
 }
 
@@ -459,7 +500,7 @@ http_finish(struct http_conn *c)
 {
 	FCGX_Request *rq = &c->rq;
 
-	c->scanned = 0;
+	memset(c->param, 0, sizeof(c->param)); /* FCGX_Finish_r frees them */
 	if (c->cgi)
 		return;
 	/* The end of FCGI_STDIN is at hand (buffered) once the body is
@@ -511,10 +552,8 @@ struct head {
 };
 
 static void
-head_put(struct head *h, const char *s)
+head_putn(struct head *h, const char *s, size_t len)
 {
-	size_t len = strlen(s);
-
 	if (h->n + len >= sizeof(h->b)) {
 		h->n = sizeof(h->b);
 		return;
@@ -524,55 +563,111 @@ head_put(struct head *h, const char *s)
 }
 
 static void
+head_put(struct head *h, const char *s)
+{
+	head_putn(h, s, strlen(s));
+}
+
+/* A string literal, its length known as it is compiled. */
+#define HEAD_LIT(h, lit) head_putn((h), "" lit, sizeof(lit) - 1)
+
+static void
 head_num(struct head *h, unsigned long long v)
 {
 	char d[24];
 	size_t i = sizeof(d);
 
-	d[--i] = '\0';
 	do
 		d[--i] = (char)('0' + v % 10);
 	while ((v /= 10) != 0);
-	head_put(h, d + i);
+	head_putn(h, d + i, sizeof(d) - i);
+}
+
+/*
+ * A memo: the head of the last OCSP answer, and what it was made of. The
+ * next answer of the same response in the same second has the same head.
+ */
+static struct {
+	struct head h; /* h.n == 0: none */
+	size_t len;
+	time_t thisupd, nextupd, now;
+	int tagged; /* -1: a tag too long to keep, never the same */
+	char tag[64];
+} http_last;
+
+/* 1 when http_last.h is the head of an answer of these. */
+static int
+http_last_same(size_t len, time_t thisupd, time_t nextupd, const char *tag,
+    time_t now)
+{
+	if (http_last.h.n == 0 || http_last.len != len ||
+	    http_last.now != now || http_last.thisupd != thisupd ||
+	    http_last.nextupd != nextupd)
+		return 0;
+	if (tag == NULL)
+		return http_last.tagged == 0;
+	return http_last.tagged == 1 && strcmp(http_last.tag, tag) == 0;
+}
+
+/* Puts the head of an answer of these into http_last. */
+static void
+http_last_make(size_t len, time_t thisupd, time_t nextupd, const char *tag,
+    time_t now)
+{
+	struct head *h = &http_last.h;
+	char date[32], lm[32], ex[32];
+
+	h->n = 0;
+	http_date(now, date);
+	HEAD_LIT(h,
+	    "Status: 200 OK\r\n"
+	    "Content-Type: application/ocsp-response\r\n"
+	    "Content-Length: ");
+	head_num(h, len);
+	HEAD_LIT(h, "\r\nDate: ");
+	head_put(h, date);
+	if (nextupd > now) {
+		http_date(thisupd, lm);
+		http_date(nextupd, ex);
+		HEAD_LIT(h, "\r\nLast-Modified: ");
+		head_put(h, lm);
+		HEAD_LIT(h, "\r\nExpires: ");
+		head_put(h, ex);
+		if (tag != NULL) {
+			HEAD_LIT(h, "\r\nETag: \"");
+			head_put(h, tag);
+			HEAD_LIT(h, "\"");
+		}
+		HEAD_LIT(h, "\r\nCache-Control: max-age=");
+		head_num(h, (unsigned long long)(nextupd - now));
+		HEAD_LIT(h, ", public, no-transform, must-revalidate\r\n\r\n");
+	} else
+		HEAD_LIT(h,
+		    "\r\nCache-Control: no-cache, no-transform\r\n\r\n");
+	if (h->n >= sizeof(h->b)) { /* does not fit: nothing is sent */
+		h->n = 0;
+		return;
+	}
+	http_last.len = len;
+	http_last.thisupd = thisupd;
+	http_last.nextupd = nextupd;
+	http_last.now = now;
+	http_last.tagged = tag == NULL		  ? 0
+	    : strlen(tag) < sizeof(http_last.tag) ? 1
+						  : -1;
+	if (http_last.tagged == 1)
+		memcpy(http_last.tag, tag, strlen(tag) + 1);
 }
 
 void
 http_reply_ocsp(struct http_conn *c, const unsigned char *der, size_t len,
     time_t thisupd, time_t nextupd, const char *tag, time_t now)
 {
-	struct head h;
-	char date[32], lm[32], ex[32];
-
-	h.n = 0;
-	http_date(now, date);
-	head_put(&h,
-	    "Status: 200 OK\r\n"
-	    "Content-Type: application/ocsp-response\r\n"
-	    "Content-Length: ");
-	head_num(&h, len);
-	head_put(&h, "\r\nDate: ");
-	head_put(&h, date);
-	if (nextupd > now) {
-		http_date(thisupd, lm);
-		http_date(nextupd, ex);
-		head_put(&h, "\r\nLast-Modified: ");
-		head_put(&h, lm);
-		head_put(&h, "\r\nExpires: ");
-		head_put(&h, ex);
-		if (tag != NULL) {
-			head_put(&h, "\r\nETag: \"");
-			head_put(&h, tag);
-			head_put(&h, "\"");
-		}
-		head_put(&h, "\r\nCache-Control: max-age=");
-		head_num(&h, (unsigned long long)(nextupd - now));
-		head_put(&h, ", public, no-transform, must-revalidate\r\n\r\n");
-	} else
-		head_put(&h,
-		    "\r\nCache-Control: no-cache, no-transform\r\n\r\n");
-	if (h.n >= sizeof(h.b))
+	if (!http_last_same(len, thisupd, nextupd, tag, now))
+		http_last_make(len, thisupd, nextupd, tag, now);
+	if (http_last.h.n == 0)
 		return;
-	http_write(c, h.b, h.n);
+	http_write(c, http_last.h.b, http_last.h.n);
 	http_write(c, der, len);
 }
 

@@ -64,7 +64,7 @@ struct exchange {
 	enum breaker_verdict verdict; /* how the fetch was let through */
 	const char *failure; /* why no fetch answered, for the log */
 	long retry; /* Retry-After of a 503, in seconds */
-	struct tally t;
+	struct tally *t; /* counts: the proxy's pending ones */
 	char err[ERRLEN];
 };
 
@@ -76,11 +76,10 @@ proxy_flush(struct proxy *p)
 		metrics_flush(p->cache, &p->pending, 0);
 }
 
-/* Adds one request's counts; flushes them at most once a second. */
+/* Flushes the counts at most once a second. */
 static void
-proxy_tally(struct proxy *p, const struct tally *t)
+proxy_tally(struct proxy *p)
 {
-	metrics_add(&p->pending, t);
 	if (time(NULL) != p->flushed && cache_up(p->cache))
 		proxy_flush(p);
 }
@@ -245,9 +244,9 @@ proxy_reply_entry(struct exchange *x, enum metric m)
 	    time(NULL));
 	if (x->e.etag == etag)
 		x->e.etag = NULL; /* not to outlive etag */
-	x->t.v[m]++;
-	x->t.v[M_REDIS_HITS] += m == M_HITS;
-	x->t.v[M_SERVED_BYTES] += (long long)x->e.response_len;
+	x->t->v[m]++;
+	x->t->v[M_REDIS_HITS] += m == M_HITS;
+	x->t->v[M_SERVED_BYTES] += (long long)x->e.response_len;
 	return STEP_ANSWERED;
 }
 
@@ -280,7 +279,7 @@ proxy_refuse(struct exchange *x, int status)
 	    x->r.host ? " for " : "", x->r.host ? x->r.host : "", status,
 	    x->err);
 	http_reply_error(x->conn, status, x->err);
-	x->t.v[M_REQUESTS_REFUSED]++;
+	x->t->v[M_REQUESTS_REFUSED]++;
 	return STEP_ANSWERED;
 }
 
@@ -333,7 +332,7 @@ step_prune(struct exchange *x)
 	const char *who = x->r.remote ? x->r.remote : "(no address)";
 
 	if (!config_match_text(cf->prune, cf->nprune, x->r.remote)) {
-		x->t.v[M_REQUESTS_REFUSED]++;
+		x->t->v[M_REQUESTS_REFUSED]++;
 		log_warnx("%s: prune refused (403): %s is not in prune_allow",
 		    x->key, who);
 		http_reply_error(x->conn, 403, "prune not allowed from here");
@@ -440,9 +439,9 @@ proxy_reply_mem(struct exchange *x, const struct mem_entry *m, enum metric what)
 {
 	http_reply_ocsp(x->conn, m->response, m->response_len, m->thisupd,
 	    m->nextupd, m->etag, time(NULL));
-	x->t.v[what]++;
-	x->t.v[M_MEMORY_HITS] += what == M_HITS;
-	x->t.v[M_SERVED_BYTES] += (long long)m->response_len;
+	x->t->v[what]++;
+	x->t->v[M_MEMORY_HITS] += what == M_HITS;
+	x->t->v[M_SERVED_BYTES] += (long long)m->response_len;
 	return STEP_ANSWERED;
 }
 
@@ -616,7 +615,7 @@ proxy_fetched(struct exchange *x, const char *reason)
 {
 	gate_leave(x->p->gate);
 	if (reason != NULL)
-		x->t.v[metrics_failure(reason)]++;
+		x->t->v[metrics_failure(reason)]++;
 	breaker_done(x->p->breaker, x->url, x->verdict, reason);
 }
 
@@ -629,7 +628,7 @@ step_breaker(struct exchange *x)
 	x->verdict = breaker_check(x->p->breaker, x->url, &until);
 	if (x->verdict != BREAKER_HOLD)
 		return STEP_NEXT;
-	x->t.v[M_BREAKER_SAVED]++;
+	x->t->v[M_BREAKER_SAVED]++;
 	x->retry = until > x->now ? (long)(until - x->now) : 1;
 	x->failure = "responder held off";
 	log_info("%s: not fetched: %s is held off (circuit open) for %ld s",
@@ -643,7 +642,7 @@ step_gate(struct exchange *x)
 {
 	if (x->p->gate == NULL || gate_enter(x->p->gate))
 		return STEP_NEXT;
-	x->t.v[M_WAIT_REFUSALS]++;
+	x->t->v[M_WAIT_REFUSALS]++;
 	x->retry = 1;
 	x->failure = "no upstream place free";
 	log_warnx("%s: not fetched: %ld processes wait upstream already "
@@ -662,7 +661,7 @@ step_pass(struct exchange *x)
 	int n = ocsp_req_count(x->r.ocsp), rc;
 
 	der = ocsp_req_get0_der(x->r.ocsp, &len);
-	x->t.v[M_FETCHES]++;
+	x->t->v[M_FETCHES]++;
 	rc = upstream_fetch(x->p->up, x->url, der, len, &resp, &rlen, x->err);
 	proxy_fetched(x, rc == 0 ? NULL : upstream_reason(x->p->up));
 	if (rc != 0) {
@@ -674,7 +673,7 @@ step_pass(struct exchange *x)
 		return STEP_ANSWERED;
 	}
 	log_debug("passed %d certificates through %s", n, x->url);
-	x->t.v[M_SERVED_BYTES] += (long long)rlen;
+	x->t->v[M_SERVED_BYTES] += (long long)rlen;
 	http_reply_ocsp(x->conn, resp, rlen, 0, 0, NULL, time(NULL));
 	free(resp);
 	return STEP_ANSWERED;
@@ -755,7 +754,7 @@ step_fetch(struct exchange *x)
 	int rc;
 
 	der = ocsp_req_get0_der(x->r.ocsp, &len);
-	x->t.v[M_FETCHES]++;
+	x->t->v[M_FETCHES]++;
 	rc = upstream_fetch(x->p->up, x->url, der, len, &resp, &rlen, x->err);
 	proxy_fetched(x, rc == 0 ? NULL : upstream_reason(x->p->up));
 	if (rc == -2) {
@@ -770,7 +769,7 @@ step_fetch(struct exchange *x)
 	o = store_response(x->p->cache, x->p->cf, &it, resp, rlen, x->now, &res,
 	    x->err);
 	if (o == STORE_INVALID || o == STORE_UNVERIFIED) {
-		x->t.v[M_FAIL_INVALID]++;
+		x->t->v[M_FAIL_INVALID]++;
 		log_warnx("%s: upstream %s answered %s response: %s", x->key,
 		    x->url,
 		    o == STORE_INVALID ? "an unusable" : "an unverified",
@@ -792,7 +791,7 @@ step_fetch(struct exchange *x)
 		proxy_remember_fetched(x, resp, rlen, &res, 0);
 	http_reply_ocsp(x->conn, resp, rlen, res.st.thisupd, res.st.nextupd,
 	    res.etag, x->now);
-	x->t.v[M_SERVED_BYTES] += (long long)rlen;
+	x->t->v[M_SERVED_BYTES] += (long long)rlen;
 	free(resp);
 	return STEP_ANSWERED;
 }
@@ -821,7 +820,7 @@ step_fallback(struct exchange *x)
 		return;
 	}
 	if (x->held == HELD_ENTRY && x->e.response != NULL)
-		x->t.v[M_STALE_REFUSALS]++;
+		x->t->v[M_STALE_REFUSALS]++;
 	http_reply_unavailable(x->conn,
 	    "OCSP responder unavailable and no valid cached response",
 	    x->retry > 0 ? x->retry : BREAKER_MIN_MS / 1000);
@@ -838,6 +837,7 @@ proxy_serve(struct proxy *p, struct http_conn *conn)
 	memset(&x, 0, sizeof(x));
 	x.p = p;
 	x.conn = conn;
+	x.t = &p->pending;
 	x.now = time(NULL);
 	s = step_read(&x);
 	if (s == STEP_NEXT && x.r.prune)
@@ -865,7 +865,7 @@ proxy_serve(struct proxy *p, struct http_conn *conn)
 	gate_leave(p->gate);
 	if (x.locked)
 		cache_unlock(p->cache, x.key);
-	proxy_tally(p, &x.t);
+	proxy_tally(p);
 	cache_entry_clear(&x.e);
 	free(x.url);
 	free(x.responder);
