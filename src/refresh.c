@@ -44,6 +44,7 @@ struct job {
 	char *responder;
 	struct ocsp_req *req; /* owns the DER being posted */
 	struct cache_entry e; /* the entry as locked: its response */
+	char hostport[256]; /* its responder, "" when the URL names none */
 	struct inflight *host; /* its responder's count, while fetched */
 	int fetching; /* counted in the pass's running */
 	enum breaker_verdict verdict;
@@ -63,8 +64,9 @@ struct inflight {
  * A pass is one loop over three things at once: the walk over the keys
  * (a SCAN step and the peek of its keys, a round trip each), the batch of
  * locks and writes in flight to Redis (one at a time, its replies read as
- * they come), and the fetches in flight. At most REFRESH_AHEAD times
- * refresh_concurrency entries are locked, or being locked, ahead of
+ * they come), and the fetches in flight. At most REFRESH_AHEAD times as
+ * many entries as may be fetched at once are locked, or being locked,
+ * ahead of
  * their fetch; they wait in ready[] for room.
  */
 #define REFRESH_AHEAD 4
@@ -79,6 +81,7 @@ struct pass {
 	size_t nlocking; /* locks queued or in flight */
 	size_t nqueued; /* locks queued */
 	long lock_ms;
+	long per_responder; /* this worker's share of refresh_per_responder */
 	long running; /* fetches in flight */
 	int failed; /* Redis failed: the walk ends */
 	struct batch scan; /* the SCAN step walked */
@@ -381,6 +384,8 @@ job_prepare(struct pass *ps, struct job *j)
 		log_warnx("%s: refresh: out of memory", j->key);
 		return 0;
 	}
+	if (breaker_host(j->url, j->hostport, sizeof(j->hostport)) == -1)
+		j->hostport[0] = '\0';
 	return 1;
 }
 
@@ -420,15 +425,14 @@ job_locked(void *arg, int r, struct cache_entry *e)
 	ps->ready[ps->nready++] = j;
 }
 
-/* The in-flight count of url's responder (a free one taken), or NULL. */
+/* The in-flight count of a responder (a free one taken), or NULL. */
 static struct inflight *
-refresh_host(struct pass *ps, const char *url)
+refresh_host(struct pass *ps, const char *host)
 {
 	struct inflight *free_one = NULL, *h;
-	char host[256];
 	long i;
 
-	if (breaker_host(url, host, sizeof(host)) == -1)
+	if (*host == '\0')
 		return NULL;
 	for (i = 0; i < ps->cf->refresh_concurrency; i++) {
 		h = &ps->hosts[i];
@@ -468,7 +472,7 @@ refresh_start(struct pass *ps, struct job *j, time_t now)
 		return;
 	}
 	der = ocsp_req_get0_der(j->req, &len);
-	if ((j->host = refresh_host(ps, j->url)) != NULL)
+	if ((j->host = refresh_host(ps, j->hostport)) != NULL)
 		j->host->n++;
 	j->fetching = 1;
 	ps->running++;
@@ -542,16 +546,16 @@ batch_clear(struct batch *b)
 	}
 }
 
-/* 1 when a fetch from url's responder may start now. */
+/* 1 when the fetch of j may start now. */
 static int
-refresh_room(struct pass *ps, const char *url)
+refresh_room(struct pass *ps, const struct job *j)
 {
 	const struct inflight *h;
 
 	if (ps->running >= ps->cf->refresh_concurrency)
 		return 0;
-	h = refresh_host(ps, url);
-	return h == NULL || h->n < ps->cf->refresh_per_responder;
+	h = refresh_host(ps, j->hostport);
+	return h == NULL || h->n < ps->per_responder;
 }
 
 /*
@@ -567,7 +571,7 @@ refresh_ready(struct pass *ps)
 		j = ps->ready[ps->head];
 		if (*ps->stop || ps->failed)
 			job_unlock(j);
-		else if (refresh_room(ps, j->url))
+		else if (refresh_room(ps, j))
 			refresh_start(ps, j, time(NULL));
 		else
 			return;
@@ -644,14 +648,14 @@ refresh_walk(struct pass *ps)
 }
 
 /*
- * 1 when the batch is to go now: it locks refresh_concurrency entries or
- * more (a round trip is worth as much as it carries; the writes go
- * along), or no entry locked waits for room, or the walk is over.
+ * 1 when the batch is to go now: it locks half of ahead or more (a round
+ * trip is worth as much as it carries; the writes go along), or no entry
+ * locked waits for room, or the walk is over.
  */
 static int
 refresh_send_now(const struct pass *ps)
 {
-	return ps->nqueued >= (size_t)ps->cf->refresh_concurrency * 2 ||
+	return ps->nqueued >= ps->ahead / 2 ||
 	    (cache_batch_len(ps->b) > 0 &&
 		(ps->head == ps->nready || ps->walked));
 }
@@ -718,15 +722,21 @@ refresh_report(struct cache *c, const struct refresh_stats *st)
 /* Sets up a pass over cf's cache: 0, or -1 (logged). */
 static int
 pass_init(struct pass *ps, const struct config *cf, volatile sig_atomic_t *stop,
-    struct refresh_stats *st)
+    struct refresh_stats *st, unsigned long nslices)
 {
 	memset(ps, 0, sizeof(*ps));
 	ps->cf = cf;
 	ps->stop = stop;
 	ps->st = st;
-	ps->ahead = (size_t)cf->refresh_concurrency * REFRESH_AHEAD;
-	/* A job locked ahead waits for room at most about one fetch. */
-	ps->lock_ms = (2 * cf->upstream_timeout + 5) * 1000;
+	/* refresh_per_responder is the daemon's: shared by its workers. */
+	ps->per_responder =
+	    (cf->refresh_per_responder + (long)nslices - 1) / (long)nslices;
+	ps->ahead = (size_t)(ps->per_responder < cf->refresh_concurrency
+			    ? ps->per_responder
+			    : cf->refresh_concurrency) *
+	    REFRESH_AHEAD;
+	/* A job locked ahead waits for room at most REFRESH_AHEAD fetches. */
+	ps->lock_ms = ((REFRESH_AHEAD + 1) * cf->upstream_timeout + 5) * 1000;
 	if ((ps->cache = cache_new(cf)) == NULL ||
 	    (ps->b = cache_batch_new()) == NULL ||
 	    (ps->multi = upstream_multi_new(cf)) == NULL ||
@@ -806,7 +816,7 @@ refresh_slice(const struct config *cf, volatile sig_atomic_t *stop,
 	struct pass ps;
 	int ret = -1;
 
-	if (pass_init(&ps, cf, stop, st) == 0) {
+	if (pass_init(&ps, cf, stop, st, nslices) == 0) {
 		ps.scan.slice = slice;
 		ps.scan.nslices = nslices;
 		ret = refresh_loop(&ps);

@@ -15,10 +15,13 @@
 void
 store_etag(const unsigned char *der, size_t len, char *buf)
 {
+	static EVP_MD *sha1; /* fetched once: a fetch costs a digest */
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 
-	if (!EVP_Digest(der, len, md, &mdlen, EVP_sha1(), NULL))
+	if (sha1 == NULL)
+		sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
+	if (!EVP_Digest(der, len, md, &mdlen, sha1 ? sha1 : EVP_sha1(), NULL))
 		mdlen = 0;
 	ocsp_hex(md, mdlen, buf);
 }
@@ -159,6 +162,12 @@ store_same_valid(const struct config *cf, const struct store_item *it,
 			res->st.status = i;
 	res->st.thisupd = prev->thisupd;
 	res->st.nextupd = prev->nextupd;
+	/* The ETag stored with the same bytes, else made (the Perl tool's). */
+	if (prev->etag != NULL && strlen(prev->etag) == STORE_ETAGLEN - 1)
+		memcpy(res->etag, prev->etag, STORE_ETAGLEN);
+	else
+		store_etag((const unsigned char *)prev->response,
+		    prev->response_len, res->etag);
 	if (prev->nextupd <= now) {
 		errfmt(err, "expired: nextUpdate %lld s ago (unchanged)",
 		    (long long)(now - prev->nextupd));
@@ -180,9 +189,9 @@ store_judge(const struct config *cf, const struct store_item *it,
 	const char *why;
 
 	memset(res, 0, sizeof(*res));
-	store_etag(resp, len, res->etag);
 	if (store_same(it->prev, resp, len))
 		return store_same_valid(cf, it, now, res, err);
+	store_etag(resp, len, res->etag);
 	if (ocsp_resp_check(resp, len, it->req, cf->issuers, now,
 		cf->clock_skew, &res->st, err) == -1)
 		return STORE_INVALID;
