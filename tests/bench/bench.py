@@ -285,11 +285,17 @@ def cmd_runstat(argv):
     of its children (the daemon's workers; the largest is kept):
     ru_maxrss would report the forked Python's own RSS, which Linux
     carries across execve.  CPU times include the waited-for workers."""
-    out, i, sock = argv[0], 1, None
-    if argv[i] == "--redis":
-        sock, i = argv[i + 1], i + 2
+    out, i, sock, others = argv[0], 1, None, {}
+    while argv[i] in ("--redis", "--cpu"):
+        if argv[i] == "--redis":
+            sock = argv[i + 1]
+        else:  # --cpu NAME:PID: that process's CPU seconds over the run
+            name, pid = argv[i + 1].split(":")
+            others[name] = int(pid)
+        i += 2
     cmd = argv[i + 1:]
     rb = redis_stats(sock) if sock else {}
+    cb = {k: cpu_ticks([v]) for k, v in others.items()}
     t0 = time.monotonic()
     p = subprocess.Popen(cmd)
     signal.signal(signal.SIGTERM, lambda *a: p.terminate())
@@ -306,7 +312,9 @@ def cmd_runstat(argv):
     wall = time.monotonic() - t0
     res = {"rc": os.waitstatus_to_exitcode(status), "wall_s": wall,
            "utime_s": ru.ru_utime, "stime_s": ru.ru_stime,
-           "maxrss_kb": hwm, "processes": nproc}
+           "maxrss_kb": hwm, "processes": nproc,
+           "cpu_s": {k: (cpu_ticks([v]) - cb[k]) / TICK
+                     for k, v in others.items()}}
     if sock:
         ra = redis_stats(sock)
         d = {k: ra.get(k, 0) - rb.get(k, 0) for k in ra}
@@ -666,6 +674,24 @@ def cmd_report(argv):
             print("   the CPU of %d cores, all busy in ocspxy-refresh, would "
                   "make at most %.0f entries/s" % (
                       os.cpu_count() or 1, (os.cpu_count() or 1) / per))
+        others = rf.get("cpu_s") or {}
+        if per and others:
+            n = max(1, rf["refreshed"])
+            tot = per + sum(others.values()) / n
+            cores = os.cpu_count() or 1
+            print("   CPU per entry: ocspxy-refresh %.0f us, %s: %.0f us in "
+                  "all, so %d cores make at most %.0f entries/s, %.0f%% of "
+                  "the responder's capacity" % (
+                      per * 1e6, ", ".join(
+                          "%s %.0f us" % (k, v * 1e6 / n)
+                          for k, v in sorted(others.items())),
+                      tot * 1e6, cores, cores / tot,
+                      cores / tot / cap["rps"] * 100))
+        if rf.get("rounds"):
+            print("   best of %d rounds (each: capacity, then the pass); "
+                  "the rounds' ratios: %s" % (
+                      len(rf["rounds"]), " ".join(
+                          "%.0f%%" % (r * 100) for r in rf["rounds"])))
         if rf.get("redis_calls"):
             rc = rf["redis_calls"]
             print("   Redis commands per entry: " + " ".join(
