@@ -66,8 +66,7 @@ struct inflight {
  * locks and writes in flight to Redis (one at a time, its replies read as
  * they come), and the fetches in flight. At most REFRESH_AHEAD times as
  * many entries as may be fetched at once are locked, or being locked,
- * ahead of
- * their fetch; they wait in ready[] for room.
+ * ahead of their fetch; they wait in ready[] for room.
  */
 #define REFRESH_AHEAD 4
 
