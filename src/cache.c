@@ -41,7 +41,7 @@ enum field_kind {
 	0x01 /* cache_hit(): what a hit serves and what the                    \
 	      * memory tier needs to write it back */
 #define READ_PEEK 0x02 /* cache_peek_many(): the refresh's schedule */
-#define READ_FULL 0x04 /* cache_get(), cache_lock_get() */
+#define READ_FULL 0x04 /* cache_get(), cache_batch_lock_get() */
 #define FOUND 0x08 /* present: the read found an entry */
 #define RENEWS 0x10 /* present: a client's miss renews the key */
 #define READ_ALL (READ_HIT | READ_PEEK | READ_FULL)
@@ -188,17 +188,6 @@ static const char fail_lua[] =
     "return 1\n";
 
 /*
- * Takes the lock and reads the entry in one round trip. KEYS: the lock,
- * the entry; ARGV: our token, milliseconds, the fields. 0 when the lock
- * is held.
- */
-static const char lockget_lua[] =
-    "if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then\n"
-    "  return 0\n"
-    "end\n"
-    "return redis.call('HMGET', KEYS[2], unpack(ARGV, 3))\n";
-
-/*
  * Takes the lock, or tells a lock held from the mark of a fetch that
  * failed since we began to wait (cache_lock_fail()); a mark older than
  * that is taken over. KEYS: the lock; ARGV: our token, milliseconds, when
@@ -327,7 +316,6 @@ enum {
 	S_DEL,
 	S_STATS,
 	S_CLEAN,
-	S_LOCKGET,
 	S_LOCKWAIT,
 	S_LOCKFAIL,
 	S_TOUCH,
@@ -345,7 +333,6 @@ static const char *const script_body[S_COUNT] = {
     [S_DEL] = del_lua,
     [S_STATS] = stats_lua,
     [S_CLEAN] = clean_lua,
-    [S_LOCKGET] = lockget_lua,
     [S_LOCKWAIT] = lockwait_lua,
     [S_LOCKFAIL] = lockfail_lua,
     [S_TOUCH] = touch_lua,
@@ -1751,36 +1738,6 @@ cache_breaker_close(struct cache *c, const char *host)
 	if (cache_breakername(c, host, name, sizeof(name)) == -1)
 		return -1;
 	return cache_eval_int(c, S_BRKCLOSE, 2, keys, 1, args, NULL);
-}
-
-int
-cache_lock_get(struct cache *c, const char *key, long ms, struct cache_entry *e)
-{
-	char name[OCSP_KEYLEN + 16], px[32];
-	const char *keys[2] = {name, key};
-	const char *args[2 + F_COUNT] = {c->token, px};
-	redisReply *r;
-
-	memset(e, 0, sizeof(*e));
-	if (cache_lockname(c, key, name, sizeof(name)) == -1)
-		return -1;
-	snprintf(px, sizeof(px), "%ld", ms);
-	memcpy(args + 2, c->vfull.name, c->vfull.n * sizeof(*args));
-	if ((r = cache_eval(c, S_LOCKGET, 2, keys, (int)(2 + c->vfull.n), args,
-		 NULL)) == NULL)
-		return -1;
-	if (r->type == REDIS_REPLY_INTEGER) {
-		freeReplyObject(r);
-		return 0;
-	}
-	switch (entry_found(c, &c->vfull, "read", key, r, e)) {
-	case 1:
-		return 1;
-	case 0:
-		return 2;
-	default:
-		return -1;
-	}
 }
 
 /* The EVALSHA that lets go of our lock on key, into ec. 0, or -1. */

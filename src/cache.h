@@ -169,19 +169,12 @@ int cache_breaker_close(struct cache *, const char *host);
 int cache_breakers(struct cache *, long long now_ms,
     void (*fn)(void *, const char *host, long long until_ms), void *arg);
 /*
- * Takes the lock for key and reads the entry in one round trip. Returns
- * 1 (locked, e filled: free with cache_entry_clear()), 2 (locked, no
- * entry), 0 (held by someone else), -1.
- */
-int cache_lock_get(struct cache *, const char *key, long ms,
-    struct cache_entry *);
-
-/*
  * A batch of operations for the refresh daemon, formatted as they are
  * queued and sent in one round trip by cache_batch_run(), each answered
  * to its callback fn(arg, result, e) with the result its single
- * counterpart returns: cache_batch_lock_get() as cache_lock_get() (with
- * 1, e is the entry, the callback's to keep or clear; else NULL),
+ * counterpart returns: cache_batch_lock_get() takes the lock for key (SET
+ * NX PX) and reads the entry, 1 (locked; e is the entry, the callback's
+ * to keep or clear), 2 (locked, no entry), 0 (held by someone else), -1,
  * cache_batch_put() as cache_put(), cache_batch_touch() as
  * cache_touch(), cache_batch_fail() as cache_fail(), cache_batch_unlock()
  * 1 or 0. When Redis fails, every callback is told -1. The queue calls

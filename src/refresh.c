@@ -388,7 +388,7 @@ job_prepare(struct pass *ps, struct job *j)
 	return 1;
 }
 
-/* The lock and read of a job were answered (cache_lock_get()). */
+/* The lock and read of a job were answered (cache_batch_lock_get()). */
 static void
 job_locked(void *arg, int r, struct cache_entry *e)
 {
