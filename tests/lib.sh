@@ -781,14 +781,24 @@ t_bad_responses()
 
 # ---------------------------------------------------------------- ocspxy
 
+# t_built PROGRAM...: each is in $OCSPXY_BUILD; otherwise one fail and
+# the end of the test.
+t_built()
+{
+	local b
+	for b in "$@"; do
+		if [ ! -x "$OCSPXY_BUILD/$b" ]; then
+			fail "no $OCSPXY_BUILD/$b: build it first (make)"
+			t_done
+		fi
+	done
+}
+
 # t_base: the start of most tests: the programs are built, a Redis and the
 # test PKI are up; otherwise one fail and the end of the test.
 t_base()
 {
-	if [ ! -x "$OCSPXY_BUILD/ocspxy-fcgi" ]; then
-		fail "no $OCSPXY_BUILD/ocspxy-fcgi: build it first (make)"
-		t_done
-	fi
+	t_built ocspxy-fcgi
 	t_redis_start || { fail "redis-server does not start"; t_done; }
 	t_pki || { fail "test PKI"; t_done; }
 }

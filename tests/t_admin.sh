@@ -16,10 +16,7 @@
 t_setup
 
 OX=$OCSPXY_BUILD/ocspxy
-if [ ! -x "$OX" ]; then
-	fail "no $OX: build it first (make)"
-	t_done
-fi
+t_built ocspxy
 
 t_base
 DEAD=$(t_port) # nothing listens there

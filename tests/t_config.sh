@@ -7,10 +7,7 @@
 t_setup
 
 BIN=$OCSPXY_BUILD/ocspxy-fcgi
-if [ ! -x "$BIN" ]; then
-	fail "no $BIN: build it first (make)"
-	t_done
-fi
+t_built ocspxy-fcgi
 
 # run_conf NAME: run the binary with config $T/NAME.conf in CGI mode on a
 # PUT (so that a config it accepts gives a quick 405 and exit 0).

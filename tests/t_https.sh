@@ -16,12 +16,7 @@
 . "$(dirname "$0")/lib_fronts.sh"
 t_setup
 
-for b in ocspxy-fcgi ocspxy-refresh ocspxy; do
-	if [ ! -x "$OCSPXY_BUILD/$b" ]; then
-		fail "no $OCSPXY_BUILD/$b: build it first (make)"
-		t_done
-	fi
-done
+t_built ocspxy-fcgi ocspxy-refresh ocspxy
 
 t_base
 CA1=$T/pki/ca1

@@ -11,12 +11,7 @@
 . "$(dirname "$0")/lib.sh"
 t_setup
 
-for b in ocspxy-fcgi ocspxy-refresh ocspxy; do
-	if [ ! -x "$OCSPXY_BUILD/$b" ]; then
-		fail "no $OCSPXY_BUILD/$b: build it first (make)"
-		t_done
-	fi
-done
+t_built ocspxy-fcgi ocspxy-refresh ocspxy
 
 t_begin
 t_conf "$T/ocspxy.conf" issuer "$T/pki/roots.pem"

@@ -14,12 +14,7 @@
 t_setup
 
 RB=$OCSPXY_BUILD/ocspxy-refresh
-for b in ocspxy-refresh ocspxy-fcgi; do
-	if [ ! -x "$OCSPXY_BUILD/$b" ]; then
-		fail "no $OCSPXY_BUILD/$b: build it first (make)"
-		t_done
-	fi
-done
+t_built ocspxy-refresh ocspxy-fcgi
 
 t_begin -ndays 1
 H1=127.0.0.1:$PKI_PORT1

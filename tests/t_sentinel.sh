@@ -23,10 +23,7 @@
 . "$(dirname "$0")/lib.sh"
 t_setup
 
-if [ ! -x "$OCSPXY_BUILD/ocspxy-fcgi" ]; then
-	fail "no $OCSPXY_BUILD/ocspxy-fcgi: build it first (make)"
-	t_done
-fi
+t_built ocspxy-fcgi
 t_pki || { fail "test PKI"; t_done; }
 # nextUpdate a day ahead: nothing is due for a refresh unless made so
 t_responder_start r1 ca1 "$PKI_PORT1" -ndays 1 || { fail "responder ca1"; t_done; }
