@@ -15,6 +15,8 @@
 #   DUR=N     seconds per wrk run (default 2; QUICK 1)
 #   REPEAT=N  rounds of each hit run, interleaved, best kept (default 2;
 #             QUICK 1)
+#   PAIRS=N   pairs of memory-hit and do-nothing runs for the hit targets
+#             (default 5; QUICK 2)
 #   CHILDREN=N spawn-fcgi children per program (4), WORKERS=N nginx (2)
 #   PERF=1    also perf record ocspxy-fcgi during a POST, 8-connection
 #             run and print the top symbols
@@ -32,16 +34,17 @@ PERF=${PERF:-0}
 CHILDREN=${CHILDREN:-4}
 WORKERS=${WORKERS:-2}
 RESULTS=${RESULTS:-$BENCH_DIR/results.json}
-# a run's DUR REPEAT METHODS SIZE_BIG MISSES REFRESH_N REFRESH_SIGN_N (DUR
-# and REPEAT unless set in the environment)
+# a run's DUR REPEAT PAIRS METHODS SIZE_BIG MISSES REFRESH_N REFRESH_SIGN_N (DUR,
+# REPEAT and PAIRS unless set in the environment)
 if [ "$QUICK" = 1 ]; then
-	sizes="1 1 post 10000 30 3000 300"
+	sizes="1 1 2 post 10000 30 3000 300"
 else
-	sizes="2 2 post,get 1000000 100 10000 1000"
+	sizes="2 2 5 post,get 1000000 100 10000 1000"
 fi
-read -r dur repeat METHODS SIZE_BIG MISSES REFRESH_N REFRESH_SIGN_N <<<"$sizes"
+read -r dur repeat pairs METHODS SIZE_BIG MISSES REFRESH_N REFRESH_SIGN_N <<<"$sizes"
 DUR=${DUR:-$dur}
 REPEAT=${REPEAT:-$repeat}
+PAIRS=${PAIRS:-$pairs}
 METHODS=${METHODS//,/ }
 PY="python3 $BENCH_DIR/bench.py"
 
@@ -203,7 +206,7 @@ fill()
 }
 fill $((0x10000000)) 999 || die "cannot fill Redis"
 
-$PY json "$R/meta.json" dur="$DUR" repeat="$REPEAT" quick="$QUICK" \
+$PY json "$R/meta.json" dur="$DUR" repeat="$REPEAT" pairs="$PAIRS" quick="$QUICK" \
     children="$CHILDREN" nginx_workers="$WORKERS" cores="$(nproc)" \
     cpu="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" \
     kernel="$(uname -r)" "wrk=$(wrk --version 2>&1 | head -1 | cut -d' ' -f2)" \
@@ -257,6 +260,23 @@ for r in $(seq 1 "$REPEAT"); do
 		done
 	done
 done
+# The memory-hit targets: PAIRS pairs of 1 s runs in the order proxy,
+# do-nothing, do-nothing, proxy, so that a machine that speeds up or slows
+# down within a pair weighs on both sides alike; bench.py takes the median
+# of the pairs' ratios.
+say "1b. memory hits against do-nothing: $PAIRS pairs of (proxy, nothing, nothing, proxy), 1 s each"
+DUR_SAVE=$DUR
+DUR=1
+for meth in $METHODS; do
+	for c in 8 64; do
+		for p in $(seq 1 "$PAIRS"); do
+			for run in proxy-a nothing-a nothing-b proxy-b; do
+				hit "pair-$meth-c$c-p$p-$run" "${run%-?}" $meth ka $c
+			done
+		done
+	done
+done
+DUR=$DUR_SAVE
 if [ "$PERF" = 1 ] && command -v perf >/dev/null; then
 	say "perf record of ocspxy-fcgi during a POST, 8-connection run"
 	perf record -q -F 499 --call-graph dwarf,8192 -o "$T/perf.data" \
