@@ -379,6 +379,46 @@ def cmd_json(argv):
         json.dump(res, f, indent=1)
 
 
+def cmd_refresh_rounds(argv):
+    """run.sh 5: the rounds of (capacity, pass, floor, pass, capacity) into
+    refresh.json (the passes summed, each round's ratio, their median) and
+    capacity.json (the capacity runs' mean)."""
+    d, n, entries = argv[0], int(argv[1]), int(argv[2])
+    passes, caps, rounds, floors, floor_cpu = [], [], [], [], []
+    for r in range(1, n + 1):
+        pa, pb = (load(d, "refresh-%d-%s.json" % (r, x)) for x in "ab")
+        ca, cb = (load(d, "capacity-%d-%s.json" % (r, x)) for x in "ab")
+        fl = load(d, "floor-%d.json" % r)
+        cap = (ca["rps"] + cb["rps"]) / 2
+        rate = (pa["refreshed"] + pb["refreshed"]) / (pa["wall_s"] +
+                                                      pb["wall_s"])
+        rounds.append(rate / cap)
+        floors.append(entries / fl["wall_s"] / cap if fl["rc"] == 0 else 0)
+        floor_cpu.append((fl["utime_s"] + fl["stime_s"]) / entries)
+        passes += [pa, pb]
+        caps += [ca, cb]
+    rf = dict(passes[0])
+    for k in ("entries", "seen", "due", "refreshed", "failed",
+              "responder_served", "wall_s", "utime_s", "stime_s"):
+        rf[k] = sum(p[k] for p in passes)
+    rf["rc"] = max(p["rc"] for p in passes)
+    rf["maxrss_kb"] = max(p["maxrss_kb"] for p in passes)
+    for k in ("cpu_s", "redis_calls"):
+        rf[k] = {}
+        for p in passes:
+            for name, v in p.get(k, {}).items():
+                rf[k][name] = rf[k].get(name, 0) + v
+    rf.update(passes=len(passes), rounds=rounds,
+              ratio=statistics.median(rounds), floor_rounds=floors,
+              floor_ratio=statistics.median(floors),
+              floor_cpu_us=statistics.median(floor_cpu) * 1e6)
+    with open(os.path.join(d, "refresh.json"), "w") as f:
+        json.dump(rf, f, indent=1)
+    with open(os.path.join(d, "capacity.json"), "w") as f:
+        json.dump({"rps": statistics.mean(c["rps"] for c in caps),
+                   "runs": [c["rps"] for c in caps]}, f, indent=1)
+
+
 # ------------------------------------------------------------------ report
 
 def load(d, name, default=None):
@@ -690,14 +730,24 @@ def cmd_report(argv):
     cap = load(d, "capacity.json")
     if rf and cap:
         rate = rf["refreshed"] / rf["wall_s"] if rf["wall_s"] else 0
-        v = rate / cap["rps"]
+        v = rf["ratio"]
         print()
         print("5. Refresh pass, unchanged answers (the stored bytes come "
-              "back): %d due entries, %d refreshed, %d failed in "
-              "%.2f s = %.0f entries/s; responder capacity (wrk, 8 "
-              "keep-alive connections) %.0f req/s: %.0f%%" % (
-                  rf["entries"], rf["refreshed"], rf["failed"], rf["wall_s"],
-                  rate, cap["rps"], v * 100))
+              "back): %d passes, %d due entries, %d refreshed, %d failed "
+              "in %.2f s = %.0f entries/s; responder capacity (wrk, 8 "
+              "keep-alive connections, 1 s runs) %.0f req/s (%s)" % (
+                  rf["passes"], rf["entries"], rf["refreshed"],
+                  rf["failed"], rf["wall_s"], rate, cap["rps"],
+                  " ".join("%.0f" % x for x in cap["runs"])))
+        print("   median of %d rounds (each: capacity, pass, libcurl floor, "
+              "pass, capacity): %.0f%% of the capacity; the rounds: %s" % (
+                  len(rf["rounds"]), v * 100, " ".join(
+                      "%.0f%%" % (r * 100) for r in rf["rounds"])))
+        print("   the libcurl floor (bench-curlfloor: the same fetches, "
+              "16 at once, nothing else; %.0f us of CPU per fetch): "
+              "%.0f%% of the capacity; the rounds: %s" % (
+                  rf["floor_cpu_us"], rf["floor_ratio"] * 100, " ".join(
+                      "%.0f%%" % (r * 100) for r in rf["floor_rounds"])))
         print("   %d processes (the daemon and its workers); refresh CPU "
               "%.2f s user + %.2f s sys (%.0f us per entry), peak RSS %d kB "
               "(largest process); responder served %d" % (
@@ -722,11 +772,6 @@ def cmd_report(argv):
                           for k, v in sorted(others.items())),
                       tot * 1e6, cores, cores / tot,
                       cores / tot / cap["rps"] * 100))
-        if rf.get("rounds"):
-            print("   best of %d rounds (each: capacity, then the pass); "
-                  "the rounds' ratios: %s" % (
-                      len(rf["rounds"]), " ".join(
-                          "%.0f%%" % (r * 100) for r in rf["rounds"])))
         if rf.get("redis_calls"):
             rc = rf["redis_calls"]
             print("   Redis commands per entry: " + " ".join(
@@ -795,7 +840,8 @@ def cmd_report(argv):
 def main():
     cmd, argv = sys.argv[1], sys.argv[2:]
     {"wrk": cmd_wrk, "responder": cmd_responder, "runstat": cmd_runstat,
-     "miss": cmd_miss, "json": cmd_json, "report": cmd_report}[cmd](argv)
+     "refresh-rounds": cmd_refresh_rounds, "miss": cmd_miss,
+     "json": cmd_json, "report": cmd_report}[cmd](argv)
 
 
 if __name__ == "__main__":

@@ -79,6 +79,10 @@ cc $W $(pkg-config --cflags fcgi) -o "$T/bench-nothing" \
     "$BENCH_DIR/nothing.c" $(pkg-config --libs fcgi) ||
     die "cannot build nothing.c"
 # shellcheck disable=SC2046,SC2086
+cc $W $(pkg-config --cflags libcurl) -o "$T/bench-curlfloor" \
+    "$BENCH_DIR/curlfloor.c" $(pkg-config --libs libcurl) ||
+    die "cannot build curlfloor.c"
+# shellcheck disable=SC2046,SC2086
 cc $W $(pkg-config --cflags openssl) -o "$T/bench-ocspgen" \
     "$BENCH_DIR/ocspgen.c" $(pkg-config --libs openssl) ||
     die "cannot build ocspgen.c"
@@ -392,49 +396,61 @@ t_wait_listen "$FP" 30 || { cat "$T/responder.log"; die "responder"; }
 code=$(t_post "$T/rcheck" "http://127.0.0.1:$FP/" "$T/req-0.der")
 [ "$code" = 200 ] || die "responder answers $code"
 t_conf "$T/refresh.conf" issuer "$CA2"
-# REPEAT rounds of: the responder's capacity, then a pass over the
-# entries made due again; the round of the best ratio is kept (as the
-# hit runs keep their best), the others' ratios reported beside it.
-for r in $(seq 1 "$REPEAT"); do
-	# due again, with the bytes the responder serves (a refill would sign
-	# them anew): lastchecked 0
-	[ "$r" = 1 ] || rcli --scan --pattern 'ocspxy_*' |
+# PAIRS rounds of: the responder's capacity (1 s), a pass over the entries,
+# the libcurl floor (bench-curlfloor: the same number of fetches, the
+# daemon's lanes, nothing else), a second pass, the capacity again; per
+# round, the passes' rate over the capacities', and the median of the
+# rounds (a pair's own order cancels a steady drift of the machine's
+# speed, as for the hits).
+# due again, with the bytes the responder serves (a refill would sign them
+# anew): lastchecked 0
+rearm()
+{
+	rcli --scan --pattern 'ocspxy_*' |
 	    awk '{ printf "HSET %s lastchecked 0\r\n", $1 }' |
 	    rcli --pipe >"$T/pipe.log" 2>&1 ||
 	    die "refresh entries not made due again"
-	$PY wrk "$R/capacity-$r.json" --label responder-capacity \
-	    --conns 8 --dur "$DUR" --method POST --body "$T/req-0.der" \
+}
+# capacity OUTNAME
+capacity()
+{
+	$PY wrk "$R/$1.json" --label responder-capacity --conns 8 --dur 1 \
+	    --method POST --body "$T/req-0.der" \
 	    --pids "responder:$RESP_PID" -- "http://127.0.0.1:$FP/" ||
 	    die "wrk responder"
+}
+# pass OUTNAME
+pass()
+{
+	local served0 served1 line
 	served0=$(curl -s "http://127.0.0.1:$FP/__count")
-	$PY runstat "$R/refresh-run-$r.json" --redis "$T/redis.sock" \
+	$PY runstat "$R/$1-run.json" --redis "$T/redis.sock" \
 	    --cpu "redis:$REDIS_PID" --cpu "responder:$RESP_PID" -- \
 	    "$OCSPXY_BUILD/ocspxy-refresh" -c "$T/refresh.conf" --once \
-	    2>"$T/refresh-$r.log"
+	    2>"$T/$1.log"
 	served1=$(curl -s "http://127.0.0.1:$FP/__count")
-	line=$(grep -o 'refresh pass: .*' "$T/refresh-$r.log" | tail -1)
-	say "round $r: $line"
+	line=$(grep -o 'refresh pass: .*' "$T/$1.log" | tail -1)
+	say "$1: $line"
 	# shellcheck disable=SC2046 # the numbers, split on purpose
-	set -- $(echo "$line" | sed 's/[^0-9 ]//g')
-	[ "$7" = "$3" ] || die "round $r: $7 of $3 answers came back unchanged"
-	$PY json "$R/refresh-$r.json" "$R/refresh-run-$r.json" \
-	    entries="$REFRESH_N" seen="$1" due="$2" refreshed="$3" \
-	    failed="$4" responder_served=$((served1 - served0))
+	set -- $1 $(echo "$line" | sed 's/[^0-9 ]//g')
+	[ "$8" = "$4" ] || die "$1: $8 of $4 answers came back unchanged"
+	$PY json "$R/$1.json" "$R/$1-run.json" \
+	    entries="$REFRESH_N" seen="$2" due="$3" refreshed="$4" \
+	    failed="$5" responder_served=$((served1 - served0))
+}
+# (16: the daemon's refresh_per_responder, its fetches from one responder)
+for r in $(seq 1 "$PAIRS"); do
+	capacity "capacity-$r-a"
+	[ "$r" = 1 ] || rearm
+	pass "refresh-$r-a"
+	$PY runstat "$R/floor-$r.json" --cpu "responder:$RESP_PID" -- \
+	    "$T/bench-curlfloor" "http://127.0.0.1:$FP/" "$T/req-0.der" \
+	    "$REFRESH_N" 16 || die "bench-curlfloor"
+	rearm
+	pass "refresh-$r-b"
+	capacity "capacity-$r-b"
 done
-python3 - "$R" "$REPEAT" <<'PYEOF' || die "refresh rounds"
-import json, shutil, sys
-d, n = sys.argv[1], int(sys.argv[2])
-def ratio(r):
-    rf = json.load(open("%s/refresh-%d.json" % (d, r)))
-    cap = json.load(open("%s/capacity-%d.json" % (d, r)))
-    return rf["refreshed"] / rf["wall_s"] / cap["rps"]
-rs = [ratio(r) for r in range(1, n + 1)]
-best = 1 + rs.index(max(rs))
-rf = json.load(open("%s/refresh-%d.json" % (d, best)))
-rf["rounds"] = rs
-json.dump(rf, open("%s/refresh.json" % d, "w"), indent=1)
-shutil.copy("%s/capacity-%d.json" % (d, best), "%s/capacity.json" % d)
-PYEOF
+$PY refresh-rounds "$R" "$PAIRS" "$REFRESH_N" || die "refresh rounds"
 t_kill "$RESP_PID"
 rcli flushall >/dev/null
 
