@@ -8,6 +8,7 @@ Listens on 127.0.0.1:PORT and answers every POST and GET by MODE:
   http500      500 Internal Server Error with a text body
   file:PATH    200, Content-Type application/ocsp-response, the bytes of
                PATH (read again for each request)
+  slow:PATH    file:PATH, 3 s after the request
   hang         reads the request and never answers (until killed)
   close        reads the request and closes the connection, no answer
 
@@ -56,7 +57,9 @@ class Handler(BaseHTTPRequestHandler):
             self._send(500, b"internal error\n", "text/plain")
         elif MODE == "garbage":
             self._send(200, os.urandom(300), "application/ocsp-response")
-        elif MODE.startswith("file:"):
+        elif MODE.startswith(("file:", "slow:")):
+            if MODE.startswith("slow:"):
+                time.sleep(3)
             with open(MODE[5:], "rb") as f:
                 data = f.read()
             self._send(200, data, "application/ocsp-response")

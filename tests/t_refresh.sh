@@ -658,6 +658,34 @@ check "10: ... naming the socket and why" \
     grep -q "no-redis.sock: connect failed: No such file" "$T/run-c10.err"
 check "10: the pass says it was cut short" grep -q 'cut short' "$T/run-c10.err"
 
+# ---------------------------------------------------------------- 13
+t_note "13: Redis closes the daemon's idle connection during slow fetches"
+# Redis's client timeout (1 s) closes the worker's connection while two
+# fetches take 3 s; the writes of their (unchanged) answers then go again
+# on a new connection, and the pass ends as if nothing happened.
+FS=$(t_port)
+t_redis_field "$K1" response "$T/c13.der"
+t_fake_start slow "$FS" "slow:$T/c13.der" || fail "13: fake upstream (slow)"
+copies e00000 2 2 "127.0.0.1:$FS" || fail "13: could not make 2 due copies"
+conf "$T/slow.conf" refresh_workers 1 upstream_timeout 6
+c0=$(rcli info stats | sed -n 's/^total_connections_received:\([0-9]*\).*/\1/p')
+rcli config set timeout 1 >/dev/null
+refresh c13 "$T/slow.conf"
+rcli config set timeout 0 >/dev/null
+c1=$(rcli info stats | sed -n 's/^total_connections_received:\([0-9]*\).*/\1/p')
+check "13: the pass succeeds: $(summary c13)" \
+    eval '[ "$RC" = 0 ] && grep -q "2 refreshed, 0 failed" "$T/run-c13.err"'
+check "13: ... both answers unchanged" grep -q "; 2 unchanged" "$T/run-c13.err"
+check "13: ... both entries' lastchecked written" eval \
+    'between "$(($(t_now) - 30))" "$(t_hget "${KP}e00000" lastchecked)" "$(t_now)" &&
+     between "$(($(t_now) - 30))" "$(t_hget "${KP}e00001" lastchecked)" "$(t_now)"'
+# (c1 - c0: the daemon's connections and three of redis-cli's)
+check "13: ... on a connection made again ($((c1 - c0 - 3)) connections)" \
+    test $((c1 - c0 - 3)) -ge 2
+check "13: the fake was asked twice" test "$(t_fake_count slow)" = 2
+t_fake_stop slow
+uncopies e00000 2
+
 # ---------------------------------------------------------------- 12
 t_note "12: Redis SIGKILLed during a pass: the pass ends, the outage said once"
 # Four due entries at a fake that never answers: their locks and reads
