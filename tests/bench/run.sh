@@ -15,8 +15,8 @@
 #   DUR=N     seconds per wrk run (default 2; QUICK 1)
 #   REPEAT=N  rounds of each hit run, interleaved, best kept (default 2;
 #             QUICK 1)
-#   PAIRS=N   pairs of memory-hit and do-nothing runs for the hit targets
-#             (default 5; QUICK 2)
+#   PAIRS=N   pairs of memory-hit and do-nothing runs for the hit targets,
+#             and rounds of the refresh (default 5; QUICK 2)
 #   CHILDREN=N spawn-fcgi children per program (4), WORKERS=N nginx (2)
 #   PERF=1    also perf record ocspxy-fcgi during a POST, 8-connection
 #             run and print the top symbols
