@@ -118,16 +118,6 @@ metrics_pending(const struct tally *t)
 	return 0;
 }
 
-void
-metrics_add(struct tally *to, const struct tally *from)
-{
-	int i;
-
-	for (i = 0; i < M_COUNT; i++)
-		if (metrics[i].type == METRIC_COUNTER)
-			to->v[i] += from->v[i];
-}
-
 int
 metrics_flush(struct cache *c, struct tally *t, int with_gauges)
 {

@@ -69,8 +69,6 @@ enum metric metrics_failure(const char *reason);
 
 /* 1 when t holds a figure to send. */
 int metrics_pending(const struct tally *t);
-/* Adds the counters of from to to. */
-void metrics_add(struct tally *to, const struct tally *from);
 /*
  * Sends t in one round trip for the counters (HINCRBY of those that
  * moved) and one for the gauges (HSET, when with_gauges), and empties it

@@ -304,23 +304,6 @@ DUR=$DUR_SAVE
 UP_AFTER=$(t_responder_count r1)
 $PY json "$R/upstream.json" before="$UP_BEFORE" after="$UP_AFTER"
 
-# 6 (first half): the FastCGI processes after all these requests
-rss=
-hwm=
-for p in ${PROXY_PIDS//,/ }; do
-	rss="$rss,$(awk '/^VmRSS/ { print $2 }' "/proc/$p/status")"
-	hwm="$hwm,$(awk '/^VmHWM/ { print $2 }' "/proc/$p/status")"
-done
-served=$(python3 -c 'import json, sys, glob
-d = sys.argv[1]
-print(sum(json.load(open(f))["requests"] for f in
-    glob.glob(d + "/*proxy*.json") + [d + "/roundtrips.json"]))' "$R")
-python3 -c 'import json, sys
-json.dump({"fcgi_requests": int(sys.argv[2]),
-    "fcgi_rss_kb": [int(x) for x in sys.argv[3].strip(",").split(",")],
-    "fcgi_hwm_kb": [int(x) for x in sys.argv[4].strip(",").split(",")]},
-    open(sys.argv[1], "w"))' "$R/memory-fcgi.json" "$served" "$rss" "$hwm"
-
 # ---------------------------------------------------------------- 3
 # hits spread over 999 entries: all the fake ones at first, then one in
 # every SIZE_BIG/1000 of the bigger set
@@ -348,6 +331,38 @@ for r in $(seq 0 "$REPEAT"); do
 done
 [ "$(t_responder_count r1)" = "$UP_AFTER" ] ||
     say "!! hits with $keys entries went upstream"
+
+# 6 (first half): the FastCGI processes with their memory full: hits over
+# 4,000 certificates of the bigger set in turn (about 7 MB of responses,
+# more than the 4 MiB each keeps), then their RSS. Each one's Redis reads
+# per hit during that run show that its memory was full and evicting.
+mkdir -p "$T/spreadfill"
+"$GEN" -i "$CA1" -f $((0x10000000)) -n 4000 -S $((SIZE_BIG / 4000)) \
+    -Q "$T/spreadfill" || die "memory-filling requests"
+$PY wrk "$R/memfill.json" --label memory-fill --conns 8 --dur "$DUR" \
+    --method POST --path / --host "$H1" --bodies "$T/spreadfill:4000" \
+    --redis "$T/redis.sock" --pids "fcgi:$PROXY_PIDS" \
+    -- "http://127.0.0.1:$PP/" || die "wrk run memory-fill"
+rss=
+hwm=
+for p in ${PROXY_PIDS//,/ }; do
+	rss="$rss,$(awk '/^VmRSS/ { print $2 }' "/proc/$p/status")"
+	hwm="$hwm,$(awk '/^VmHWM/ { print $2 }' "/proc/$p/status")"
+done
+served=$(python3 -c 'import json, sys, glob
+d = sys.argv[1]
+print(sum(json.load(open(f))["requests"] for f in
+    glob.glob(d + "/*proxy*.json") + glob.glob(d + "/size-*.json") +
+    [d + "/roundtrips.json", d + "/memfill.json"]))' "$R")
+python3 -c 'import json, sys
+f = json.load(open(sys.argv[5]))
+json.dump({"fcgi_requests": int(sys.argv[2]),
+    "fcgi_rss_kb": [int(x) for x in sys.argv[3].strip(",").split(",")],
+    "fcgi_hwm_kb": [int(x) for x in sys.argv[4].strip(",").split(",")],
+    "fill_certificates": 4000, "fill_requests": f["requests"],
+    "fill_redis_reads_per_hit": f["redis_calls_per_req"].get("hmget", 0)},
+    open(sys.argv[1], "w"))' "$R/memory-fcgi.json" "$served" "$rss" "$hwm" \
+    "$R/memfill.json"
 
 # ---------------------------------------------------------------- 6
 # the refresh daemon over the SIZE_BIG entries of 3, none due (bar the
