@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "mem.h"
+#include "ocsp.h"
 
 /* One entry: its node and its bytes in one allocation. */
 struct node {
@@ -46,28 +47,6 @@ mem_free(struct mem *m)
 	mem_clear(m);
 	free(m->bucket);
 	free(m);
-}
-
-/*
- * The hash of a key, 8 bytes at a time: keys are long ("ocspxy_" and 40
- * hex digits at least) and looked up on every hit. Each step folds the
- * high half down, so the low bits that pick a bucket depend on every byte.
- */
-static uint32_t
-mem_hash(const char *key, size_t len)
-{
-	uint64_t h = len, w;
-	size_t i;
-
-	for (i = 0; i + 8 <= len; i += 8) {
-		memcpy(&w, key + i, 8);
-		h = (h ^ w) * 0x9e3779b97f4a7c15u;
-		h ^= h >> 32;
-	}
-	w = 0;
-	memcpy(&w, key + i, len - i);
-	h = (h ^ w) * 0x9e3779b97f4a7c15u;
-	return (uint32_t)(h ^ h >> 32);
 }
 
 static struct node **
@@ -122,7 +101,7 @@ mem_drop(struct mem *m, struct node **p)
 struct mem_entry *
 mem_get(struct mem *m, const char *key)
 {
-	struct node *n = *mem_slot(m, key, mem_hash(key, strlen(key)));
+	struct node *n = *mem_slot(m, key, ocsp_hash(key, strlen(key)));
 
 	if (n == NULL)
 		return NULL;
@@ -134,7 +113,7 @@ mem_get(struct mem *m, const char *key)
 int
 mem_del(struct mem *m, const char *key)
 {
-	struct node **p = mem_slot(m, key, mem_hash(key, strlen(key)));
+	struct node **p = mem_slot(m, key, ocsp_hash(key, strlen(key)));
 
 	if (*p == NULL)
 		return 0;
@@ -187,7 +166,7 @@ mem_put(struct mem *m, const char *key, const struct mem_entry *e)
 {
 	struct node *n;
 	size_t size;
-	uint32_t h = mem_hash(key, strlen(key));
+	uint32_t h = ocsp_hash(key, strlen(key));
 	char *at;
 
 	mem_del(m, key);

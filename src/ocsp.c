@@ -797,16 +797,27 @@ done:
 	return ret;
 }
 
+/*
+ * 8 bytes at a time: keys are long ("ocspxy_" and 40 hex digits at
+ * least) and hashed on every hit. Each step folds the high half down, so
+ * that the low bits, which pick a slot, depend on every byte.
+ */
 uint32_t
 ocsp_hash(const void *p, size_t len)
 {
 	const unsigned char *b = p;
-	uint32_t h = 2166136261u;
+	uint64_t h = len, w;
 	size_t i;
 
-	for (i = 0; i < len; i++)
-		h = (h ^ b[i]) * 16777619u;
-	return h;
+	for (i = 0; i + 8 <= len; i += 8) {
+		memcpy(&w, b + i, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15u;
+		h ^= h >> 32;
+	}
+	w = 0;
+	memcpy(&w, b + i, len - i);
+	h = (h ^ w) * 0x9e3779b97f4a7c15u;
+	return (uint32_t)(h ^ h >> 32);
 }
 
 #define OCSP_MEMO_SLOTS 64

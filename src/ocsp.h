@@ -120,7 +120,7 @@ void ocsp_memo_put(struct ocsp_memo *, const void *raw, size_t len,
 
 /* Lowercase hex of len bytes into buf (2 * len + 1 bytes). */
 void ocsp_hex(const unsigned char *p, size_t len, char *buf);
-/* FNV-1a of len bytes: for picking slots and shares, not for security. */
+/* A hash of len bytes: for picking slots and shares, not for security. */
 uint32_t ocsp_hash(const void *p, size_t len);
 
 #endif
