@@ -1850,6 +1850,23 @@ cache_batch_len(const struct cache_batch *b)
 }
 
 /*
+ * Room for one more element of size bytes after the n of array p (*cap
+ * of them): p, or its copy with *cap doubled, or NULL when memory ran
+ * out (p kept as it was).
+ */
+static void *
+batch_room(void *p, size_t n, size_t *cap, size_t size)
+{
+	size_t c = *cap ? *cap * 2 : 32;
+
+	if (n < *cap)
+		return p;
+	if ((p = reallocarray(p, c, size)) != NULL)
+		*cap = c;
+	return p;
+}
+
+/*
  * Records the operation whose commands were just added to the pipeline
  * from off on; -1 (logged) when memory ran out (the batch then fails
  * whole, each callback told -1).
@@ -1859,14 +1876,10 @@ op_add(struct cache *c, struct cache_batch *b, enum op_kind kind, int script,
     size_t off, const char *key, cache_batch_fn *fn, void *arg)
 {
 	struct op *o;
-	size_t cap = b->cap ? b->cap * 2 : 32;
 
-	if (b->n == b->cap) {
-		if ((o = reallocarray(b->ops, cap, sizeof(*o))) == NULL)
-			goto oom;
-		b->ops = o;
-		b->cap = cap;
-	}
+	if ((o = batch_room(b->ops, b->n, &b->cap, sizeof(*o))) == NULL)
+		goto oom;
+	b->ops = o;
 	o = &b->ops[b->n];
 	memset(o, 0, sizeof(*o));
 	o->kind = kind;
@@ -1934,14 +1947,10 @@ cache_batch_touch(struct cache *c, struct cache_batch *b, const char *key,
     time_t now, cache_batch_fn *fn, void *arg)
 {
 	struct touch *t;
-	size_t cap = b->tcap ? b->tcap * 2 : 32;
 
-	if (b->nt == b->tcap) {
-		if ((t = reallocarray(b->t, cap, sizeof(*t))) == NULL)
-			goto oom;
-		b->t = t;
-		b->tcap = cap;
-	}
+	if ((t = batch_room(b->t, b->nt, &b->tcap, sizeof(*t))) == NULL)
+		goto oom;
+	b->t = t;
 	t = &b->t[b->nt];
 	if ((t->key = strdup(key)) == NULL)
 		goto oom;
