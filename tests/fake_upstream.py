@@ -19,6 +19,7 @@ SAVEDIR/req-N.der.
 
 import os
 import sys
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -26,6 +27,7 @@ MODE = sys.argv[1]
 PORT = int(sys.argv[2])
 SAVEDIR = sys.argv[3] if len(sys.argv) > 3 else None
 COUNT = 0
+LOG = threading.Lock()  # one request's lines together (threads answer)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -36,14 +38,15 @@ class Handler(BaseHTTPRequestHandler):
 
     def _answer(self):
         global COUNT
-        COUNT += 1
-        n = COUNT
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
         lines = ["REQ %s %s" % (self.command, self.path)]
         for k, v in self.headers.items():
             lines.append("HDR %s: %s" % (k, v))
-        print("\n".join(lines), flush=True)
+        with LOG:
+            COUNT += 1
+            n = COUNT
+            print("\n".join(lines), flush=True)
         if SAVEDIR:
             with open(os.path.join(SAVEDIR, "req-%d.der" % n), "wb") as f:
                 f.write(body)
