@@ -804,22 +804,28 @@ def cmd_report(argv):
     mem = load(d, "memory.json")
     if mem:
         print()
-        full = mem.get("fill_redis_reads_per_hit", 0)
+        # A memory that held every certificate of the fill run would read
+        # each from Redis once per process: more reads, entries evicted.
+        reads = mem.get("fill_redis_reads", 0)
+        once = len(mem["fcgi_rss_kb"]) * mem.get("fill_certificates", 0)
         print("6. Memory: ocspxy-fcgi after %s requests, the last %s of "
-              "them over %s certificates in turn (Redis reads per hit in "
-              "that run %.2f: the memory full, evicting): VmRSS %s kB "
-              "(VmHWM %s kB)" % (
+              "them over %s certificates in turn (%s Redis reads, %s if "
+              "each process held them all: %s): VmRSS %s kB (VmHWM %s "
+              "kB)" % (
                   format(mem["fcgi_requests"], ","),
                   format(mem.get("fill_requests", 0), ","),
-                  format(mem.get("fill_certificates", 0), ","), full,
+                  format(mem.get("fill_certificates", 0), ","),
+                  format(reads, ","), format(once, ","),
+                  "the memory full, evicting" if reads > once
+                  else "NOT shown full",
                   " ".join(str(x) for x in mem["fcgi_rss_kb"]),
                   " ".join(str(x) for x in mem["fcgi_hwm_kb"])))
         res["memory"] = mem
         worst = max(mem["fcgi_rss_kb"])
-        # (Evicting: most hits of the cycle over 4,000 read Redis.)
         target("RSS < 16 MB per FastCGI process, its memory full: max %d "
-               "kB (Redis reads per hit while filling: %.2f)" % (
-                   worst, full), worst < 16384 and full > 0.5, worst)
+               "kB (%s Redis reads while filling, %s at most if not full)" % (
+                   worst, format(reads, ","), format(once, ",")),
+               worst < 16384 and reads > once, worst)
         if mem.get("refresh_hwm_kb"):
             print("   ocspxy-refresh --once over %s entries (%s due): peak "
                   "RSS %d kB, %.1f s" % (
